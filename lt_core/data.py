@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_path
+
 SPLITS = ("train", "val", "test")
 
 
@@ -268,7 +270,7 @@ def _read_image_folders(folder: Path):
 
     x_full, y_full = read("train")
     x_test, y_test = read("test")
-    with _atomic_path(cache) as tmp:
+    with atomic_path(cache) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, x_full=x_full, y_full=y_full, x_test=x_test, y_test=y_test)
     return x_full, y_full, x_test, y_test
@@ -324,26 +326,6 @@ def load(dataset: str, root: str | os.PathLike | None = None, device: str | torc
 # Download
 
 
-class _atomic_path:
-    """Yield a temp path beside ``dest``; rename it onto ``dest`` only if the block succeeds."""
-
-    def __init__(self, dest: Path):
-        self.dest = Path(dest)
-
-    def __enter__(self) -> Path:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.dest)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def download_file(urls: list[str] | tuple[str, ...], dest: Path, md5: str,
                   content_md5: str | None = None, timeout: float = 30.0) -> Path:
     """Fetch ``dest`` from the first URL that answers with the right checksum; atomic.
@@ -355,7 +337,7 @@ def download_file(urls: list[str] | tuple[str, ...], dest: Path, md5: str,
     errors = []
     for url in urls:
         try:
-            with _atomic_path(dest) as tmp:
+            with atomic_path(dest) as tmp:
                 with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
                     shutil.copyfileobj(r, f)
                 got = _md5(tmp)

@@ -1,0 +1,134 @@
+"""The run store: content-addressed, atomic, resumable.
+
+A run is one member of an experiment (say criterion ``large_final`` with seed 3) and its key
+is the sha256 of its canonical resolved config plus the schema version. Layout::
+
+    <root>/<key>/config.json       the resolved config that was hashed
+    <root>/<key>/round_000.pt      one file per finished pruning round, written atomically
+
+A round file exists only once the round finished, so an interrupted experiment re-run later
+trains exactly the rounds that are missing. ``metrics()`` loads everything as one tidy frame.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import content_hash
+from .files import atomic_path, write_text
+
+TIDY_COLUMNS = ["run", "member", "seed", "round", "percent_remaining", "iteration", "split",
+                "metric", "value"]
+
+
+def environment(device: torch.device | str) -> dict:
+    """What produced a result: library versions and the device."""
+    import lt_core
+
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    return {
+        "lt_core": lt_core.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "device_name": name or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def pack_mask(mask: torch.Tensor) -> dict:
+    return {"shape": tuple(mask.shape), "bits": np.packbits(mask.cpu().bool().numpy().ravel())}
+
+
+def unpack_mask(packed: dict) -> torch.Tensor:
+    n = int(np.prod(packed["shape"]))
+    bits = np.unpackbits(packed["bits"], count=n).astype(np.float32)
+    return torch.from_numpy(bits).view(*packed["shape"])
+
+
+class RunStore:
+    def __init__(self, root: str | Path = "runs"):
+        self.root = Path(root)
+
+    # -- runs ------------------------------------------------------------------------------
+    @staticmethod
+    def key(config: dict) -> str:
+        return content_hash(config)[:20]
+
+    def prepare(self, config: dict) -> str:
+        """Register a run (idempotent) and return its key."""
+        key = self.key(config)
+        path = self.root / key / "config.json"
+        if not path.exists():
+            write_text(path, json.dumps(config, indent=2, sort_keys=True))
+        return key
+
+    def config(self, key: str) -> dict:
+        return json.loads((self.root / key / "config.json").read_text())
+
+    def keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.root.glob("*/config.json"))
+
+    # -- rounds ----------------------------------------------------------------------------
+    def _round_path(self, key: str, rnd: int) -> Path:
+        return self.root / key / f"round_{rnd:03d}.pt"
+
+    def has_round(self, key: str, rnd: int) -> bool:
+        return self._round_path(key, rnd).exists()
+
+    def rounds(self, key: str) -> list[int]:
+        return sorted(int(p.stem.split("_")[1]) for p in (self.root / key).glob("round_*.pt"))
+
+    def save_round(self, key: str, rnd: int, record: dict) -> None:
+        with atomic_path(self._round_path(key, rnd)) as tmp:
+            torch.save(record, tmp)
+
+    def load_round(self, key: str, rnd: int) -> dict:
+        return torch.load(self._round_path(key, rnd), weights_only=False)
+
+    # -- tables ----------------------------------------------------------------------------
+    def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
+        """Every evaluation of every round of the given runs, one row per value (tidy)."""
+        frames = []
+        for key in keys if keys is not None else self.keys():
+            cfg = self.config(key)
+            for rnd in self.rounds(key):
+                rec = self.load_round(key, rnd)
+                its = rec["iterations"]
+                for name, values in rec["metrics"].items():
+                    split, metric = name.split("_", 1)
+                    frames.append(pd.DataFrame({
+                        "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
+                        "round": rnd, "percent_remaining": rec["percent_remaining"],
+                        "iteration": its, "split": split, "metric": metric, "value": values,
+                    }))
+        if not frames:
+            return pd.DataFrame(columns=TIDY_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[TIDY_COLUMNS]
+
+    def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
+        """One row per run and round: early-stopping iteration, test accuracy there, failure."""
+        rows = []
+        for key in keys if keys is not None else self.keys():
+            cfg = self.config(key)
+            for rnd in self.rounds(key):
+                rec = self.load_round(key, rnd)
+                rows.append({
+                    "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
+                    "round": rnd, "percent_remaining": rec["percent_remaining"],
+                    "early_stop_iteration": rec["early_stop_iteration"],
+                    "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
+                    "failed": rec["failed_at"] is not None,
+                    "wall_s": rec.get("wall_s"),
+                })
+        return pd.DataFrame(rows)
