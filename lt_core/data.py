@@ -78,15 +78,19 @@ def papers_split(n_train_full: int, n_val: int = 5000) -> tuple[np.ndarray, np.n
 def _make_splits(x_full, y_full, x_test, y_test) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     tr, va = papers_split(len(y_full))
     return {
-        "train": (_as_float(x_full[tr]), torch.as_tensor(y_full[tr], dtype=torch.int64)),
-        "val": (_as_float(x_full[va]), torch.as_tensor(y_full[va], dtype=torch.int64)),
-        "test": (_as_float(x_test), torch.as_tensor(y_test, dtype=torch.int64)),
+        "train": (_as_float(x_full[tr]), _as_labels(y_full[tr])),
+        "val": (_as_float(x_full[va]), _as_labels(y_full[va])),
+        "test": (_as_float(x_test), _as_labels(y_test)),
     }
+
+
+def _as_labels(y: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(y, dtype=np.int64))
 
 
 def _as_float(x_uint8: np.ndarray) -> torch.Tensor:
     # Z19 scales by max(train_x), which is 255 for both datasets.
-    return torch.from_numpy(np.ascontiguousarray(x_uint8)).float().div_(255.0)
+    return torch.from_numpy(np.array(x_uint8, copy=True)).float().div_(255.0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch import vmap
+from torch import nn, vmap
 from tqdm.auto import tqdm
 
 from . import seeds

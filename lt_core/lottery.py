@@ -42,6 +42,48 @@ class Result:
     def metrics(self) -> pd.DataFrame:
         return self.store.metrics(self.keys)
 
+    def describe(self, scale: str) -> str:
+        """Markdown: the scale, data and device this result came from, and how it departs
+        from the paper's settings (paper_specs.md 0.3/0.4)."""
+        exp, tr = self.experiment, self.experiment.train
+        paper_its = PAPER_ITERATIONS[exp.model]
+        lines = [
+            f"**Scale: {scale}.** {len(exp.pruning.criteria)} criteria x {len(exp.seeds)} seeds, "
+            f"{exp.pruning.rounds} pruning rounds, {tr.iterations:,} iterations per round "
+            f"(batch {tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
+            f"{tr.eval_every} iterations.",
+            f"**Data:** {self.data_description}; sizes {self.data_sizes}.",
+            f"**Device:** {self.device}.",
+        ]
+        departures = []
+        if tr.iterations != paper_its:
+            departures.append(f"{tr.iterations:,} iterations per round instead of {paper_its:,}")
+        if exp.pruning.rounds != 24:
+            departures.append(f"{exp.pruning.rounds} pruning rounds instead of 24")
+        if len(exp.seeds) != 5:
+            departures.append(f"{len(exp.seeds)} seeds instead of 5")
+        if self.data_name not in ("mnist", "cifar10"):
+            departures.append("a different dataset than the paper's (see Data)")
+        if departures:
+            lines.append("**This is not a paper-scale result:** it runs with "
+                         + ", ".join(departures) + ".")
+        else:
+            lines.append("**Paper scale:** the paper's iterations, rounds, seeds and data.")
+        return "\n\n".join(lines)
+
+    def final_round_accuracy(self) -> pd.DataFrame:
+        """Mean, min and max test accuracy at early stopping in the sparsest round reached."""
+        s = self.summary[~self.summary["failed"]]
+        last = s[s["round"] == s["round"].max()]
+        return last.groupby("member").agg(
+            percent_remaining=("percent_remaining", "mean"),
+            mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
+            max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
+        ).sort_values("mean", ascending=False)
+
+
+PAPER_ITERATIONS = {"fc": 50_380, "conv2": 20_250, "conv4": 25_500, "conv6": 30_000}
+
 
 def run_config(exp: Experiment, data_name: str, criterion: str, seed: int) -> dict:
     """The canonical config of one run: everything that changes its result, nothing else."""

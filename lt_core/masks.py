@@ -64,7 +64,7 @@ def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.
     by i.i.d. uniform draws from ``generator``: a seeded version of Z19's rule.
     """
     keep = mask.flatten().bool()
-    k = math.floor(q * int(keep.sum()))
+    k = math.floor(q * int(keep.sum()) + 1e-9)  # 0.7 * 10 must give 7, not 6
     new = keep.clone()
     if k == 0:
         return new.view_as(mask).to(mask.dtype)
@@ -91,7 +91,8 @@ def next_masks(
     """
     out = {}
     for name, q in rates.items():
-        frac = 1.0 - (1.0 - q) ** power
+        # Rounded: 1 - (1 - 0.2)**1 is 0.19999999999999996, and floor() would prune one short.
+        frac = round(1.0 - (1.0 - q) ** power, 12)
         s = score(criterion, w_i[name], w_f[name], masks[name])
         out[name] = select(s, masks[name], frac, generator)
     return out

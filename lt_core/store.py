@@ -67,6 +67,8 @@ class RunStore:
         """Register a run (idempotent) and return its key."""
         key = self.key(config)
         path = self.root / key / "config.json"
+        for stale in (self.root / key).glob(".*.part"):  # temp file of a killed writer
+            stale.unlink(missing_ok=True)
         if not path.exists():
             write_text(path, json.dumps(config, indent=2, sort_keys=True))
         return key

@@ -1,0 +1,55 @@
+# make book | make test | make bench | make data | make clean      (SCALE=tiny|quick|paper)
+SHELL := /bin/bash
+SCALE ?= quick
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A local folder of CPU torch wheels, where the machine has one (pip reads it, uv does not).
+FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+TORCH ?= torch==2.13.0
+VENDOR := book/_vendor
+NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
+
+.PHONY: book test bench data clean notebooks html lint
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade uv
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode $(FIND_LINKS) "$(TORCH)" -e ".[book,test]"
+	touch $@
+
+# Web assets the static book needs, vendored so that pages load nothing from the internet.
+$(VENDOR)/.done:
+	rm -rf $(VENDOR) book/_extra && mkdir -p $(VENDOR)/widgets book/_extra
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent $(NPM_PACKAGES) >/dev/null && \
+	  for f in *.tgz; do mkdir -p $${f%.tgz} && tar -xzf $$f -C $${f%.tgz}; done && \
+	  cd - >/dev/null && \
+	  cp $$tmp/requirejs-*/package/require.js $(VENDOR)/widgets/require.js && \
+	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/embed-amd.js $(VENDOR)/widgets/ && \
+	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/*.woff* book/_extra/ 2>/dev/null; \
+	  cp -r $$tmp/mathjax-*/package/es5 $(VENDOR)/mathjax && rm -rf $$tmp
+	touch $@
+
+notebooks: $(VENV)/.installed
+	$(PY) -m lt_core notebooks --scale $(SCALE)
+
+html: $(VENV)/.installed $(VENDOR)/.done
+	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --quiet
+
+book: notebooks html
+	@echo "Book: file://$(CURDIR)/book/_build/html/index.html"
+
+test: $(VENV)/.installed $(VENDOR)/.done
+	$(PY) -m ruff check lt_core tests book
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m lt_core.bench
+
+data: $(VENV)/.installed
+	$(PY) -m lt_core data
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check lt_core tests book
+
+clean:
+	rm -rf book/_build book/*.ipynb $(VENDOR) book/_extra .pytest_cache

@@ -1,0 +1,84 @@
+"""Command line: ``python -m lt_core {notebooks,run,runs,data,bench} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ConfigError
+from .data import DataError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lt_core", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("notebooks", help="execute the book's notebooks with papermill")
+    p.add_argument("--scale", default="quick", choices=("tiny", "quick", "paper"))
+    p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01")
+    p.add_argument("--store", help="run-store root (default: the params' store, runs/)")
+
+    p = sub.add_parser("run", help="run one iterative-pruning experiment from a params file")
+    p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml")
+
+    p = sub.add_parser("runs", help="list the runs in a store")
+    p.add_argument("--store", default="runs")
+
+    p = sub.add_parser("data", help="download the full datasets (checksummed) into the data root")
+    p.add_argument("--root", help="data root (default: $LT_DATA, else ./data)")
+    p.add_argument("--cifar10", action="store_true", help="also CIFAR-10 (163 MB)")
+
+    sub.add_parser("bench", help="engine vs plain-loop benchmark; options: see lt_core.bench")
+
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.cmd != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    try:
+        return _dispatch(args)
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.cmd == "notebooks":
+        from .notebooks import execute
+
+        failures = execute(args.scale, args.only, store=args.store)
+        for line in failures:
+            print(f"FAILED {line}", file=sys.stderr)
+        return 1 if failures else 0
+    if args.cmd == "run":
+        from . import config, lottery
+
+        result = lottery.run_iterative(config.load(args.params))
+        print(f"data: {result.data_description}")
+        print(result.summary.drop(columns=["run"]).to_string(index=False))
+        return 0
+    if args.cmd == "runs":
+        from .store import RunStore
+
+        store = RunStore(args.store)
+        for key in store.keys():
+            cfg = store.config(key)
+            print(key, cfg.get("model"), cfg.get("data"), cfg.get("label"), f"seed={cfg.get('seed')}",
+                  f"rounds={len(store.rounds(key))}")
+        return 0
+    if args.cmd == "data":
+        from . import data
+
+        print(f"MNIST ready in {data.download_mnist(args.root)}")
+        if args.cifar10:
+            print(f"CIFAR-10 ready in {data.download_cifar10(args.root)}")
+        return 0
+    if args.cmd == "bench":
+        from .bench import main as bench_main
+
+        bench_main(args.rest)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

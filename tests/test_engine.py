@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from lt_core import engine, models
+from lt_core.config import Train
+
+
+def fc(toy):
+    return models.build("fc", toy.input_shape)
+
+
+def member(model, seed, **kw):
+    return engine.Member(seed=seed, init=models.initial_state(model, seed), **kw)
+
+
+def random_mask(model, seed, keep=0.6):
+    g = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    return {n: (torch.rand(params[n].shape, generator=g) < keep).float() for n in model.prune_rates}
+
+
+@pytest.mark.parametrize("cfg", [
+    Train(optimizer="adam", lr=1e-2, iterations=30, eval_every=10, batch_size=20),
+    Train(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.05, iterations=30, eval_every=10,
+          batch_size=20),
+])
+def test_pruned_weights_stay_exactly_at_frozen_values(toy, cfg):
+    model = fc(toy)
+    mask = random_mask(model, 0)
+    frozen = {n: torch.full_like(m, 0.125) for n, m in mask.items()}  # non-zero frozen value
+    members = [member(model, 0, mask=mask), member(model, 1, mask=mask, frozen=frozen)]
+    res = engine.train(model, members, toy, cfg, progress=False)
+    for r, values in zip(res, (None, frozen)):
+        for name, m in mask.items():
+            pruned = r.final[name][m == 0]
+            expected = 0.0 if values is None else 0.125
+            assert torch.equal(pruned, torch.full_like(pruned, expected))  # bit-exact
+            kept_init = models.initial_state(model, r.seed)[name][m == 1]
+            assert not torch.equal(r.final[name][m == 1], kept_init)  # the rest did train
+
+
+def test_population_matches_separate_runs(toy):
+    model = fc(toy)
+    cfg = Train(iterations=20, eval_every=5, batch_size=20, lr=1e-3)
+    seeds = [3, 7, 11]
+    together = engine.train(model, [member(model, s) for s in seeds], toy, cfg, progress=False)
+    for s, pop in zip(seeds, together):
+        alone = engine.train(model, [member(model, s)], toy, cfg, progress=False)[0]
+        for name in pop.final:
+            torch.testing.assert_close(pop.final[name], alone.final[name], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(pop.metrics["val_loss"], alone.metrics["val_loss"], rtol=1e-4)
+        np.testing.assert_array_equal(pop.iterations, [0, 5, 10, 15, 20])
+
+
+def test_same_seed_is_bit_identical(toy):
+    model = fc(toy)
+    cfg = Train(iterations=15, eval_every=5, batch_size=20)
+    a, b = (engine.train(model, [member(model, 4)], toy, cfg, progress=False)[0] for _ in range(2))
+    assert all(torch.equal(a.final[n], b.final[n]) for n in a.final)
+    for k in a.metrics:
+        np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
+
+
+def test_diverging_member_is_marked_failed_and_others_continue(toy):
+    model = fc(toy)
+    cfg = Train(optimizer="sgd", lr=0.05, momentum=0.9, iterations=20, eval_every=5, batch_size=20)
+    bad = member(model, 1, lr=1e4)  # its own learning rate: explodes to inf/NaN
+    res = engine.train(model, [member(model, 0), bad], toy, cfg, progress=False)
+    good_alone = engine.train(model, [member(model, 0)], toy, cfg, progress=False)[0]
+    assert not res[0].failed and res[1].failed and res[1].failed_at > 0
+    assert np.isnan(res[1].metrics["test_acc"][-1])
+    np.testing.assert_allclose(res[0].metrics["val_loss"], good_alone.metrics["val_loss"], rtol=1e-4)
+
+
+def test_per_member_learning_rates_match_separate_runs(toy):
+    model = fc(toy)
+    for opt in ("adam", "sgd"):
+        cfg = Train(optimizer=opt, lr=1e-3, iterations=10, eval_every=5, batch_size=20)
+        mixed = engine.train(model, [member(model, 0, lr=1e-3), member(model, 0, lr=3e-3)], toy, cfg,
+                             progress=False)
+        alone = engine.train(model, [member(model, 0)], toy, Train(**{**cfg.__dict__, "lr": 3e-3}),
+                             progress=False)[0]
+        for n in alone.final:
+            torch.testing.assert_close(mixed[1].final[n], alone.final[n], rtol=1e-4, atol=1e-5)
+
+
+def test_adam_matches_torch_optim_adam(toy):
+    """The engine's Adam (fused kernel, masked) equals torch.optim.Adam on a plain model."""
+    model = fc(toy)
+    cfg = Train(iterations=5, eval_every=5, batch_size=300, lr=1e-3)  # one batch = all data
+    res = engine.train(model, [member(model, 0)], toy, cfg, progress=False)[0]
+    ref = fc(toy)
+    ref.load_state_dict(models.initial_state(model, 0))
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    x, y = toy.splits["train"]
+    for _ in range(5):  # a full batch is the same set in any order
+        loss = torch.nn.functional.cross_entropy(ref(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for n, p in ref.named_parameters():
+        torch.testing.assert_close(res.final[n], p.detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_early_stopping_is_minimum_validation_loss():
+    r = engine.MemberResult(
+        seed=0, iterations=np.array([0, 100, 200, 300]),
+        metrics={"val_loss": np.array([2.0, 0.5, 0.4, 0.45]), "test_acc": np.array([.1, .8, .9, .95])},
+        final={})
+    assert r.early_stop_iteration == 200 and r.test_acc_at_early_stop == 0.9

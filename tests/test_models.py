@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from lt_core import models
+
+
+@pytest.mark.parametrize("name, shape, kernels, conv_kernels", [
+    ("fc", (1, 28, 28), 266_200, 0),
+    ("conv2", (3, 32, 32), 4_300_992, 38_592),
+    ("conv4", (3, 32, 32), 2_425_024, 259_776),
+    ("conv6", (3, 32, 32), 2_261_184, 1_144_512),
+])
+def test_kernel_counts_match_table_s1(name, shape, kernels, conv_kernels):
+    m = models.build(name, shape)
+    params = dict(m.named_parameters())
+    assert models.count_prunable(m) == kernels
+    assert sum(params[n].numel() for n in m.prune_rates if params[n].dim() == 4) == conv_kernels
+    assert all(n.endswith("weight") for n in m.prune_rates)  # biases never pruned
+    assert m(torch.zeros(2, *shape)).shape == (2, 10)
+
+
+def test_prune_rates_follow_the_code():
+    assert models.build("fc", (1, 28, 28)).prune_rates == {
+        "fc1.weight": 0.2, "fc2.weight": 0.2, "out.weight": 0.1}
+    for name, conv_rate in (("conv2", 0.1), ("conv4", 0.1), ("conv6", 0.15)):
+        rates = models.build(name, (3, 32, 32)).prune_rates
+        assert {r for n, r in rates.items() if n.startswith("features")} == {conv_rate}
+        assert rates["out.weight"] == 0.1 and rates["fc1.weight"] == 0.2
+
+
+def test_glorot_truncated_normal_init():
+    m = models.build("fc", (1, 28, 28))
+    state = models.initial_state(m, seed=0)
+    w = state["fc1.weight"]
+    sigma = (2 / (784 + 300)) ** 0.5
+    assert abs(w.std().item() - sigma) / sigma < 0.01  # post-truncation std = Glorot std
+    assert w.abs().max().item() <= 2 * sigma / 0.87962566 + 1e-7  # truncated at 2 sigma'
+    assert all(float(state[n].abs().sum()) == 0 for n in state if n.endswith("bias"))
+    again = models.initial_state(m, seed=0)
+    assert all(torch.equal(state[n], again[n]) for n in state)
+    assert not torch.equal(state["fc1.weight"], models.initial_state(m, seed=1)["fc1.weight"])
+    conv = models.build("conv2", (3, 32, 32))
+    k = models.initial_state(conv, 0)["features.2.weight"]  # 64 -> 64, 3x3: fans 576 + 576
+    assert abs(k.std().item() - (2 / 1152) ** 0.5) < 0.01 * (2 / 1152) ** 0.5

@@ -1,0 +1,80 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from lt_core import config, lottery
+from lt_core.store import TIDY_COLUMNS, RunStore, pack_mask, unpack_mask
+
+
+def test_run_key_is_pinned():
+    # The key of a known run config. If this changes, every stored result is orphaned:
+    # bump config.SCHEMA_VERSION deliberately instead.
+    exp = config.load("params/tiny/01_mask_criteria.yaml")
+    cfg = lottery.run_config(exp, "mnist-embedded-5k", "large_final", 0)
+    assert config.content_hash(cfg) == (
+        "5d1d3e6c0ca9cc00a9c73603e42479d6e48d8e4f9463fda186537d85039c892d")
+    assert RunStore.key(cfg) == "5d1d3e6c0ca9cc00a9c7"
+
+
+def test_mask_packing_roundtrip():
+    m = (torch.rand(7, 13) > 0.5).float()
+    assert torch.equal(unpack_mask(pack_mask(m)), m)
+
+
+def test_save_round_is_atomic_and_tidy(tmp_path):
+    store = RunStore(tmp_path)
+    key = store.prepare({"label": "large_final", "seed": 3})
+    assert store.prepare({"seed": 3, "label": "large_final"}) == key  # canonical
+    store.save_round(key, 0, {
+        "percent_remaining": 100.0, "iterations": [0, 10],
+        "metrics": {"val_loss": [2.0, 1.0], "test_acc": [0.1, 0.5]},
+        "early_stop_iteration": 10, "test_acc_at_early_stop": 0.5, "failed_at": None})
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "round_000.pt"]
+    df = store.metrics()
+    assert list(df.columns) == TIDY_COLUMNS and len(df) == 4
+    row = df[(df.split == "test") & (df.iteration == 10)].iloc[0]
+    assert (row.member, row.seed, row.metric, row.value) == ("large_final", 3, "acc", 0.5)
+    assert store.summary().iloc[0].test_acc_at_early_stop == 0.5
+
+
+SCRIPT = """
+import sys
+from lt_core import config, lottery
+exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"rounds": 8,
+    "criteria": ["large_final", "random"]}, "seeds": [0], "store": sys.argv[1]})
+lottery.run_iterative(exp, progress=False)
+"""
+
+
+def test_kill_9_mid_run_resumes_from_last_finished_round(tmp_path):
+    store_root = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(store_root)])
+    store = RunStore(store_root)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until round 2 is on disk for some run
+        if any(store.has_round(k, 2) for k in store.keys()):
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    keys = store.keys()
+    assert len(keys) == 2
+    done_before = {k: store.rounds(k) for k in keys}
+    assert max(len(r) for r in done_before.values()) < 9  # it really was interrupted
+    for k, rounds in done_before.items():  # every file that exists is complete and loadable
+        for r in rounds:
+            store.load_round(k, r)
+    mtimes = {(k, r): os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns
+              for k, rounds in done_before.items() for r in rounds}
+
+    subprocess.run([sys.executable, "-c", SCRIPT, str(store_root)], check=True)
+    for k in keys:
+        assert store.rounds(k) == list(range(9))
+    for (k, r), mtime in mtimes.items():  # finished rounds were not recomputed
+        assert os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns == mtime
+    leftovers = [p for p in store_root.rglob("*") if p.name.endswith(".part")]
+    assert leftovers == []
