@@ -102,35 +102,33 @@ class RunStore:
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
         """Every evaluation of every round of the given runs, one row per value (tidy)."""
         frames = []
-        for key in keys if keys is not None else self.keys():
-            cfg = self.config(key)
-            for rnd in self.rounds(key):
-                rec = self.load_round(key, rnd)
-                its = rec["iterations"]
-                for name, values in rec["metrics"].items():
-                    split, metric = name.split("_", 1)
-                    frames.append(pd.DataFrame({
-                        "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
-                        "round": rnd, "percent_remaining": rec["percent_remaining"],
-                        "iteration": its, "split": split, "metric": metric, "value": values,
-                    }))
+        for key, cfg, rnd, rec in self._records(keys):
+            for name, values in rec["metrics"].items():
+                split, metric = name.split("_", 1)
+                frames.append(pd.DataFrame({
+                    "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
+                    "round": rnd, "percent_remaining": rec["percent_remaining"],
+                    "iteration": rec["iterations"], "split": split, "metric": metric,
+                    "value": values,
+                }))
         if not frames:
             return pd.DataFrame(columns=TIDY_COLUMNS)
         return pd.concat(frames, ignore_index=True)[TIDY_COLUMNS]
 
     def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
         """One row per run and round: early-stopping iteration, test accuracy there, failure."""
-        rows = []
+        return pd.DataFrame([{
+            "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
+            "round": rnd, "percent_remaining": rec["percent_remaining"],
+            "early_stop_iteration": rec["early_stop_iteration"],
+            "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
+            "failed": rec["failed_at"] is not None,
+            "wall_s": rec.get("wall_s"),
+        } for key, cfg, rnd, rec in self._records(keys)])
+
+    def _records(self, keys: list[str] | None):
+        """Yield (key, config, round, record) for every finished round of the given runs."""
         for key in keys if keys is not None else self.keys():
             cfg = self.config(key)
             for rnd in self.rounds(key):
-                rec = self.load_round(key, rnd)
-                rows.append({
-                    "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
-                    "round": rnd, "percent_remaining": rec["percent_remaining"],
-                    "early_stop_iteration": rec["early_stop_iteration"],
-                    "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
-                    "failed": rec["failed_at"] is not None,
-                    "wall_s": rec.get("wall_s"),
-                })
-        return pd.DataFrame(rows)
+                yield key, cfg, rnd, self.load_round(key, rnd)
