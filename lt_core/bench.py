@@ -46,13 +46,13 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
 def engine_step_ms(model: torch.nn.Module, data, population: int, steps: int) -> float:
     """ms per population step of lt_core.engine.train (evaluation pushed past the end)."""
     members = [engine.Member(seed=s, init=models.initial_state(model, s)) for s in range(population)]
-    engine.train(model, members, data, Train(iterations=20, eval_every=10**9), progress=False)
+    engine.train(model, members, data, Train(lr=1.2e-3, iterations=20, eval_every=10**9), progress=False)
     # Timing the whole call includes the two evaluations (start and end); time them separately.
     t0 = time.perf_counter()
-    engine.train(model, members, data, Train(iterations=1, eval_every=10**9), progress=False)
+    engine.train(model, members, data, Train(lr=1.2e-3, iterations=1, eval_every=10**9), progress=False)
     overhead = time.perf_counter() - t0
     t0 = time.perf_counter()
-    engine.train(model, members, data, Train(iterations=steps + 1, eval_every=10**9), progress=False)
+    engine.train(model, members, data, Train(lr=1.2e-3, iterations=steps + 1, eval_every=10**9), progress=False)
     return (time.perf_counter() - t0 - overhead) / steps * 1e3
 
 

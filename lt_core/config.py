@@ -35,8 +35,34 @@ Criterion = Literal[
     "large_final_same_sign",
     "large_final_diff_sign",
 ]
-Mask1Action = Literal["rewind"]
-Mask0Action = Literal["zero"]
+# Z19 §3 "mask-1 actions": where the kept weights start the next round.
+Mask1Action = Literal[
+    "rewind",
+    "reinit",
+    "reinit_init_sign",
+    "reshuffle",
+    "reshuffle_init_sign",
+    "constant",
+    "constant_init_sign",
+]
+# Z19 §4 "mask-0 actions": the values the pruned weights are frozen at.
+Mask0Action = Literal[
+    "zero",  # freeze at zero (the lottery ticket)
+    "init",  # freeze at init
+    "init_or_zero",  # set pruned to init, or 0 if it moved toward zero
+    "init_or_zero_all",  # the same rule applied to all weights
+    "random_zeros",  # control 1: as many zeros, on random pruned positions
+    "init_or_zero_reversed",  # control 2: 0 if it moved away from zero
+]
+
+# The papers' per-network training settings (paper_specs.md 0.3).
+PAPER_TRAIN = {
+    "fc": {"lr": 1.2e-3, "iterations": 50_380},
+    "conv2": {"lr": 2e-4, "iterations": 20_250},
+    "conv4": {"lr": 3e-4, "iterations": 25_500},
+    "conv6": {"lr": 3e-4, "iterations": 30_000},
+}
+PAPER_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10"}
 
 
 class ConfigError(ValueError):
@@ -45,7 +71,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Data:
-    dataset: DatasetName = "mnist"
+    dataset: DatasetName | None = None  # None: the paper's (MNIST for FC, CIFAR-10 for ConvN)
     # Folder holding mnist/ or cifar-10-batches-py/ or cifar10-jpg/. None: $LT_DATA, else ./data;
     # MNIST then falls back to the embedded real digits when no files are found there.
     root: str | None = None
@@ -54,9 +80,9 @@ class Data:
 @dataclass(frozen=True)
 class Train:
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 1.2e-3
+    lr: float | None = None  # None: the paper's for the network (PAPER_TRAIN)
     batch_size: int = 60
-    iterations: int = 50_380
+    iterations: int | None = None  # None: the paper's for the network
     eval_every: int = 100
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.0
@@ -68,24 +94,41 @@ class Train:
 
 
 @dataclass(frozen=True)
-class Pruning:
-    rounds: int = 24  # pruning rounds after the dense round 0
-    criteria: list[Criterion] = field(default_factory=lambda: ["large_final", "random"])
+class Arm:
+    """One line of a figure: a mask criterion with its mask-1 and mask-0 actions."""
+
+    criterion: Criterion = "large_final"
     mask1_action: Mask1Action = "rewind"
     mask0_action: Mask0Action = "zero"
+
+    @property
+    def label(self) -> str:
+        """The criterion, plus each action that is not the lottery ticket's default."""
+        parts = [self.criterion]
+        parts += [self.mask1_action] if self.mask1_action != "rewind" else []
+        parts += [f"mask0 {self.mask0_action}"] if self.mask0_action != "zero" else []
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Pruning:
+    rounds: int = 24  # pruning rounds after the dense round 0
+    arms: list[Arm] = field(default_factory=lambda: [Arm("large_final"), Arm("random")])
 
     def __post_init__(self) -> None:
         if self.rounds < 0:
             raise ConfigError(f"pruning.rounds must be >= 0 (got {self.rounds})")
-        if not self.criteria:
-            raise ConfigError("pruning.criteria must name at least one criterion")
+        if not self.arms:
+            raise ConfigError("pruning.arms must list at least one arm")
+        if len(set(self.arms)) != len(self.arms):
+            raise ConfigError("pruning.arms must be distinct")
 
 
 @dataclass(frozen=True)
 class Experiment:
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
 
-    model: ModelName = "fc"
+    models: list[ModelName] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)
     train: Train = field(default_factory=Train)
     pruning: Pruning = field(default_factory=Pruning)
@@ -94,6 +137,8 @@ class Experiment:
     store: str = "runs"  # run-store root
 
     def __post_init__(self) -> None:
+        if not self.models or len(set(self.models)) != len(self.models):
+            raise ConfigError(f"models must list distinct networks (got {self.models})")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
@@ -102,10 +147,79 @@ class Experiment:
             raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got {self.device!r})")
 
 
+    def train_for(self, model: str) -> Train:
+        """The training settings for one network, the paper's wherever a field is None."""
+        paper = PAPER_TRAIN[model]
+        return dataclasses.replace(self.train, **{
+            k: v for k, v in paper.items() if getattr(self.train, k) is None})
+
+    def dataset_for(self, model: str) -> str:
+        return self.data.dataset or PAPER_DATASET[model]
+
+
+# Learned supermasks (paper_specs.md 4b): the papers' learning rates and lengths.
+PAPER_SUPERMASK = {
+    "fc": {"lr": 100.0, "iterations": 2000},
+    "conv2": {"lr": 100.0, "iterations": 2000},
+    "conv4": {"lr": 50.0, "iterations": 1000},
+    "conv6": {"lr": 20.0, "iterations": 800},
+}
+
+
+@dataclass(frozen=True)
+class Learned:
+    """Learned supermask training: SGD momentum 0.9 on one real mask tensor per kernel."""
+
+    init_values: list[float] = field(default_factory=lambda: [-5.0, -2.0, 0.0, 2.0, 5.0])
+    lr: float | None = None  # None: the paper's per network (PAPER_SUPERMASK)
+    iterations: int | None = None  # None: the paper's per network
+    batch_size: int = 250
+    eval_every: int = 100
+    samples: int = 10  # final accuracy = mean over this many Bernoulli mask samples
+
+    def __post_init__(self) -> None:
+        _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
+        if not self.init_values or any(abs(c) > 5 for c in self.init_values):
+            raise ConfigError(f"learned.init_values must be in [-5, 5] (got {self.init_values})")
+
+    def train_for(self, model: str) -> Train:
+        paper = PAPER_SUPERMASK[model]
+        return Train(optimizer="sgd", momentum=0.9, batch_size=self.batch_size,
+                     eval_every=self.eval_every, lr=self.lr or paper["lr"],
+                     iterations=self.iterations or paper["iterations"])
+
+
+@dataclass(frozen=True)
+class Supermasks:
+    """Z19 §5: heuristic supermasks from the dense run, and learned supermasks."""
+
+    models: list[ModelName] = field(default_factory=lambda: ["fc"])
+    data: Data = field(default_factory=Data)
+    dense: Train = field(default_factory=Train)  # the dense run (shared with notebook 1)
+    criteria: list[Criterion] = field(default_factory=lambda: list(typing.get_args(Criterion)))
+    max_power: int = 24  # one-shot prune powers 0..max_power
+    learned: Learned = field(default_factory=Learned)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    store: str = "runs"
+
+    def __post_init__(self) -> None:
+        if self.max_power < 0:
+            raise ConfigError(f"max_power must be >= 0 (got {self.max_power})")
+        Experiment(models=self.models, seeds=self.seeds, device=self.device)  # same checks
+
+    def dense_experiment(self) -> Experiment:
+        """The dense round 0 as an iterative-pruning experiment with no pruning rounds: the
+        same store entry as notebook 1's ``large_final`` run with the same training."""
+        return Experiment(models=self.models, data=self.data, train=self.dense,
+                          pruning=Pruning(rounds=0, arms=[Arm("large_final")]),
+                          seeds=self.seeds, device=self.device, store=self.store)
+
+
 def _positive(obj: Any, *names: str) -> None:
     section = type(obj).__name__.lower()
     for name in names:
-        if getattr(obj, name) <= 0:
+        if getattr(obj, name) is not None and getattr(obj, name) <= 0:
             raise ConfigError(f"{section}.{name} must be > 0 (got {getattr(obj, name)})")
 
 

@@ -17,7 +17,7 @@ members share no arithmetic, so the others continue unaffected.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ class MemberResult:
     metrics: dict[str, np.ndarray]  # "val_loss", "val_acc", "test_loss", "test_acc"
     final: Params  # end-of-training parameters (CPU)
     failed_at: int | None = None  # first evaluated iteration with a non-finite val loss
-    extra: dict = field(default_factory=dict)
+    best: Params | None = None  # parameters at the early-stopping iteration (keep_best=True)
 
     @property
     def failed(self) -> bool:
@@ -113,8 +113,15 @@ def train(
     device: str | torch.device | None = "auto",
     progress: bool = True,
     desc: str = "train",
+    keep_best: bool = False,
 ) -> list[MemberResult]:
-    """Train ``members`` (architecture ``model``) together; return one result per member."""
+    """Train ``members`` (architecture ``model``) together; return one result per member.
+
+    ``cfg`` must be resolved (no None fields: see ``Experiment.train_for``). With
+    ``keep_best`` each member's parameters at its minimum validation loss are kept too.
+    """
+    if cfg.lr is None or cfg.iterations is None:
+        raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")
     device = resolve_device(device)
     data = data.to(device)
     P = len(members)
@@ -128,9 +135,13 @@ def train(
     # vmap over the forward only; the backward is ordinary autograd on the stacked tensors.
     # Measured on a 2-core CPU (FC, batch 60), this is 1.6x faster than vmap(grad(...)) at
     # P=1 and within 12% of it at P=16: functorch's grad level costs ~1 ms per step.
-    loss_fn = vmap(call.loss)
-    eval_fn = vmap(call, in_dims=(0, None))
+    # randomness="different": a stochastic model (the learned supermask's Bernoulli draw)
+    # samples independently per member; deterministic models are unaffected.
+    loss_fn = vmap(call.loss, randomness="different")
+    eval_fn = vmap(call, in_dims=(0, None), randomness="different")
     weights = tuple(params[n].requires_grad_() for n in names)
+    best = [w.detach().clone() for w in weights] if keep_best else None
+    best_loss = torch.full((P,), float("inf"), device=device)
 
     x_train, y_train = data.splits["train"]
     n_train = len(y_train)
@@ -145,8 +156,16 @@ def train(
     history: list[torch.Tensor] = []  # per grid point: [4, P] (val_loss, val_acc, test_loss, test_acc)
     perm = None
     bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, mininterval=2.0, leave=False)
-    with torch.no_grad():
-        history.append(_evaluate(eval_fn, weights, data, P))
+    def record() -> None:
+        with torch.no_grad():
+            history.append(_evaluate(eval_fn, weights, data, P))
+            if best is not None:  # strictly lower: the first minimum, as early_stop_index
+                better = history[-1][0] < best_loss
+                best_loss.copy_(torch.where(better, history[-1][0], best_loss))
+                for b, w in zip(best, weights):
+                    b.copy_(torch.where(better.view((-1,) + (1,) * (w.dim() - 1)), w, b))
+
+    record()
     for it in range(cfg.iterations):
         pos = it % per_epoch
         if pos == 0:  # a fresh permutation per member every epoch
@@ -155,8 +174,7 @@ def train(
         losses = loss_fn(weights, x_train[idx], y_train[idx])
         optimizer.step(list(torch.autograd.grad(losses.sum(), weights)))
         if it + 1 in grid_set:
-            with torch.no_grad():
-                history.append(_evaluate(eval_fn, weights, data, P))
+            record()
             bar.update(it + 1 - bar.n)
     bar.close()
 
@@ -173,6 +191,7 @@ def train(
         results.append(MemberResult(
             seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
             final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,
+            best=None if best is None else {n: b[i].cpu() for n, b in zip(names, best)},
         ))
     return results
 
@@ -197,6 +216,32 @@ def _stack_members(members: list[Member], names: list[str], device: torch.device
             masks[name] = mask.to(device)
         params[name] = w.to(device).contiguous()
     return params, masks
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
+             device: str | torch.device | None = "auto", repeats: int = 1,
+             population: int = 64) -> np.ndarray:
+    """Accuracy of each parameter set on one split, without training: shape [members].
+
+    Members are evaluated ``population`` at a time. ``repeats`` > 1 averages over that many
+    forward passes (for a stochastic model, independent mask samples).
+    """
+    device = resolve_device(device)
+    data = data.to(device)
+    names = [n for n, _ in model.named_parameters()]
+    eval_fn = vmap(Functional(model), in_dims=(0, None), randomness="different")
+    x, y = data.splits[split]
+    out = []
+    for s in range(0, len(members), population):
+        group = members[s : s + population]
+        params = tuple(torch.stack([m[n].float() for m in group]).to(device) for n in names)
+        acc = torch.zeros(len(group), device=device)
+        for _ in range(repeats):
+            for c in range(0, len(y), 2500):
+                acc += (eval_fn(params, x[c : c + 2500]).argmax(-1) == y[c : c + 2500]).sum(1)
+        out.append((acc / (repeats * len(y))).cpu())
+    return torch.cat(out).numpy()
 
 
 @torch.no_grad()

@@ -1,8 +1,14 @@
-"""Iterative pruning with rewinding (Z19 §2): train -> score -> mask -> rewind -> repeat.
+"""Iterative pruning (Z19 §2-4): train -> score -> mask -> act on kept and pruned -> repeat.
 
-Every (criterion, seed) is one run in the store. All runs of an experiment advance round by
-round in lockstep, each round's unfinished runs trained as one population. Round 0 (dense)
-does not depend on the criterion, so it is trained once per seed and shared.
+Every (network, arm, seed) is one run in the store; an arm is a mask criterion with its
+mask-1 and mask-0 actions. All runs of one network advance round by round in lockstep, each
+round's unfinished runs trained as one population. Members that would train identically
+(same seed, mask, start and frozen values: all of round 0) are trained once and shared.
+
+Round mechanics (paper_specs.md 0.4), per run, from round n to n+1:
+``w_s`` = the round's effective starting weights, ``w_e`` = its end-of-training weights,
+next mask = criterion(w_s, w_e), frozen values = mask-0 action, and the next start of the
+kept weights = mask-1 action applied to this round's start (the original init under rewind).
 """
 
 from __future__ import annotations
@@ -11,15 +17,23 @@ import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
-import numpy as np
 import pandas as pd
 import torch
 
+from . import actions, engine, masks, models, seeds
 from . import data as data_mod
-from . import engine, masks, models, seeds
-from .config import Experiment
+from .config import PAPER_TRAIN, Arm, Experiment
 from .store import RunStore, environment, pack_mask, unpack_mask
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    name: str  # identity of the data loaded (part of every run key)
+    description: str
+    sizes: dict[str, int]
+    input_shape: tuple[int, ...]
 
 
 @dataclass
@@ -27,75 +41,93 @@ class Result:
     """What a notebook needs: the tables, and which scale, data and device produced them."""
 
     experiment: Experiment
-    keys: list[str]
-    data_name: str
-    data_description: str
-    data_sizes: dict[str, int]
+    runs: pd.DataFrame  # one row per run: key, model, label, criterion, actions, seed
+    data: dict[str, DataInfo]  # per network
     device: str
     store: RunStore
 
-    @property
+    @cached_property
     def summary(self) -> pd.DataFrame:
-        return self.store.summary(self.keys)
+        """One row per run and round (see RunStore.summary), labelled by network and arm."""
+        return self._label(self.store.summary(list(self.runs["key"])))
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        return self._label(self.store.metrics(list(self.runs["key"])))
+
+    def _label(self, frame: pd.DataFrame) -> pd.DataFrame:
+        info = self.runs.set_index("key")[["model", "label"]]
+        frame = frame.drop(columns="member").join(info, on="run").rename(columns={"label": "member"})
+        return frame
 
     @property
-    def metrics(self) -> pd.DataFrame:
-        return self.store.metrics(self.keys)
+    def data_names(self) -> str:
+        return ", ".join(sorted({d.name for d in self.data.values()}))
+
+    def record(self, key: str, rnd: int) -> dict:
+        return self.store.load_round(key, rnd)
 
     def describe(self, scale: str) -> str:
         """Markdown: the scale, data and device this result came from, and how it departs
         from the paper's settings (paper_specs.md 0.3/0.4)."""
-        exp, tr = self.experiment, self.experiment.train
-        paper_its = PAPER_ITERATIONS[exp.model]
-        lines = [
-            f"**Scale: {scale}.** {len(exp.pruning.criteria)} criteria x {len(exp.seeds)} seeds, "
-            f"{exp.pruning.rounds} pruning rounds, {tr.iterations:,} iterations per round "
-            f"(batch {tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
-            f"{tr.eval_every} iterations.",
-            f"**Data:** {self.data_description}; sizes {self.data_sizes}.",
-            f"**Device:** {self.device}.",
-        ]
-        departures = []
-        if tr.iterations != paper_its:
-            departures.append(f"{tr.iterations:,} iterations per round instead of {paper_its:,}")
+        exp = self.experiment
+        lines, departures = self.describe_networks()
         if exp.pruning.rounds != 24:
             departures.append(f"{exp.pruning.rounds} pruning rounds instead of 24")
         if len(exp.seeds) != 5:
             departures.append(f"{len(exp.seeds)} seeds instead of 5")
-        if self.data_name not in ("mnist", "cifar10"):
-            departures.append("a different dataset than the paper's (see Data)")
-        if departures:
-            lines.append("**This is not a paper-scale result:** it runs with "
-                         + ", ".join(departures) + ".")
-        else:
-            lines.append("**Paper scale:** the paper's iterations, rounds, seeds and data.")
-        return "\n\n".join(lines)
+        head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
+                f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
+        return "\n\n".join([head, *lines, scale_verdict(departures)])
+
+    def describe_networks(self) -> tuple[list[str], list[str]]:
+        """Per network one line of training settings and data, and the departures from the
+        paper's training settings and dataset."""
+        lines, departures = [], []
+        for model in self.experiment.models:
+            tr = self.experiment.train_for(model)
+            d = self.data[model]
+            lines.append(f"**{model}:** {tr.iterations:,} iterations per training (batch "
+                         f"{tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
+                         f"{tr.eval_every}. **Data:** {d.description}; sizes {d.sizes}.")
+            paper = PAPER_TRAIN[model]
+            if tr.iterations != paper["iterations"]:
+                departures.append(f"{model} {tr.iterations:,} training iterations instead of "
+                                  f"{paper['iterations']:,}")
+            if tr.lr != paper["lr"]:
+                departures.append(f"{model} learning rate {tr.lr:g} instead of {paper['lr']:g}")
+            if d.name not in ("mnist", "cifar10"):
+                departures.append(f"{model} on a different dataset than the paper's ({d.name})")
+        return lines, departures
 
     def final_round_accuracy(self) -> pd.DataFrame:
         """Mean, min and max test accuracy at early stopping in the sparsest round reached."""
         s = self.summary[~self.summary["failed"]]
-        last = s[s["round"] == s["round"].max()]
-        return last.groupby("member").agg(
+        last = s[s["round"] == s.groupby("model")["round"].transform("max")]
+        return last.groupby(["model", "member"]).agg(
             percent_remaining=("percent_remaining", "mean"),
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
-        ).sort_values("mean", ascending=False)
+        ).sort_values(["model", "mean"], ascending=[True, False])
 
 
-PAPER_ITERATIONS = {"fc": 50_380, "conv2": 20_250, "conv4": 25_500, "conv6": 30_000}
+def scale_verdict(departures: list[str]) -> str:
+    """The one visible sentence that says whether a result is comparable with the paper."""
+    if departures:
+        return "**This is not a paper-scale result:** it runs with " + "; ".join(departures) + "."
+    return "**Paper scale:** the paper's settings, seeds and data."
 
 
-def run_config(exp: Experiment, data_name: str, criterion: str, seed: int) -> dict:
+def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:
     """The canonical config of one run: everything that changes its result, nothing else."""
     return {
         "kind": "iterative_pruning",
-        "label": criterion,
-        "model": exp.model,
+        "model": model,
         "data": data_name,
-        "train": dataclasses.asdict(exp.train),
-        "criterion": criterion,
-        "mask1_action": exp.pruning.mask1_action,
-        "mask0_action": exp.pruning.mask0_action,
+        "train": dataclasses.asdict(exp.train_for(model)),
+        "criterion": arm.criterion,
+        "mask1_action": arm.mask1_action,
+        "mask0_action": arm.mask0_action,
         "seed": seed,
     }
 
@@ -103,11 +135,24 @@ def run_config(exp: Experiment, data_name: str, criterion: str, seed: int) -> di
 def run_iterative(exp: Experiment, progress: bool = True) -> Result:
     """Run (or resume) the experiment; finished rounds in the store are never recomputed."""
     device = engine.resolve_device(exp.device)
-    data = data_mod.load(exp.data.dataset, exp.data.root, device)
-    model = models.build(exp.model, data.input_shape, data.num_classes)
     store = RunStore(exp.store)
-    runs = [(c, s) for c in exp.pruning.criteria for s in exp.seeds]
-    keys = [store.prepare(run_config(exp, data.name, c, s)) for c, s in runs]
+    rows, data_info = [], {}
+    for model_name in exp.models:
+        data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device)
+        data_info[model_name] = DataInfo(data.name, data.description, data.sizes(),
+                                         data.input_shape)
+        keys = _run_model(exp, model_name, data, store, device, progress)
+        rows += [{"key": key, "model": model_name, "label": arm.label, **dataclasses.asdict(arm),
+                  "seed": seed} for key, (arm, seed) in keys]
+    return Result(exp, pd.DataFrame(rows), data_info, str(device), store)
+
+
+def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: RunStore,
+               device: torch.device, progress: bool) -> list[tuple[str, tuple[Arm, int]]]:
+    model = models.build(model_name, data.input_shape, data.num_classes)
+    cfg = exp.train_for(model_name)
+    runs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
+    keys = [store.prepare(run_config(exp, model_name, data.name, arm, s)) for arm, s in runs]
     inits = {s: models.initial_state(model, s) for s in exp.seeds}
 
     for rnd in range(exp.pruning.rounds + 1):
@@ -115,27 +160,27 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
                 if not store.has_round(key, rnd) and _alive(store, key, rnd)]
         if not todo:
             continue
-        # Each run's mask for this round was computed at the end of the previous one.
-        round_masks = {i: _mask_for(store, keys[i], rnd, model) for i in todo}
-        # Members with the same seed and mask (all of round 0) train identically: train once.
+        # Each run's state for this round was computed at the end of the previous one.
+        states = {i: _state_for(store, keys[i], rnd, model, inits[runs[i][1]]) for i in todo}
         unique: dict[tuple, int] = {}
         for i in todo:
-            unique.setdefault((runs[i][1], _mask_id(round_masks[i])), i)
-        members = [
-            engine.Member(seed=runs[i][1], init=inits[runs[i][1]], mask=round_masks[i])
-            for i in unique.values()
-        ]
+            unique.setdefault((runs[i][1], _fingerprint(states[i])), i)
+        members = [engine.Member(seed=runs[i][1], init=states[i]["start"],
+                                 mask=states[i]["mask"], frozen=states[i]["frozen"])
+                   for i in unique.values()]
         started = time.time()
-        results = engine.train(model, members, data, exp.train, device, progress,
-                               desc=f"round {rnd}/{exp.pruning.rounds} ({len(members)} nets)")
+        results = engine.train(
+            model, members, data, cfg, device, progress,
+            desc=f"{model_name} round {rnd}/{exp.pruning.rounds} ({len(members)} nets)")
         wall = time.time() - started
         by_slot = dict(zip(unique, results))
         for i in todo:
-            criterion, seed = runs[i]
-            res = by_slot[(seed, _mask_id(round_masks[i]))]
-            _save(store, keys[i], rnd, criterion, seed, res, inits[seed], round_masks[i],
-                  model.prune_rates, wall / len(members), device)
-    return Result(exp, keys, data.name, data.description, data.sizes(), str(device), store)
+            arm, seed = runs[i]
+            res = by_slot[(seed, _fingerprint(states[i]))]
+            record = _next_round(arm, seed, rnd, states[i], res, model.prune_rates)
+            record.update(wall_s=wall / len(members), env=environment(device))
+            store.save_round(keys[i], rnd, record)
+    return list(zip(keys, runs))
 
 
 def _alive(store: RunStore, key: str, rnd: int) -> bool:
@@ -145,29 +190,44 @@ def _alive(store: RunStore, key: str, rnd: int) -> bool:
     return store.has_round(key, rnd - 1) and store.load_round(key, rnd - 1)["failed_at"] is None
 
 
-def _mask_for(store: RunStore, key: str, rnd: int, model: torch.nn.Module
-              ) -> dict[str, torch.Tensor]:
+def _state_for(store: RunStore, key: str, rnd: int, model: torch.nn.Module, init: dict) -> dict:
+    """The round's start (all parameters), mask and frozen values of one run."""
     if rnd == 0:
         params = dict(model.named_parameters())
-        return {n: torch.ones(params[n].shape) for n in model.prune_rates}
-    packed = store.load_round(key, rnd - 1)["next_mask"]
-    return {n: unpack_mask(p) for n, p in packed.items()}
+        ones = {n: torch.ones(params[n].shape) for n in model.prune_rates}
+        return {"start": init, "mask": ones, "frozen": None}
+    prev = store.load_round(key, rnd - 1)
+    # Biases are never pruned and restart from their init (0) under every action.
+    start = {**init, **prev.get("next_start", {})}
+    return {"start": start, "mask": {n: unpack_mask(p) for n, p in prev["next_mask"].items()},
+            "frozen": prev.get("next_frozen")}
 
 
-def _mask_id(mask: dict[str, torch.Tensor]) -> str:
+def _fingerprint(state: dict) -> str:
     h = hashlib.sha1()
-    for m in mask.values():
-        h.update(np.packbits(m.cpu().bool().numpy()).tobytes())
+    for part in ("mask", "start", "frozen"):
+        for name, t in sorted((state[part] or {}).items()):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
-def _save(store: RunStore, key: str, rnd: int, criterion: str, seed: int,
-          res: engine.MemberResult, init: dict, mask: dict, rates: dict, wall_s: float,
-          device: torch.device) -> None:
-    # Mask-1 action "rewind": next round starts from the original init again, so w_i = init;
-    # mask-0 action "zero": pruned weights frozen at 0 (the engine's default frozen value).
-    gen = seeds.generator(seed, "tie-break", criterion, rnd)
-    next_mask = masks.next_masks(criterion, init, res.final, mask, rates, gen)
+def _next_round(arm: Arm, seed: int, rnd: int, state: dict, res: engine.MemberResult,
+                rates: dict) -> dict:
+    """The round's record, including everything the next round starts from."""
+    gen = seeds.generator(seed, "tie-break", arm.criterion, rnd)
+    mask = state["mask"]
+    frozen = state["frozen"] or {}
+    # Effective starting weights: pruned entries held their frozen values from step 0.
+    w_s = {n: torch.where(mask[n].bool(), state["start"][n], frozen.get(n, 0.0)) for n in rates}
+    w_e = {n: res.final[n] for n in rates}
+    next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, rates, gen)
+    next_frozen, next_start = {}, {}
+    for n in rates:
+        next_frozen[n], zero_kept = actions.mask0_action(
+            arm.mask0_action, w_s[n], w_e[n], next_mask[n], gen)
+        moved = actions.mask1_action(arm.mask1_action, state["start"][n], next_mask[n], gen)
+        next_start[n] = torch.where(zero_kept, torch.zeros_like(moved), moved)
     record = {
         "round": rnd,
         "seed": seed,
@@ -178,9 +238,24 @@ def _save(store: RunStore, key: str, rnd: int, criterion: str, seed: int,
         "test_acc_at_early_stop": res.test_acc_at_early_stop,
         "failed_at": res.failed_at,
         "next_mask": {n: pack_mask(m) for n, m in next_mask.items()},
-        "wall_s": wall_s,
-        "env": environment(device),
     }
+    # Stored only when they differ from the defaults (rewind to init, freeze at zero).
+    if arm.mask1_action != "rewind" or arm.mask0_action == "init_or_zero_all":
+        record["next_start"] = next_start
+    if arm.mask0_action != "zero":
+        record["next_frozen"] = next_frozen
     if rnd == 0:  # the dense run's end-of-training weights: heuristic supermasks need them
         record["final"] = {n: t.clone() for n, t in res.final.items()}
-    store.save_round(key, rnd, record)
+    return record
+
+
+def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
+    """Per seed: (initial weights, end-of-training weights) of the dense round 0."""
+    runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
+    out = {}
+    for _, row in runs.iterrows():
+        net = models.build(model, result.data[model].input_shape)
+        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])),
+                                 result.record(row["key"], 0)["final"])
+    return out
+

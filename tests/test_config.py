@@ -5,21 +5,39 @@ from lt_core.config import ConfigError
 
 
 def test_loads_params_files_of_every_scale():
-    for scale in ("tiny", "quick", "paper"):
-        exp = config.load(f"params/{scale}/01_mask_criteria.yaml")
-        assert exp.model == "fc" and exp.train.optimizer == "adam"
-    assert config.load("params/paper/01_mask_criteria.yaml").train.iterations == 50_380
+    from pathlib import Path
+    files = sorted(Path("params").glob("*/*.yaml"))
+    assert len(files) >= 12
+    for path in files:
+        config.load(path, config.Supermasks if "supermask" in path.name else config.Experiment)
+    paper = config.load("params/paper/01_mask_criteria.yaml")
+    assert paper.models == ["fc", "conv2", "conv4", "conv6"] and len(paper.pruning.arms) == 9
+    # Unset training fields resolve to the paper's per-network settings (paper_specs.md 0.3).
+    assert paper.train_for("fc").iterations == 50_380 and paper.train_for("fc").lr == 1.2e-3
+    assert paper.train_for("conv6").iterations == 30_000 and paper.train_for("conv2").lr == 2e-4
+    assert paper.dataset_for("conv4") == "cifar10" and paper.dataset_for("fc") == "mnist"
+
+
+def test_arm_labels_name_what_differs_from_the_lottery_ticket():
+    assert config.Arm("random").label == "random"
+    assert config.Arm("large_final", "reinit").label == "large_final, reinit"
+    assert config.Arm("large_final", mask0_action="init").label == "large_final, mask0 init"
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"modle": "fc"}, "unknown field 'modle'; allowed: model, data,"),
+    ({"modle": "fc"}, "unknown field 'modle'; allowed: models, data,"),
     ({"train": {"optimiser": "adam"}}, "unknown field 'train.optimiser'"),
     ({"train": {"optimizer": "adma"}}, "field 'train.optimizer' must be one of adam, sgd"),
-    ({"pruning": {"criteria": ["large_finale"]}}, "field 'pruning.criteria[0]' must be one of large_final,"),
+    ({"pruning": {"arms": [{"criterion": "large_finale"}]}},
+     "field 'pruning.arms[0].criterion' must be one of large_final,"),
+    ({"pruning": {"arms": [{"mask1_action": "rewnd"}]}},
+     "field 'pruning.arms[0].mask1_action' must be one of rewind, reinit,"),
+    ({"pruning": {"arms": [{"mask0_action": "init_or_0"}]}},
+     "field 'pruning.arms[0].mask0_action' must be one of zero, init, init_or_zero,"),
     ({"train": {"lr": "fast"}}, "field 'train.lr' must be a number"),
     ({"train": {"iterations": 0}}, "train.iterations must be > 0"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
-    ({"model": "resnet"}, "field 'model' must be one of fc, conv2, conv4, conv6"),
+    ({"models": ["resnet"]}, "field 'models[0]' must be one of fc, conv2, conv4, conv6"),
 ])
 def test_invalid_field_is_named_in_one_line(params, message):
     with pytest.raises(ConfigError) as err:

@@ -55,7 +55,7 @@ def test_population_matches_separate_runs(toy):
 
 def test_same_seed_is_bit_identical(toy):
     model = fc(toy)
-    cfg = Train(iterations=15, eval_every=5, batch_size=20)
+    cfg = Train(iterations=15, eval_every=5, batch_size=20, lr=1e-3)
     a, b = (engine.train(model, [member(model, 4)], toy, cfg, progress=False)[0] for _ in range(2))
     assert all(torch.equal(a.final[n], b.final[n]) for n in a.final)
     for k in a.metrics:

@@ -14,10 +14,10 @@ def test_run_key_is_pinned():
     # The key of a known run config. If this changes, every stored result is orphaned:
     # bump config.SCHEMA_VERSION deliberately instead.
     exp = config.load("params/tiny/01_mask_criteria.yaml")
-    cfg = lottery.run_config(exp, "mnist-embedded-5k", "large_final", 0)
+    cfg = lottery.run_config(exp, "fc", "mnist-embedded-5k", config.Arm("large_final"), 0)
     assert config.content_hash(cfg) == (
-        "5d1d3e6c0ca9cc00a9c73603e42479d6e48d8e4f9463fda186537d85039c892d")
-    assert RunStore.key(cfg) == "5d1d3e6c0ca9cc00a9c7"
+        "7edbc2b2f0fc264589e980a5c6fbdc66da83127788d3318602af8e88cbc12567")
+    assert RunStore.key(cfg) == "7edbc2b2f0fc264589e9"
 
 
 def test_mask_packing_roundtrip():
@@ -45,7 +45,8 @@ SCRIPT = """
 import sys
 from lt_core import config, lottery
 exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"rounds": 8,
-    "criteria": ["large_final", "random"]}, "seeds": [0], "store": sys.argv[1]})
+    "arms": [{"criterion": "large_final"}, {"criterion": "random"}]}, "seeds": [0],
+    "store": sys.argv[1]})
 lottery.run_iterative(exp, progress=False)
 """
 

@@ -1,0 +1,287 @@
+"""Supermasks (Z19 §5; paper_specs.md 4a, 4b): masks that alone make an untrained network work.
+
+* **Heuristic**: a one-shot mask of the dense run for every criterion and prune power
+  p = 0..24 (per-layer fraction 1 - (1 - q_l)^p), evaluated with no training on (i) the
+  initial weights and (ii) the signed constant sigma_l * sign(w_i).
+* **Learned**: weights frozen at init; one real tensor per kernel, initialised to a constant
+  c, gives keep-probabilities sigmoid(m); every forward pass samples a Bernoulli mask and
+  the gradient passes straight through the sample. Several c and seeds train as one
+  population of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import config, engine, lottery, masks, models, seeds
+from . import data as data_mod
+from .config import Supermasks
+from .store import RunStore
+
+
+def signed_constant(w: torch.Tensor) -> torch.Tensor:
+    """sigma_l * sign(w): sigma is the population std over all entries of the layer."""
+    return w.std(unbiased=False) * torch.sign(w)
+
+
+def masked_network(init: dict[str, torch.Tensor], mask: dict[str, torch.Tensor],
+                   weights: str) -> dict[str, torch.Tensor]:
+    """An untrained network's parameters: kernels (initial or signed constant) times the mask,
+    biases as initialised (0)."""
+    out = dict(init)
+    for name, m in mask.items():
+        w = init[name] if weights == "initial" else signed_constant(init[name])
+        out[name] = w * m
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Heuristic supermasks
+
+
+def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lottery.Result]:
+    """Test accuracy of every (criterion, prune power, weights) one-shot mask, untrained.
+
+    Returns the table (model, seed, criterion, power, percent_remaining, weights, test_acc)
+    and the dense runs it came from (for the trained baseline).
+    """
+    dense = lottery.run_iterative(cfg.dense_experiment(), progress)
+    device = engine.resolve_device(cfg.device)
+    store = RunStore(cfg.store)
+    rows = []
+    for model_name in cfg.models:
+        data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root,
+                             device)
+        net = models.build(model_name, data.input_shape, data.num_classes)
+        for seed, (init, final) in lottery.dense_runs(dense, model_name).items():
+            dense_key = dense.runs.query("model == @model_name and seed == @seed")["key"].iloc[0]
+            key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
+                                 "criteria": cfg.criteria, "max_power": cfg.max_power})
+            if not store.has_round(key, 0):  # computed once; a finished table is reused
+                table = _heuristic_table(net, init, final, seed, cfg, data, device)
+                store.save_round(key, 0, {"table": table})
+            rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
+    return pd.DataFrame(rows), dense
+
+
+def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Supermasks,
+                     data: data_mod.Dataset, device: torch.device) -> list[dict]:
+    rows = []
+    ones = {n: torch.ones_like(init[n]) for n in net.prune_rates}
+    for criterion in cfg.criteria:
+        candidates, meta = [], []
+        for power in range(cfg.max_power + 1):
+            gen = seeds.generator(seed, "heuristic", criterion, power)
+            mask = masks.next_masks(criterion, init, final, ones, net.prune_rates, gen, power)
+            for weights in ("initial", "signed_constant"):
+                candidates.append(masked_network(init, mask, weights))
+                meta.append({"seed": seed, "criterion": criterion, "power": power,
+                             "percent_remaining": 100.0 * masks.density(mask),
+                             "weights": weights})
+        accs = engine.evaluate(net, candidates, data, "test", device)
+        rows += [{**m, "test_acc": float(a)} for m, a in zip(meta, accs)]
+    return rows
+
+
+def best_heuristic(table: pd.DataFrame) -> pd.DataFrame:
+    """Per network, criterion and weights: the max over prune powers of the mean over seeds
+    (Table S2 reports this for ``large_final_same_sign``), with the seeds' min and max there."""
+    g = table.groupby(["model", "criterion", "weights", "power"])["test_acc"]
+    per_power = g.agg(["mean", "min", "max", "count"]).reset_index()
+    idx = per_power.groupby(["model", "criterion", "weights"])["mean"].idxmax()
+    return per_power.loc[idx].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Learned supermasks
+
+
+class SupermaskNet(nn.Module):
+    """``base`` with frozen weights ``w`` and trainable mask logits ``m`` per kernel.
+
+    Forward: W_eff = W * g, g = Bernoulli(sigmoid(m)) sampled anew at every call, with the
+    straight-through estimator g = b + s - stopgrad(s), so dg/dm = s(1 - s) (Z19's code).
+    The frozen weights are parameters too, held by the engine's exact freeze (mask 0), so
+    that every member of a population can have its own.
+    """
+
+    def __init__(self, base: nn.Module):
+        super().__init__()
+        self.names = [n for n, _ in base.named_parameters()]
+        self.call = engine.Functional(base)
+        params = dict(base.named_parameters())
+        self.w = nn.ParameterDict({_key(n): nn.Parameter(torch.zeros(p.shape))
+                                   for n, p in params.items()})
+        self.m = nn.ParameterDict({_key(n): nn.Parameter(torch.zeros(params[n].shape))
+                                   for n in base.prune_rates})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        params = []
+        for name in self.names:
+            w = self.w[_key(name)]
+            if _key(name) in self.m:
+                s = torch.sigmoid(self.m[_key(name)])
+                w = w * (torch.bernoulli(s.detach()) + s - s.detach())
+            params.append(w)
+        return self.call(tuple(params), x)
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+@dataclass
+class _Run:
+    model: str
+    c: float
+    seed: int
+    key: str
+
+
+def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
+    """Train a learned supermask for every (network, c, seed); one row each.
+
+    Columns: model, c, seed, final_acc (mean test accuracy over ``samples`` mask samples at
+    the early-stopping iteration), pruned_pct (1 - mean keep-probability), early_stop_iteration,
+    failed; finished runs are loaded from the store, never retrained.
+    """
+    device = engine.resolve_device(cfg.device)
+    store = RunStore(cfg.store)
+    rows = []
+    for model_name in cfg.models:
+        data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root,
+                             device)
+        base = models.build(model_name, data.input_shape, data.num_classes)
+        train_cfg = cfg.learned.train_for(model_name)
+        runs = []
+        for c in cfg.learned.init_values:
+            for seed in cfg.seeds:
+                key = store.prepare({
+                    "kind": "learned_supermask", "model": model_name, "data": data.name,
+                    "c": c, "seed": seed, "train": train_cfg.__dict__,
+                    "samples": cfg.learned.samples})
+                runs.append(_Run(model_name, c, seed, key))
+        todo = [r for r in runs if not store.has_round(r.key, 0)]
+        if todo:
+            _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
+                           progress)
+        for r in runs:
+            rec = store.load_round(r.key, 0)
+            rows.append({"model": model_name, "c": r.c, "seed": r.seed, **rec["summary"]})
+    return pd.DataFrame(rows)
+
+
+def _train_learned(base: nn.Module, runs: list[_Run], data: data_mod.Dataset, train_cfg,
+                   samples: int, store: RunStore, device: torch.device, progress: bool) -> None:
+    net = SupermaskNet(base)
+    members = []
+    for r in runs:
+        w = models.initial_state(base, r.seed)  # the same init as the lottery-ticket runs
+        start = {f"w.{_key(n)}": t for n, t in w.items()}
+        start.update({f"m.{_key(n)}": torch.full_like(w[n], r.c) for n in base.prune_rates})
+        # Mask 0 on every weight: the engine holds them exactly at their values in `start`.
+        hold = {f"w.{_key(n)}": torch.zeros_like(t) for n, t in w.items()}
+        members.append(engine.Member(seed=r.seed, init=start, mask=hold, frozen=start))
+    torch.manual_seed(seeds.derive(runs[0].seed, "bernoulli", len(runs)))
+    results = engine.train(net, members, data, train_cfg, device, progress, keep_best=True,
+                           desc=f"learned supermasks {runs[0].model} ({len(runs)} nets)")
+    accs = engine.evaluate(net, [res.best for res in results], data, "test", device,
+                           repeats=samples)
+    for r, res, acc in zip(runs, results, accs):
+        keep = [torch.sigmoid(res.best[f"m.{_key(n)}"]) for n in base.prune_rates]
+        kept = sum(float(k.sum()) for k in keep) / sum(k.numel() for k in keep)
+        store.save_round(r.key, 0, {
+            "iterations": res.iterations, "metrics": res.metrics,
+            "masks": {n: k.half() for n, k in zip(base.prune_rates, keep)},
+            "summary": {
+                "final_acc": float(acc) if not res.failed else np.nan,
+                "pruned_pct": 100.0 * (1.0 - kept),
+                "early_stop_iteration": res.early_stop_iteration,
+                "failed": res.failed,
+            }})
+
+
+def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
+             dense: lottery.Result) -> pd.DataFrame:
+    """Z19 Table S2 next to this run: per network the paper's value and this run's (mean over
+    seeds, in %) for the best heuristic supermask (``large_final_same_sign``, max over prune
+    powers) on initial weights and on signed constant, the best learned supermask (max over
+    c), and the trained dense network."""
+    from . import paper
+
+    best = best_heuristic(heuristic_table)
+    best = best[best["criterion"] == "large_final_same_sign"].set_index(["model", "weights"])
+    learned_mean = learned_table[~learned_table["failed"]].groupby(["model", "c"])["final_acc"].mean()
+    s = dense.summary
+    dense_acc = s[s["round"] == 0].groupby("model")["test_acc_at_early_stop"].mean()
+    ref = paper.table_s2()
+    rows = []
+    for model in heuristic_table["model"].unique():
+        ours = {
+            "mask_x_initial_weights": best.loc[(model, "initial"), "mean"],
+            "mask_x_signed_constant": best.loc[(model, "signed_constant"), "mean"],
+            "learned_mask_x_initial_weights": learned_mean.loc[model].max()
+            if model in learned_mean.index.get_level_values(0) else np.nan,
+            "trained_dense_network": dense_acc.get(model, np.nan),
+        }
+        for column, value in ours.items():
+            rows.append({"network": model, "column": column, "paper": ref.loc[model, column],
+                         "this_run": round(100 * value, 1)})
+    return pd.DataFrame(rows)
+
+
+def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
+    """Markdown: scale, data, device, and every departure from the paper's settings."""
+    lines, departures = dense.describe_networks()
+    lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
+             f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
+             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in lines]]
+    if cfg.max_power != 24:
+        departures.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
+    for model in cfg.models:
+        tr, paper_tr = cfg.learned.train_for(model), config.PAPER_SUPERMASK[model]
+        lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
+                     f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
+                     f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
+                     f"the test set, each batch of 2,500 with a fresh mask sample.")
+        if tr.iterations != paper_tr["iterations"]:
+            departures.append(f"{model} learned masks trained {tr.iterations:,} iterations "
+                              f"instead of {paper_tr['iterations']:,}")
+        if tr.lr != paper_tr["lr"]:
+            departures.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr['lr']:g}")
+    if len(cfg.seeds) != 5:
+        departures.append(f"{len(cfg.seeds)} seeds instead of 5")
+    return "\n\n".join([*lines, lottery.scale_verdict(departures)])
+
+
+def conclusions(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame) -> str:
+    """Markdown sentences computed from the results: the paper's supermask claims checked."""
+    best = best_heuristic(heuristic_table).set_index(["model", "criterion", "weights"])["mean"]
+    out = []
+    for model in heuristic_table["model"].unique():
+        same = {w: best[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
+        verdict = "above" if same["signed_constant"] > same["initial"] else "**not** above"
+        out.append(f"**{model}:** the best `large_final_same_sign` supermask reaches "
+                   f"{100 * same['signed_constant']:.1f}% on the signed constant, {verdict} "
+                   f"{100 * same['initial']:.1f}% on the initial weights (untrained).")
+        rnd = heuristic_table[(heuristic_table["model"] == model)
+                              & (heuristic_table["criterion"] == "random")
+                              & (heuristic_table["power"] > 0)]
+        worst = rnd.groupby(["power", "weights"])["test_acc"].mean().max()
+        near = "stay near chance" if worst <= 0.2 else "do **not** stay near chance"
+        out.append(f"Random masks {near}: at most {100 * worst:.1f}% at any prune power.")
+        lt = learned_table[(learned_table["model"] == model) & ~learned_table["failed"]]
+        if len(lt):
+            by_c = lt.groupby("c")[["final_acc", "pruned_pct"]].mean()
+            c = by_c["final_acc"].idxmax()
+            out.append(f"The best learned supermask (c = {c:g}) reaches "
+                       f"{100 * by_c.loc[c, 'final_acc']:.1f}% with "
+                       f"{by_c.loc[c, 'pruned_pct']:.1f}% of the weights pruned in expectation; "
+                       f"over all c the pruned fraction spans {by_c['pruned_pct'].min():.0f}%"
+                       f"-{by_c['pruned_pct'].max():.0f}%.")
+    return "\n\n".join(out)

@@ -1,0 +1,123 @@
+"""Iterative pruning at tiny scale on the embedded real digits: counts, nesting, actions."""
+
+import math
+
+import pytest
+import torch
+
+from lt_core import config, lottery, models, stats, supermask
+from lt_core.store import unpack_mask
+
+ARMS = [
+    {"criterion": "large_final"},
+    {"criterion": "large_final", "mask1_action": "reinit"},
+    {"criterion": "large_final", "mask1_action": "constant_init_sign"},
+    {"criterion": "large_final", "mask0_action": "init"},
+    {"criterion": "large_final", "mask0_action": "init_or_zero_all"},
+    {"criterion": "small_init_small_final"},
+]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    exp = config.load({"train": {"iterations": 30, "eval_every": 15}, "seeds": [0],
+                       "pruning": {"rounds": 3, "arms": ARMS},
+                       "store": str(tmp_path_factory.mktemp("runs"))})
+    return lottery.run_iterative(exp, progress=False)
+
+
+def masks_of(result, key, rnd):
+    rec = result.record(key, rnd)
+    return {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+
+
+def test_pruned_counts_are_exact_per_layer_per_round_and_masks_nest(result):
+    rates = models.FC().prune_rates
+    for key in result.runs["key"]:
+        prev = {n: torch.ones(p.shape) for n, p in models.FC().named_parameters() if n in rates}
+        for rnd in range(4):
+            new = masks_of(result, key, rnd)
+            for n, q in rates.items():
+                remaining = int(prev[n].sum())
+                assert int(new[n].sum()) == remaining - math.floor(q * remaining), (key, rnd, n)
+                assert not (new[n].bool() & ~prev[n].bool()).any()  # nested
+            prev = new
+
+
+def test_round_zero_is_trained_once_and_shared(result):
+    # Every arm starts from the same init and mask: identical round-0 results.
+    accs = {result.record(k, 0)["test_acc_at_early_stop"] for k in result.runs["key"]}
+    assert len(accs) == 1
+
+
+def test_actions_set_the_next_start_and_frozen_values(result):
+    init = models.initial_state(models.FC(), 0)
+    key = dict(zip(result.runs["label"], result.runs["key"]))
+    # constant with init sign: +-sigma of the layer's init, signs of the init.
+    start = result.record(key["large_final, constant_init_sign"], 0)["next_start"]["fc1.weight"]
+    sigma = init["fc1.weight"].std(unbiased=False)
+    assert torch.allclose(start, sigma * torch.sign(init["fc1.weight"]))
+    # reinit: a permutation of the layer's init values, different each round.
+    rec = [result.record(key["large_final, reinit"], r)["next_start"]["fc1.weight"] for r in (0, 1)]
+    assert torch.equal(rec[0].flatten().sort().values, init["fc1.weight"].flatten().sort().values)
+    assert not torch.equal(rec[0], rec[1])
+    # freeze at init: every pruned weight holds its initial value, persistently.
+    for rnd in range(3):
+        frozen = result.record(key["large_final, mask0 init"], rnd)["next_frozen"]["fc1.weight"]
+        pruned = ~masks_of(result, key["large_final, mask0 init"], rnd)["fc1.weight"].bool()
+        assert torch.equal(frozen[pruned], init["fc1.weight"][pruned])
+    # apply to all: kept weights zeroed once stay zero in every later start.
+    k = key["large_final, mask0 init_or_zero_all"]
+    zero0 = result.record(k, 0)["next_start"]["fc1.weight"] == 0
+    zero2 = result.record(k, 2)["next_start"]["fc1.weight"] == 0
+    assert zero0.any() and not (zero0 & ~zero2).any()
+
+
+def test_rerun_loads_everything_from_the_store(result):
+    again = lottery.run_iterative(result.experiment, progress=False)
+    assert again.summary.equals(result.summary)
+    assert set(result.summary["member"]) == {config.Arm(**a).label for a in ARMS}
+
+
+def test_stars_and_orderings_on_hand_built_summaries():
+    import pandas as pd
+
+    rows = [{"round": 1, "percent_remaining": 50.0, "member": m, "seed": s,
+             "test_acc_at_early_stop": v, "failed": False}
+            for m, vals in {"a": [0.9, 0.91, 0.92], "b": [0.5, 0.52, 0.51], "c": [0.3, 0.31, 0.3]}.items()
+            for s, v in enumerate(vals)]
+    frame = pd.DataFrame(rows)
+    star = stats.stars(frame)
+    assert star["member"].tolist() == ["a"]
+    frame.loc[frame["member"] == "b", "test_acc_at_early_stop"] = [0.95, 0.8, 0.85]
+    assert stats.stars(frame).empty  # a no longer beats b significantly
+    means = {"a": 0.9, "b": 0.8, "c": 0.1}
+    assert stats.ordering(means, [["a"], ["b"], ["c"]])
+    assert not stats.ordering(means, [["a", "c"], ["b"]])
+    assert "does **not** hold" in stats.describe_ordering(means, [["c"], ["a"]])
+
+
+def test_welch_needs_two_values_and_a_higher_mean():
+    assert not stats.beats([0.9], [0.1, 0.2])
+    assert not stats.beats([0.1, 0.2], [0.5, 0.6])
+    assert stats.beats([0.9, 0.91, 0.9], [0.1, 0.12, 0.11])
+
+
+def test_supermask_straight_through_gradient_and_exact_freeze():
+    base = models.FC((1, 2, 2), num_classes=2)
+    net = supermask.SupermaskNet(base)
+    for p in net.w.values():
+        torch.nn.init.normal_(p)
+    m = net.m["fc1__weight"]
+    with torch.no_grad():
+        m.fill_(0.0)
+    torch.manual_seed(0)
+    net(torch.ones(3, 1, 2, 2)).sum().backward()
+    # dg/dm = s(1 - s) = 0.25 at m = 0: the gradient exists and is finite everywhere.
+    assert m.grad is not None and torch.isfinite(m.grad).all() and m.grad.abs().sum() > 0
+
+
+def test_signed_constant_uses_the_layer_population_std():
+    w = torch.tensor([1.0, -3.0, 0.0, 2.0])
+    sigma = w.std(unbiased=False)
+    assert torch.allclose(supermask.signed_constant(w), sigma * torch.tensor([1.0, -1.0, 0.0, 1.0]))
