@@ -53,3 +53,18 @@ for model, part in result.summary.groupby("model"):
     display(Markdown(f"**{model}:** " + stats.describe_ordering(
         stats.sparse_mean(part),
         [["large_final", "magnitude_increase"], ["random"], ["small_final"]])))
+
+# %% [markdown]
+# ## Mask explorer
+#
+# Pick a criterion, a layer and a pruning round (seed of the first run). Left: the mask chosen
+# at the end of that round (dark = kept); for the first layer also how many hidden units keep
+# each input pixel; the density of every layer; and a fixed sample of weights in the
+# (w_i, w_f) plane, orange where the new mask prunes them, with the criterion's decision
+# boundary where it is a curve in that plane (Figure S1/S2 of the paper). Every state is
+# rendered in advance, so the controls work in the static page.
+
+# %%
+from lt_core import widgets  # noqa: E402
+
+widgets.explorer(result, model=result.experiment.models[0])

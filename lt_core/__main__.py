@@ -18,10 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01")
     p.add_argument("--store", help="run-store root (default: the params' store, runs/)")
 
-    p = sub.add_parser("run", help="run one iterative-pruning experiment from a params file")
-    p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml")
+    p = sub.add_parser("run", help="run one experiment from a params file (progress bars)")
+    p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml or "
+                                  "params/quick/04_supermasks.yaml")
+    p.add_argument("--scale", default="custom", help="label for the printed description")
 
     p = sub.add_parser("runs", help="list the runs in a store")
+    p.add_argument("--store", default="runs")
+
+    p = sub.add_parser("metrics", help="show one run's metrics (a key or key prefix from runs)")
+    p.add_argument("key")
     p.add_argument("--store", default="runs")
 
     p = sub.add_parser("data", help="download the full datasets (checksummed) into the data root")
@@ -50,11 +56,34 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"FAILED {line}", file=sys.stderr)
         return 1 if failures else 0
     if args.cmd == "run":
-        from . import config, lottery
+        import yaml
 
+        from . import config, lottery, supermask
+
+        if "learned" in (yaml.safe_load(open(args.params)) or {}):  # a supermask experiment
+            cfg = config.load(args.params, config.Supermasks)
+            heuristic, dense = supermask.heuristic(cfg)
+            learned = supermask.learned(cfg)
+            print(supermask.describe(cfg, dense, args.scale))
+            print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
+            return 0
         result = lottery.run_iterative(config.load(args.params))
-        print(f"data: {result.data_description}")
+        print(result.describe(args.scale))
         print(result.summary.drop(columns=["run"]).to_string(index=False))
+        return 0
+    if args.cmd == "metrics":
+        from .store import RunStore
+
+        store = RunStore(args.store)
+        keys = [k for k in store.keys() if k.startswith(args.key)]
+        if len(keys) != 1:
+            print(f"error: {len(keys)} runs in {args.store} match {args.key!r}; "
+                  "list them with: python -m lt_core runs", file=sys.stderr)
+            return 2
+        print(store.config(keys[0]))
+        print(store.metrics(keys).pivot_table(
+            index=["round", "percent_remaining", "iteration"], columns=["split", "metric"],
+            values="value").to_string())
         return 0
     if args.cmd == "runs":
         from .store import RunStore
@@ -62,8 +91,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         store = RunStore(args.store)
         for key in store.keys():
             cfg = store.config(key)
-            print(key, cfg.get("model"), cfg.get("data"), cfg.get("label"), f"seed={cfg.get('seed')}",
-                  f"rounds={len(store.rounds(key))}")
+            what = cfg.get("criterion", cfg.get("kind"))
+            actions = f"{cfg.get('mask1_action', '')} {cfg.get('mask0_action', '')}".strip()
+            print(key, cfg.get("model", ""), cfg.get("data", ""), what, actions,
+                  f"seed={cfg.get('seed')}", f"rounds={len(store.rounds(key))}")
         return 0
     if args.cmd == "data":
         from . import data

@@ -71,14 +71,21 @@ class Result:
         """Markdown: the scale, data and device this result came from, and how it departs
         from the paper's settings (paper_specs.md 0.3/0.4)."""
         exp = self.experiment
-        lines, departures = self.describe_networks()
-        if exp.pruning.rounds != 24:
-            departures.append(f"{exp.pruning.rounds} pruning rounds instead of 24")
-        if len(exp.seeds) != 5:
-            departures.append(f"{len(exp.seeds)} seeds instead of 5")
+        lines, _ = self.describe_networks()
+        departures = self.departures()
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
         return "\n\n".join([head, *lines, scale_verdict(departures)])
+
+    def departures(self) -> list[str]:
+        """How this result departs from the paper's settings; empty at paper scale."""
+        exp = self.experiment
+        out = self.describe_networks()[1]
+        if exp.pruning.rounds != 24:
+            out.append(f"{exp.pruning.rounds} pruning rounds instead of 24")
+        if len(exp.seeds) != 5:
+            out.append(f"{len(exp.seeds)} seeds instead of 5")
+        return out
 
     def describe_networks(self) -> tuple[list[str], list[str]]:
         """Per network one line of training settings and data, and the departures from the
@@ -246,7 +253,23 @@ def _next_round(arm: Arm, seed: int, rnd: int, state: dict, res: engine.MemberRe
         record["next_frozen"] = next_frozen
     if rnd == 0:  # the dense run's end-of-training weights: heuristic supermasks need them
         record["final"] = {n: t.clone() for n, t in res.final.items()}
+    record["sample"] = weight_sample(w_s, w_e, next_mask)
     return record
+
+
+SAMPLE_SIZE = 2000
+
+
+def weight_sample(w_i: dict, w_f: dict, new_mask: dict) -> dict:
+    """A fixed random subset of each layer's (w_i, w_f, kept) for the mask explorer's scatter:
+    the same positions in every round and run, small enough to store with every round."""
+    out = {}
+    for name, w in w_i.items():
+        n = w.numel()
+        idx = torch.randperm(n, generator=seeds.generator(0, "explorer", name))[:SAMPLE_SIZE]
+        out[name] = {"w_i": w.flatten()[idx].clone(), "w_f": w_f[name].flatten()[idx].clone(),
+                     "kept": new_mask[name].flatten()[idx].bool()}
+    return out
 
 
 def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:

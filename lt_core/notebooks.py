@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def sources(book: Path = REPO / "book") -> list[Path]:
-    return sorted(book.glob("[0-9][0-9]_*.py"))
+    """The numbered pages in order, then the entry page, which reads what they stored."""
+    return sorted(book.glob("[0-9][0-9]_*.py")) + sorted(book.glob("index.py"))
 
 
 def execute(scale: str = "quick", only: list[str] | None = None, book: Path = REPO / "book",

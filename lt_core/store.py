@@ -103,11 +103,11 @@ class RunStore:
         """Every evaluation of every round of the given runs, one row per value (tidy)."""
         frames = []
         for key, cfg, rnd, rec in self._records(keys):
-            for name, values in rec["metrics"].items():
+            for name, values in rec.get("metrics", {}).items():
                 split, metric = name.split("_", 1)
                 frames.append(pd.DataFrame({
-                    "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
-                    "round": rnd, "percent_remaining": rec["percent_remaining"],
+                    "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
+                    "round": rnd, "percent_remaining": rec.get("percent_remaining", 100.0),
                     "iteration": rec["iterations"], "split": split, "metric": metric,
                     "value": values,
                 }))
@@ -118,7 +118,7 @@ class RunStore:
     def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
         """One row per run and round: early-stopping iteration, test accuracy there, failure."""
         return pd.DataFrame([{
-            "run": key, "member": cfg.get("label", key), "seed": cfg.get("seed"),
+            "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
             "round": rnd, "percent_remaining": rec["percent_remaining"],
             "early_stop_iteration": rec["early_stop_iteration"],
             "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
@@ -132,3 +132,8 @@ class RunStore:
             cfg = self.config(key)
             for rnd in self.rounds(key):
                 yield key, cfg, rnd, self.load_round(key, rnd)
+
+
+def _member(cfg: dict, key: str) -> str:
+    """A run's line label when read straight from the store (lottery.Result labels by arm)."""
+    return cfg.get("label") or cfg.get("criterion") or key

@@ -237,26 +237,34 @@ def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
 
 def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
     """Markdown: scale, data, device, and every departure from the paper's settings."""
-    lines, departures = dense.describe_networks()
+    lines, _ = dense.describe_networks()
     lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
              f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in lines]]
-    if cfg.max_power != 24:
-        departures.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
     for model in cfg.models:
-        tr, paper_tr = cfg.learned.train_for(model), config.PAPER_SUPERMASK[model]
+        tr = cfg.learned.train_for(model)
         lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
                      f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
                      f"the test set, each batch of 2,500 with a fresh mask sample.")
+    return "\n\n".join([*lines, lottery.scale_verdict(departures(cfg, dense))])
+
+
+def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:
+    """How this supermask experiment departs from the paper's settings; empty at paper scale."""
+    out = dense.describe_networks()[1]
+    if cfg.max_power != 24:
+        out.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
+    for model in cfg.models:
+        tr, paper_tr = cfg.learned.train_for(model), config.PAPER_SUPERMASK[model]
         if tr.iterations != paper_tr["iterations"]:
-            departures.append(f"{model} learned masks trained {tr.iterations:,} iterations "
-                              f"instead of {paper_tr['iterations']:,}")
+            out.append(f"{model} learned masks trained {tr.iterations:,} iterations "
+                       f"instead of {paper_tr['iterations']:,}")
         if tr.lr != paper_tr["lr"]:
-            departures.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr['lr']:g}")
+            out.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr['lr']:g}")
     if len(cfg.seeds) != 5:
-        departures.append(f"{len(cfg.seeds)} seeds instead of 5")
-    return "\n\n".join([*lines, lottery.scale_verdict(departures)])
+        out.append(f"{len(cfg.seeds)} seeds instead of 5")
+    return out
 
 
 def conclusions(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame) -> str:

@@ -1,6 +1,7 @@
 """Every notebook executed at tiny scale by the runner, then the book built with -W."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,8 @@ def test_executed_notebooks_state_scale_and_data(executed):
     import nbformat
 
     for src in notebooks.sources():
+        if src.stem in ("index", "05_scorecard"):
+            continue  # no experiment of their own
         nb = nbformat.read(BOOK / f"{src.stem}.ipynb", as_version=4)
         text = "".join(str(o.get("data", {}).get("text/markdown", ""))
                        for c in nb.cells for o in c.get("outputs", []))
@@ -39,12 +42,87 @@ def test_executed_notebooks_state_scale_and_data(executed):
         assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-def test_book_builds_warning_free_and_offline(executed):
+@pytest.fixture(scope="module")
+def built(executed):
     subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK),
                     "--warningiserror", "--nitpick", "--quiet"], check=True, cwd=REPO)
-    html = BOOK / "_build" / "html"
+    return BOOK / "_build" / "html"
+
+
+def test_book_builds_warning_free_and_offline(built):
+    html = built
     pages = list(html.glob("*.html"))
-    assert (html / "index.html").exists() and (html / "01_mask_criteria.html").exists()
+    for src in notebooks.sources():
+        assert (html / f"{src.stem}.html").exists(), src.stem
     external = re.compile(r'(?:src|href)="(?:https?:)?//')
     for page in pages:
         assert not external.search(page.read_text()), f"{page.name} loads from the internet"
+
+
+def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
+    import nbformat
+
+    def text(name):
+        nb = nbformat.read(BOOK / f"{name}.ipynb", as_version=4)
+        return "".join(str(o.get("data", {}).get("text/plain", "")) +
+                       str(o.get("data", {}).get("text/markdown", ""))
+                       for c in nb.cells for o in c.get("outputs", []))
+
+    index = text("index")
+    assert "mnist-embedded-5k" in index and "tiny" in index  # read from the store
+    card = text("05_scorecard")
+    assert "mask_x" not in card and "large_final_same_sign" in card
+    assert "not run at this scale (tiny)" in card  # numbers are never judged off paper scale
+    assert "reproduced" in card
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = REPO / "tests" / "_artifacts"
+
+
+def _visible_images(page) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll('.jupyter-widgets img')]
+        .filter(i => i.offsetParent !== null).map(i => i.src.slice(-200))""")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install it (Debian: apt-get install "
+                    "-y chromium) to run the browser test; CI does")
+def test_built_book_in_headless_chromium(built):
+    """Every page loads with no failed or external request and no console error; moving the
+    mask explorer's round slider changes the displayed mask."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    failed, external, errors = [], [], []
+    local = ("file:", "data:", "blob:", "about:")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
+        page.on("request", lambda r: None if r.url.startswith(local) else external.append(r.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        pages = sorted(built.glob("*.html"))
+        assert len(pages) >= 6
+        for html in pages:
+            page.goto(html.as_uri(), wait_until="load")
+            page.wait_for_timeout(200)
+        page.goto((built / "index.html").as_uri(), wait_until="load")
+        page.screenshot(path=str(ARTIFACTS / "entry_page.png"), full_page=True)
+
+        page.goto((built / "01_mask_criteria.html").as_uri(), wait_until="load")
+        slider = page.locator(".widget-slider [role=slider]").first
+        slider.wait_for(timeout=20_000)
+        slider.scroll_into_view_if_needed()
+        before = _visible_images(page)
+        assert len(before) == 1  # one state shown at a time
+        page.screenshot(path=str(ARTIFACTS / "explorer_round0.png"))
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(500)
+        after = _visible_images(page)
+        page.screenshot(path=str(ARTIFACTS / "explorer_round1.png"))
+        browser.close()
+    assert failed == [] and external == [] and errors == []
+    assert len(after) == 1 and after != before  # the displayed mask changed

@@ -1,0 +1,133 @@
+"""The reproduction scorecard and the build's metadata, read back from the run store.
+
+Every number the papers report that this build can compare, next to this build's value and
+a verdict computed here:
+
+* a number is **reproduced** when this build's mean over seeds is within ``TOLERANCE_PP``
+  percentage points of the paper's; it is judged only when it ran at the paper's settings,
+  otherwise the verdict is "not run at this scale" and the value is shown for reference;
+* an ordering the paper claims is **reproduced** when it holds in this build (mean test
+  accuracy at early stopping over the sparser half of the rounds); the scale column says at
+  which settings it was checked.
+
+The experiments are the notebooks' own (their params files): results come from the store,
+so this costs no training after the notebooks ran.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import config, lottery, paper, stats, supermask
+
+TOLERANCE_PP = 3.0
+PARAMS = Path(__file__).resolve().parent.parent / "params"
+
+ORDERINGS = {  # notebook -> claims (groups, where in the paper)
+    "01_mask_criteria": [
+        ([["large_final", "magnitude_increase"], ["random"], ["small_final"]], "Z19 §2, Fig. 1"),
+    ],
+    "03_mask0_actions": [
+        ([["large_final"], ["large_final, mask0 init"]], "Z19 §4, Fig. 3"),
+    ],
+}
+
+
+def _load(scale: str, name: str, cls: type, store: str | None):
+    values = yaml.safe_load((PARAMS / scale / f"{name}.yaml").read_text()) or {}
+    if store is not None:
+        values["store"] = store
+    return config.load(values, cls)
+
+
+def _spread(values: pd.Series) -> str:
+    v = 100 * values
+    return f"{v.mean():.1f} [{v.min():.1f}-{v.max():.1f}]"
+
+
+def build(scale: str, store: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """The scorecard: one row per comparable claim."""
+    rows = []
+    for name, claims in ORDERINGS.items():
+        result = lottery.run_iterative(_load(scale, name, config.Experiment, store), progress)
+        where = "paper" if not result.departures() else scale
+        for model, part in result.summary.groupby("model"):
+            values = stats.sparse_mean(part)
+            for groups, source in claims:
+                holds = stats.ordering(values, groups)
+                rows.append({
+                    "claim": " > ".join(" = ".join(g) for g in groups), "network": model,
+                    "source": source, "paper": "holds",
+                    "this build": ", ".join(f"{m} {100 * values[m]:.2f}" for g in groups for m in g),
+                    "scale": where, "verdict": "reproduced" if holds else "not reproduced"})
+
+    cfg = _load(scale, "04_supermasks", config.Supermasks, store)
+    heuristic, dense = supermask.heuristic(cfg, progress)
+    learned = supermask.learned(cfg, progress)
+    where = "paper" if not supermask.departures(cfg, dense) else scale
+    best = supermask.best_heuristic(heuristic).set_index(["model", "criterion", "weights"])
+    s2 = paper.table_s2()
+    for model in cfg.models:
+        same = {w: best.loc[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
+        lt = learned[(learned["model"] == model) & ~learned["failed"]]
+        c_best = lt.groupby("c")["final_acc"].mean().idxmax()
+        d = dense.summary
+        d = d[(d["model"] == model) & (d["round"] == 0)]["test_acc_at_early_stop"]
+        numbers = [
+            ("supermask large_final_same_sign x initial weights", "mask_x_initial_weights",
+             same["initial"]["mean"], same["initial"]["min"], same["initial"]["max"]),
+            ("supermask large_final_same_sign x signed constant", "mask_x_signed_constant",
+             same["signed_constant"]["mean"], same["signed_constant"]["min"],
+             same["signed_constant"]["max"]),
+            (f"learned supermask (best c = {c_best:g})", "learned_mask_x_initial_weights",
+             *_mean_min_max(lt[lt["c"] == c_best]["final_acc"])),
+            ("trained dense network", "trained_dense_network", *_mean_min_max(d)),
+        ]
+        for claim, column, mean, lo, hi in numbers:
+            ref = float(s2.loc[model, column])
+            ok = abs(100 * mean - ref) <= TOLERANCE_PP
+            rows.append({
+                "claim": claim, "network": model, "source": "Z19 Table S2", "paper": f"{ref:.1f}",
+                "this build": f"{100 * mean:.1f} [{100 * lo:.1f}-{100 * hi:.1f}]", "scale": where,
+                "verdict": ("reproduced" if ok else "not reproduced") if where == "paper"
+                else f"not run at this scale ({scale})"})
+        holds = same["signed_constant"]["mean"] > same["initial"]["mean"]
+        rows.append({
+            "claim": "supermask: signed constant > initial weights", "network": model,
+            "source": "Z19 §5, Table S2", "paper": "holds",
+            "this build": f"{100 * same['signed_constant']['mean']:.1f} vs "
+                          f"{100 * same['initial']['mean']:.1f}",
+            "scale": where, "verdict": "reproduced" if holds else "not reproduced"})
+    return pd.DataFrame(rows)
+
+
+def _mean_min_max(values: pd.Series) -> tuple[float, float, float]:
+    return float(values.mean()), float(values.min()), float(values.max())
+
+
+def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
+    """Per notebook: the scale, data, device and library versions its results came from,
+    read from the stored runs (the notebooks must have run)."""
+    rows = []
+    for path in sorted((PARAMS / scale).glob("[0-9][0-9]_*.yaml")):
+        values = yaml.safe_load(path.read_text()) or {}
+        if "pruning" not in values and "learned" not in values:
+            continue  # not an experiment (the scorecard's own params)
+        is_supermask = "learned" in values
+        cfg = _load(scale, path.stem, config.Supermasks if is_supermask else config.Experiment,
+                    store)
+        result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
+                                       progress=False)
+        departures = (supermask.departures(cfg, result) if is_supermask
+                      else result.departures())
+        env = result.record(result.runs["key"].iloc[0], 0)["env"]
+        rows.append({
+            "notebook": path.stem, "scale": scale,
+            "paper settings": "yes" if not departures else "no",
+            "networks": ", ".join(result.data), "data": result.data_names,
+            "seeds": len(result.runs["seed"].unique()), "device": env["device_name"] or env["device"],
+            "torch": env["torch"], "lt_core": env["lt_core"]})
+    return pd.DataFrame(rows)
