@@ -8,6 +8,10 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 TORCH ?= torch==2.13.0
 VENDOR := book/_vendor
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
+# html-manager loads its icon fonts relative to the page, from a folder that depends on the
+# order its scripts load in (seen in Chromium): the page's folder, @jupyter-widgets/ or
+# @jupyter-widgets/html-manager/dist/. They go to all three.
+FONTS := book/_extra/@jupyter-widgets/html-manager/dist
 
 .PHONY: book test bench data clean notebooks html lint
 
@@ -19,13 +23,15 @@ $(VENV)/.installed: pyproject.toml
 
 # Web assets the static book needs, vendored so that pages load nothing from the internet.
 $(VENDOR)/.done:
-	rm -rf $(VENDOR) book/_extra && mkdir -p $(VENDOR)/widgets book/_extra
+	rm -rf $(VENDOR) book/_extra && mkdir -p $(VENDOR)/widgets $(FONTS)
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent $(NPM_PACKAGES) >/dev/null && \
 	  for f in *.tgz; do mkdir -p $${f%.tgz} && tar -xzf $$f -C $${f%.tgz}; done && \
 	  cd - >/dev/null && \
 	  cp $$tmp/requirejs-*/package/require.js $(VENDOR)/widgets/require.js && \
 	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/embed-amd.js $(VENDOR)/widgets/ && \
-	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/*.woff* book/_extra/ 2>/dev/null; \
+	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/*.{woff,woff2,ttf,eot,svg} $(FONTS)/ 2>/dev/null; \
+	  ls $(FONTS)/*.woff2 >/dev/null && cp $(FONTS)/* book/_extra/@jupyter-widgets/ && \
+	  cp $(FONTS)/* book/_extra/ && \
 	  cp -r $$tmp/mathjax-*/package/es5 $(VENDOR)/mathjax && rm -rf $$tmp
 	touch $@
 
@@ -33,6 +39,7 @@ notebooks: $(VENV)/.installed
 	$(PY) -m lt_core notebooks --scale $(SCALE)
 
 html: $(VENV)/.installed $(VENDOR)/.done
+	rm -rf book/_build   # a clean build: incremental ones can miss html_extra_path changes
 	$(VENV)/bin/jupyter-book build book --warningiserror --nitpick --quiet
 
 book: notebooks html

@@ -44,6 +44,7 @@ def test_executed_notebooks_state_scale_and_data(executed):
 
 @pytest.fixture(scope="module")
 def built(executed):
+    shutil.rmtree(BOOK / "_build", ignore_errors=True)
     subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK),
                     "--warningiserror", "--nitpick", "--quiet"], check=True, cwd=REPO)
     return BOOK / "_build" / "html"
