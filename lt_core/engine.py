@@ -1,8 +1,9 @@
 """The population trainer: P networks of one architecture trained at once.
 
 The members' parameters are stacked along a leading population dimension and the ordinary
-nn.Module is run under ``torch.vmap(torch.func.grad_and_value(...))``, so one step trains
-every member on its own batch. A single network is a population of one: same code path.
+nn.Module's forward pass runs under ``torch.vmap``; the backward pass is plain autograd on
+the stacked tensors. One step trains every member on its own batch. A single network is a
+population of one: same code path.
 
 Per member: its own initial weights, data order (from its seed), mask, frozen values for
 masked entries, learning rate and weight decay. Masked ("pruned") entries hold their frozen
@@ -17,6 +18,7 @@ members share no arithmetic, so the others continue unaffected.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +107,25 @@ class Functional:
         return -logp.gather(-1, y.unsqueeze(-1)).mean()
 
 
+def population(fn: Callable, P: int, in_dims: int | tuple) -> Callable:
+    """``fn`` mapped over a leading population dimension of size P.
+
+    ``vmap`` for P > 1, with ``randomness="different"`` so that a stochastic model (the learned
+    supermask's Bernoulli draw) samples independently per member. For P = 1 the member's
+    slice is passed straight in and the result gets its population axis back: a size-1 vmap
+    only adds batching overhead (bmm, transposes) to every layer.
+    """
+    if P > 1:
+        return vmap(fn, in_dims=in_dims, randomness="different")
+
+    def single(params, *args):
+        arg_dims = in_dims[1:] if isinstance(in_dims, tuple) else (in_dims,) * len(args)
+        args = [a[0] if d == 0 else a for a, d in zip(args, arg_dims)]
+        return fn(tuple(p[0] for p in params), *args).unsqueeze(0)
+
+    return single
+
+
 def train(
     model: nn.Module,
     members: list[Member],
@@ -127,9 +148,13 @@ def train(
     P = len(members)
     names = [n for n, _ in model.named_parameters()]
     params, masks = _stack_members(members, names, device)
+    # A tensor frozen everywhere in every member (the learned supermask's weights) is a
+    # constant: no gradient, no optimizer state.
+    trained = [n for n in names if n not in masks or masks[n].any()]
     lrs = [m.lr if m.lr is not None else cfg.lr for m in members]
     wds = [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members]
-    optimizer = _Optimizer(cfg, [params[n] for n in names], [masks.get(n) for n in names], lrs, wds)
+    optimizer = _Optimizer(cfg, [params[n] for n in trained], [masks.get(n) for n in trained],
+                           lrs, wds)
 
     call = Functional(model)
     # vmap over the forward only; the backward is ordinary autograd on the stacked tensors.
@@ -137,9 +162,10 @@ def train(
     # P=1 and within 12% of it at P=16: functorch's grad level costs ~1 ms per step.
     # randomness="different": a stochastic model (the learned supermask's Bernoulli draw)
     # samples independently per member; deterministic models are unaffected.
-    loss_fn = vmap(call.loss, randomness="different")
-    eval_fn = vmap(call, in_dims=(0, None), randomness="different")
-    weights = tuple(params[n].requires_grad_() for n in names)
+    loss_fn = population(call.loss, P, in_dims=0)
+    eval_fn = population(call, P, in_dims=(0, None))
+    weights = tuple(params[n].requires_grad_(n in trained) for n in names)
+    trainable = tuple(params[n] for n in trained)
     best = [w.detach().clone() for w in weights] if keep_best else None
     best_loss = torch.full((P,), float("inf"), device=device)
 
@@ -156,6 +182,7 @@ def train(
     history: list[torch.Tensor] = []  # per grid point: [4, P] (val_loss, val_acc, test_loss, test_acc)
     perm = None
     bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, mininterval=2.0, leave=False)
+
     def record() -> None:
         with torch.no_grad():
             history.append(_evaluate(eval_fn, weights, data, P))
@@ -172,7 +199,7 @@ def train(
             perm = torch.stack([torch.randperm(n_train, generator=g) for g in orders]).to(device)
         idx = perm[:, pos * batch : (pos + 1) * batch]
         losses = loss_fn(weights, x_train[idx], y_train[idx])
-        optimizer.step(list(torch.autograd.grad(losses.sum(), weights)))
+        optimizer.step(list(torch.autograd.grad(losses.sum(), trainable)))
         if it + 1 in grid_set:
             record()
             bar.update(it + 1 - bar.n)
@@ -230,7 +257,7 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     device = resolve_device(device)
     data = data.to(device)
     names = [n for n, _ in model.named_parameters()]
-    eval_fn = vmap(Functional(model), in_dims=(0, None), randomness="different")
+    eval_fn = population(Functional(model), min(population, len(members)), in_dims=(0, None))
     x, y = data.splits[split]
     out = []
     for s in range(0, len(members), population):

@@ -109,3 +109,16 @@ def test_early_stopping_is_minimum_validation_loss():
         metrics={"val_loss": np.array([2.0, 0.5, 0.4, 0.45]), "test_acc": np.array([.1, .8, .9, .95])},
         final={})
     assert r.early_stop_iteration == 200 and r.test_acc_at_early_stop == 0.9
+
+
+def test_keep_best_returns_the_parameters_at_the_early_stopping_iteration(toy):
+    model = fc(toy)
+    cfg = Train(optimizer="sgd", lr=0.5, momentum=0.9, iterations=40, eval_every=5, batch_size=20)
+    res = engine.train(model, [member(model, 2)], toy, cfg, progress=False, keep_best=True)[0]
+    stop = res.early_stop_iteration
+    assert 0 < stop < 40  # lr 0.5 overfits/oscillates: the minimum is inside the run
+    # The same member trained for exactly `stop` iterations ends where `best` was taken.
+    short = Train(**{**cfg.__dict__, "iterations": stop})
+    again = engine.train(model, [member(model, 2)], toy, short, progress=False)[0]
+    for name, value in again.final.items():
+        assert torch.equal(res.best[name], value), name
