@@ -248,20 +248,20 @@ def _stack_members(members: list[Member], names: list[str], device: torch.device
 @torch.no_grad()
 def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
              device: str | torch.device | None = "auto", repeats: int = 1,
-             population: int = 64) -> np.ndarray:
+             group_size: int = 64) -> np.ndarray:
     """Accuracy of each parameter set on one split, without training: shape [members].
 
-    Members are evaluated ``population`` at a time. ``repeats`` > 1 averages over that many
+    Members are evaluated ``group_size`` at a time. ``repeats`` > 1 averages over that many
     forward passes (for a stochastic model, independent mask samples).
     """
     device = resolve_device(device)
     data = data.to(device)
     names = [n for n, _ in model.named_parameters()]
-    eval_fn = population(Functional(model), min(population, len(members)), in_dims=(0, None))
+    eval_fn = population(Functional(model), min(group_size, len(members)), in_dims=(0, None))
     x, y = data.splits[split]
     out = []
-    for s in range(0, len(members), population):
-        group = members[s : s + population]
+    for s in range(0, len(members), group_size):
+        group = members[s : s + group_size]
         params = tuple(torch.stack([m[n].float() for m in group]).to(device) for n in names)
         acc = torch.zeros(len(group), device=device)
         for _ in range(repeats):
