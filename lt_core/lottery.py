@@ -169,9 +169,10 @@ def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: 
             continue
         # Each run's state for this round was computed at the end of the previous one.
         states = {i: _state_for(store, keys[i], rnd, model, inits[runs[i][1]]) for i in todo}
+        slot = {i: (runs[i][1], _fingerprint(states[i])) for i in todo}
         unique: dict[tuple, int] = {}
         for i in todo:
-            unique.setdefault((runs[i][1], _fingerprint(states[i])), i)
+            unique.setdefault(slot[i], i)
         members = [engine.Member(seed=runs[i][1], init=states[i]["start"],
                                  mask=states[i]["mask"], frozen=states[i]["frozen"])
                    for i in unique.values()]
@@ -183,7 +184,7 @@ def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: 
         by_slot = dict(zip(unique, results))
         for i in todo:
             arm, seed = runs[i]
-            res = by_slot[(seed, _fingerprint(states[i]))]
+            res = by_slot[slot[i]]
             record = _next_round(arm, seed, rnd, states[i], res, model.prune_rates)
             record.update(wall_s=wall / len(members), env=environment(device))
             store.save_round(keys[i], rnd, record)

@@ -55,9 +55,7 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
     store = RunStore(cfg.store)
     rows = []
     for model_name in cfg.models:
-        data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root,
-                             device)
-        net = models.build(model_name, data.input_shape, data.num_classes)
+        data, net = _data_and_network(cfg, model_name, device)
         for seed, (init, final) in lottery.dense_runs(dense, model_name).items():
             dense_key = dense.runs.query("model == @model_name and seed == @seed")["key"].iloc[0]
             key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
@@ -67,6 +65,13 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
                 store.save_round(key, 0, {"table": table})
             rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
     return pd.DataFrame(rows), dense
+
+
+def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
+                      ) -> tuple[data_mod.Dataset, nn.Module]:
+    """The network's dataset (the paper's unless set) and the untrained architecture."""
+    data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root, device)
+    return data, models.build(model_name, data.input_shape, data.num_classes)
 
 
 def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Supermasks,
@@ -154,9 +159,7 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     store = RunStore(cfg.store)
     rows = []
     for model_name in cfg.models:
-        data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root,
-                             device)
-        base = models.build(model_name, data.input_shape, data.num_classes)
+        data, base = _data_and_network(cfg, model_name, device)
         train_cfg = cfg.learned.train_for(model_name)
         runs = []
         for c in cfg.learned.init_values:
