@@ -77,20 +77,52 @@ class Data:
     root: str | None = None
 
 
+# Fields added after results were first stored carry ADDED: at their default they are left out
+# of a run's key (``key_dict``), so a new option never changes an existing run's key.
+ADDED = {"added": True}
+
+
 @dataclass(frozen=True)
 class Train:
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float | None = None  # None: the paper's for the network (PAPER_TRAIN)
     batch_size: int = 60
-    iterations: int | None = None  # None: the paper's for the network
+    iterations: int | None = None  # None: the paper's for the network, or `epochs`
     eval_every: int = 100
     momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # coupled (added to the gradient), as torch.optim
+    epochs: float | None = field(default=None, metadata=ADDED)  # length in epochs instead
+    # Iterations per epoch: floor(N/B), the last partial batch dropped (Z19), or ceil(N/B),
+    # kept (OpenLTH).
+    last_batch: Literal["drop", "keep"] = field(default="drop", metadata=ADDED)
+    milestones: list[float] = field(default_factory=list, metadata=ADDED)  # epochs: lr x gamma
+    gamma: float = field(default=0.1, metadata=ADDED)
+    warmup_epochs: float = field(default=0.0, metadata=ADDED)  # linear warmup from lr 0
+    # Train only the first stop_epoch epochs of the schedule (H21 Fig 9's early pruning).
+    stop_epoch: float | None = field(default=None, metadata=ADDED)
 
     def __post_init__(self) -> None:
-        _positive(self, "lr", "batch_size", "iterations", "eval_every")
+        _positive(self, "lr", "batch_size", "iterations", "eval_every", "epochs", "gamma",
+                  "stop_epoch")
         if self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0 (got {self.weight_decay})")
+        if self.iterations is not None and self.epochs is not None:
+            raise ConfigError("train: set iterations or epochs, not both")
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"train.warmup_epochs must be >= 0 (got {self.warmup_epochs})")
+        if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
+            raise ConfigError(f"train.milestones must be increasing epochs > 0 (got {self.milestones})")
+        if self.epochs is not None:  # checkable without the data; iterations: see schedule.plan
+            late = [m for m in self.milestones if m >= self.epochs]
+            if late:
+                raise ConfigError(f"train.milestones {late} at or past the end of training "
+                                  f"({self.epochs:g} epochs)")
+            if self.warmup_epochs >= self.epochs:
+                raise ConfigError(f"train.warmup_epochs {self.warmup_epochs:g} is as long as "
+                                  f"training or longer ({self.epochs:g} epochs)")
+            if self.stop_epoch is not None and self.stop_epoch > self.epochs:
+                raise ConfigError(f"train.stop_epoch {self.stop_epoch:g} is past the end of the "
+                                  f"schedule ({self.epochs:g} epochs)")
 
 
 @dataclass(frozen=True)
@@ -149,7 +181,9 @@ class Experiment:
 
     def train_for(self, model: str) -> Train:
         """The training settings for one network, the paper's wherever a field is None."""
-        paper = PAPER_TRAIN[model]
+        paper = dict(PAPER_TRAIN[model])
+        if self.train.epochs is not None:  # the length is given in epochs
+            paper.pop("iterations")
         return dataclasses.replace(self.train, **{
             k: v for k, v in paper.items() if getattr(self.train, k) is None})
 
@@ -307,6 +341,24 @@ def load(source: str | Path | dict, cls: type = Experiment) -> Any:
 
 def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
+
+
+def key_dict(cfg: Any) -> dict:
+    """``asdict(cfg)`` without the ADDED fields that hold their defaults (recursively): what a
+    run's key hashes."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.metadata.get("added") and value == _default(f):
+            continue
+        out[f.name] = key_dict(value) if dataclasses.is_dataclass(value) else \
+            [key_dict(v) if dataclasses.is_dataclass(v) else v for v in value] \
+            if isinstance(value, list) else value
+    return out
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def content_hash(obj: dict) -> str:

@@ -1,18 +1,37 @@
 """The population trainer: P networks of one architecture trained at once.
 
-The members' parameters are stacked along a leading population dimension and the ordinary
-nn.Module's forward pass runs under ``torch.vmap``; the backward pass is plain autograd on
-the stacked tensors. One step trains every member on its own batch. A single network is a
-population of one: same code path.
+The members' parameters and buffers (BatchNorm running statistics) are stacked along a
+leading population dimension; one step trains every member on its own batch. A single
+network is a population of one: same code path.
 
-Per member: its own initial weights, data order (from its seed), mask, frozen values for
-masked entries, learning rate and weight decay. Masked ("pruned") entries hold their frozen
-value from the start and their gradient is zeroed before the optimizer, so they never move:
-Adam's moments stay exactly zero there, and weight decay is added before the mask.
+Per member: its own initial state, data order and augmentation (from its seed), mask,
+frozen values for masked entries, learning rate and weight decay. Masked ("pruned") entries
+hold their frozen value from the start and get a zero gradient (``optim``), so they never
+move. Training follows a ``schedule.Plan``: the global step indexes the learning-rate
+schedule, and training can start at a step k > 0 with a fresh optimizer (rewinding) or stop
+before the schedule's end (truncation). BatchNorm is in train mode while training and uses
+each member's running statistics in evaluation.
 
-Evaluation runs on the whole val and test splits every ``eval_every`` iterations, batched
-over members. A member whose validation loss turns non-finite is marked failed; the
-members share no arithmetic, so the others continue unaffected.
+Evaluation runs on the whole val (if the data has one) and test splits at the start, every
+``eval_every`` global iterations and at the end, batched over members. A member whose
+monitored loss (val, else test) turns non-finite is marked failed; members share no
+arithmetic, so the others continue unaffected, and a member's numbers do not depend on its
+neighbours: on CPU, a member trained alone, with 2 or with 16 others ends bit-identical.
+
+**Execution.** Two ways to run the forward and backward passes of a population:
+
+* ``vmap``: the ordinary nn.Module under ``torch.vmap`` over the stacked state, every P (the
+  population of one too, so that its numbers equal those it gets in a population): batched
+  matmuls for linear layers, grouped convolutions for conv layers, one call per step.
+* ``loop``: members in turn, each an ordinary forward and backward on views of its own slice
+  of the stacked tensors, the input batch in ``channels_last`` memory format.
+
+``execution_for`` picks one per device and architecture from measurements (``make bench``,
+torch 2.13). On the 2-core CPU: FC at batch 60 trains 1.3-1.5x faster per network under
+``vmap`` with P = 16 than a plain loop; for conv nets ``vmap`` is slower than a plain loop
+(ResNet-20, batch 128: 0.6x at P = 4, grouped convolution being slow on CPU) while members in
+turn with channels_last inputs run 1.4-1.7x faster per network than the plain default-format
+loop (the format alone gives that). On the H200 GPU: see ``EXECUTION``.
 """
 
 from __future__ import annotations
@@ -20,6 +39,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,17 +47,19 @@ import torch.nn.functional as F
 from torch import nn, vmap
 from tqdm.auto import tqdm
 
-from . import seeds
-from .config import Train
+from . import schedule, seeds
+from .config import ConfigError, Train
 from .data import Dataset
+from .data.augment import crop_flip, draws
+from .optim import PopulationOptimizer
 
 Params = dict[str, torch.Tensor]
 
 
 @dataclass
 class Member:
-    seed: int  # data order (and, by the caller, initialisation)
-    init: Params  # starting values of every parameter
+    seed: int  # data order and augmentation (and, by the caller, initialisation)
+    init: Params  # starting values of every parameter and buffer
     mask: Params | None = None  # prunable tensor name -> 1 trained / 0 frozen
     frozen: Params | None = None  # values of the frozen entries (default 0)
     lr: float | None = None  # None: the Train config's
@@ -47,11 +69,11 @@ class Member:
 @dataclass
 class MemberResult:
     seed: int
-    iterations: np.ndarray  # the evaluation grid
-    metrics: dict[str, np.ndarray]  # "val_loss", "val_acc", "test_loss", "test_acc"
-    final: Params  # end-of-training parameters (CPU)
-    failed_at: int | None = None  # first evaluated iteration with a non-finite val loss
-    best: Params | None = None  # parameters at the early-stopping iteration (keep_best=True)
+    iterations: np.ndarray  # the evaluation grid (global steps)
+    metrics: dict[str, np.ndarray]  # "<split>_loss", "<split>_acc" for val (if any) and test
+    final: Params  # end-of-training parameters and buffers (CPU)
+    failed_at: int | None = None  # first evaluated iteration with a non-finite monitored loss
+    best: Params | None = None  # state at the early-stopping iteration (keep_best=True)
 
     @property
     def failed(self) -> bool:
@@ -59,7 +81,10 @@ class MemberResult:
 
     @property
     def early_stop_index(self) -> int:
-        """Index of the minimum validation loss on the evaluation grid (first on ties)."""
+        """Index of the minimum validation loss on the evaluation grid (first on ties); the
+        last evaluation when the data has no validation split."""
+        if "val_loss" not in self.metrics:
+            return len(self.iterations) - 1
         val = self.metrics["val_loss"]
         return int(np.nanargmin(val)) if np.isfinite(val).any() else 0
 
@@ -71,6 +96,10 @@ class MemberResult:
     def test_acc_at_early_stop(self) -> float:
         return float(self.metrics["test_acc"][self.early_stop_index])
 
+    @property
+    def test_acc_at_end(self) -> float:
+        return float(self.metrics["test_acc"][-1])
+
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
@@ -78,52 +107,165 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return torch.device(device)
 
 
+# ----------------------------------------------------------------------------------------------
+# Execution
+
+
+@dataclass(frozen=True)
+class Execution:
+    strategy: Literal["vmap", "loop"]
+    channels_last: bool = False  # inputs (loop) in channels_last memory format
+
+
+# (device type, has conv layers) -> execution; measured by `make bench` (module docstring).
+EXECUTION = {
+    ("cpu", False): Execution("vmap"),
+    ("cpu", True): Execution("loop", channels_last=True),
+    ("cuda", False): Execution("vmap"),
+    ("cuda", True): Execution("vmap"),
+}
+
+
+def execution_for(model: nn.Module, device: torch.device) -> Execution:
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return EXECUTION[(device.type, has_conv)]
+
+
 class Functional:
-    """Call ``model`` with parameters passed in, as ``torch.func.functional_call`` does.
+    """Call ``model`` with its parameters and buffers passed in, as
+    ``torch.func.functional_call`` does.
 
     A lean version: it assigns the tensors into a parameter-less copy of the module and calls
     it. ``functional_call``'s bookkeeping costs ~0.3 ms per call on a LeNet, more than the
-    whole forward pass at batch 60 on a CPU.
+    whole forward pass at batch 60 on a CPU. State is a tuple in ``names`` order (parameters,
+    then buffers): cheaper than a dict through vmap's pytrees.
     """
 
     def __init__(self, model: nn.Module):
         self.module = copy.deepcopy(model).to("meta")
-        self.slots = []
-        for name, _ in model.named_parameters():
-            owner, _, attr = name.rpartition(".")
-            self.slots.append((self.module.get_submodule(owner), attr, name))
+        self.slots, self.names = [], []
+        for kind, items in (("_parameters", model.named_parameters()),
+                            ("_buffers", model.named_buffers())):
+            for name, _ in items:
+                owner, _, attr = name.rpartition(".")
+                self.slots.append((getattr(self.module.get_submodule(owner), kind), attr))
+                self.names.append(name)
 
-    def __call__(self, params: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
-        # A tuple in named_parameters() order: cheaper than a dict through vmap's pytrees.
-        for (module, attr, _), p in zip(self.slots, params):
-            module._parameters[attr] = p
+    def __call__(self, state: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:
+        for (slot, attr), t in zip(self.slots, state):
+            slot[attr] = t
         return self.module(x)
 
-    def loss(self, params: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor
+    def loss(self, state: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor
              ) -> torch.Tensor:
         """Mean cross-entropy. Written out because F.cross_entropy under vmap falls back to a
         slow Python decomposition of nll_loss."""
-        logp = self(params, x).log_softmax(-1)
+        logp = self(state, x).log_softmax(-1)
         return -logp.gather(-1, y.unsqueeze(-1)).mean()
 
 
 def population(fn: Callable, P: int, in_dims: int | tuple) -> Callable:
-    """``fn`` mapped over a leading population dimension of size P.
+    """``fn`` mapped over a leading population dimension of size P (P = 1 included).
 
-    ``vmap`` for P > 1, with ``randomness="different"`` so that a stochastic model (the learned
-    supermask's Bernoulli draw) samples independently per member. For P = 1 the member's
-    slice is passed straight in and the result gets its population axis back: a size-1 vmap
-    only adds batching overhead (bmm, transposes) to every layer.
+    ``randomness="different"``: a stochastic model (the learned supermask's Bernoulli draw)
+    samples independently per member. A size-1 vmap costs a little batching overhead, but it
+    computes a member exactly as a larger population does.
     """
-    if P > 1:
-        return vmap(fn, in_dims=in_dims, randomness="different")
+    return vmap(fn, in_dims=in_dims, randomness="different")
 
-    def single(params, *args):
-        arg_dims = in_dims[1:] if isinstance(in_dims, tuple) else (in_dims,) * len(args)
-        args = [a[0] if d == 0 else a for a, d in zip(args, arg_dims)]
-        return fn(tuple(p[0] for p in params), *args).unsqueeze(0)
 
-    return single
+class _Vmap:
+    """The whole population in one vmapped forward and one backward."""
+
+    def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int):
+        self.call, self.state = call, tuple(state)
+        self.trainable = [state[j] for j in trained]
+        for t in self.trainable:
+            t.requires_grad_(True)
+        self.loss_fn = population(call.loss, P, in_dims=0)
+        self.forward_fn = population(call, P, in_dims=(0, None))
+
+    def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        losses = self.loss_fn(self.state, x, y)
+        return list(torch.autograd.grad(losses.sum(), self.trainable))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_fn(self.state, x)
+
+
+class _Loop:
+    """Members in turn: each forward and backward runs on views of the member's slice (its
+    running statistics update in place), and the gradients land in stacked buffers."""
+
+    def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int,
+                 channels_last: bool):
+        self.call, self.trained = call, trained
+        self.format = torch.channels_last if channels_last else torch.contiguous_format
+        self.members = []
+        for i in range(P):
+            views = [t[i] for t in state]
+            for j in trained:  # a leaf that shares the stacked storage the optimizer updates
+                views[j] = state[j].detach()[i].requires_grad_(True)
+            self.members.append(tuple(views))
+        self.grad_buffers = [torch.empty_like(state[j]) for j in trained]
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=self.format) if x.dim() == 4 else x
+
+    def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        for i, views in enumerate(self.members):
+            loss = self.call.loss(views, self._input(x[i]), y[i])
+            grads = torch.autograd.grad(loss, [views[j] for j in self.trained])
+            for buf, g in zip(self.grad_buffers, grads):
+                buf[i].copy_(g)
+        return list(self.grad_buffers)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._input(x)
+        return torch.stack([self.call(views, x) for views in self.members])
+
+
+# ----------------------------------------------------------------------------------------------
+# Data order
+
+
+class _Batches:
+    """Each member's batch indices (and augmentation draws) at a global step.
+
+    A fresh permutation per epoch from the member's own stream (Z19's order: one generator
+    per member across epochs, so a start at epoch e first draws and discards e permutations);
+    augmentation draws per member and epoch (``data.augment.draws``).
+    """
+
+    def __init__(self, members: list[Member], n: int, batch: int, per_epoch: int,
+                 padding: int | None, device: torch.device):
+        self.seeds = [m.seed for m in members]
+        self.n, self.batch, self.per_epoch, self.padding = n, batch, per_epoch, padding
+        self.device = device
+        self.orders = [seeds.generator(s, "data-order") for s in self.seeds]
+        self.epoch = -1
+        self.perm: torch.Tensor | None = None
+        self.draws: torch.Tensor | None = None
+
+    def advance(self, epoch: int) -> None:
+        """Move to ``epoch`` (never backwards)."""
+        while self.epoch < epoch:
+            self.epoch += 1
+            perms = [torch.randperm(self.n, generator=g) for g in self.orders]
+            if self.epoch == epoch:
+                self.perm = torch.stack(perms).to(self.device)
+                if self.padding is not None:
+                    self.draws = torch.stack([draws(s, epoch, self.n, self.padding)
+                                              for s in self.seeds], 1).to(self.device)
+
+    def at_position(self, pos: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """[P, b] indices of batch ``pos`` of the current epoch, and its [3, P, b] draws."""
+        sl = slice(pos * self.batch, min((pos + 1) * self.batch, self.n))
+        return self.perm[:, sl], None if self.draws is None else self.draws[:, :, sl]
+
+
+# ----------------------------------------------------------------------------------------------
+# Training
 
 
 def train(
@@ -135,82 +277,89 @@ def train(
     progress: bool = True,
     desc: str = "train",
     keep_best: bool = False,
+    start: int = 0,
+    stop: int | None = None,
+    execution: Execution | None = None,
 ) -> list[MemberResult]:
     """Train ``members`` (architecture ``model``) together; return one result per member.
 
-    ``cfg`` must be resolved (no None fields: see ``Experiment.train_for``). With
-    ``keep_best`` each member's parameters at its minimum validation loss are kept too.
+    Global steps ``start`` to ``stop`` (default: the schedule's end) of the schedule that
+    ``cfg`` and the training-set size define (``schedule.plan``), with a fresh optimizer.
+    ``cfg.lr`` must be resolved (see ``Experiment.train_for``). With ``keep_best`` each
+    member's state at its minimum validation loss is kept too.
     """
-    if cfg.lr is None or cfg.iterations is None:
+    if cfg.lr is None:
         raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")
     device = resolve_device(device)
     data = data.to(device)
+    x_train, y_train = data.splits["train"]
+    plan = schedule.plan(cfg, len(y_train))
+    stop = plan.stop if stop is None else stop
+    if not 0 <= start < stop <= plan.total:
+        raise ConfigError(f"training from iteration {start} to {stop} lies outside the schedule "
+                          f"(0..{plan.total})")
+    if keep_best and not data.has_validation:
+        raise ValueError("keep_best needs a validation split")
+    execution = execution or execution_for(model, device)
     P = len(members)
-    names = [n for n, _ in model.named_parameters()]
-    params, masks = _stack_members(members, names, device)
+    call = Functional(model)
+    state, masks = _stack_members(members, call.names, device)
+    n_params = sum(1 for _ in model.parameters())
     # A tensor frozen everywhere in every member (the learned supermask's weights) is a
     # constant: no gradient, no optimizer state.
-    trained = [n for n in names if n not in masks or masks[n].any()]
-    lrs = [m.lr if m.lr is not None else cfg.lr for m in members]
-    wds = [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members]
-    optimizer = _Optimizer(cfg, [params[n] for n in trained], [masks.get(n) for n in trained],
-                           lrs, wds)
-
-    call = Functional(model)
-    # vmap over the forward only; the backward is ordinary autograd on the stacked tensors.
-    # Measured on a 2-core CPU (FC, batch 60), this is 1.6x faster than vmap(grad(...)) at
-    # P=1 and within 12% of it at P=16: functorch's grad level costs ~1 ms per step.
-    # randomness="different": a stochastic model (the learned supermask's Bernoulli draw)
-    # samples independently per member; deterministic models are unaffected.
-    loss_fn = population(call.loss, P, in_dims=0)
-    eval_fn = population(call, P, in_dims=(0, None))
-    weights = tuple(params[n].requires_grad_(n in trained) for n in names)
-    trainable = tuple(params[n] for n in trained)
-    best = [w.detach().clone() for w in weights] if keep_best else None
+    trained = [j for j, n in enumerate(call.names[:n_params]) if n not in masks or masks[n].any()]
+    optimizer = PopulationOptimizer(
+        cfg.optimizer, [state[j] for j in trained], [masks.get(call.names[j]) for j in trained],
+        [m.lr if m.lr is not None else cfg.lr for m in members],
+        [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members],
+        cfg.momentum)
+    runner = (_Vmap(call, state, trained, P) if execution.strategy == "vmap"
+              else _Loop(call, state, trained, P, execution.channels_last))
+    best = [t.detach().clone() for t in state] if keep_best else None
     best_loss = torch.full((P,), float("inf"), device=device)
 
-    x_train, y_train = data.splits["train"]
-    n_train = len(y_train)
-    batch = cfg.batch_size
-    if batch > n_train:
-        raise ValueError(f"train.batch_size {batch} exceeds the {n_train} training examples")
-    per_epoch = n_train // batch  # the last partial batch is dropped, as in Z19
-    orders = [seeds.generator(m.seed, "data-order") for m in members]
-
-    grid = sorted({0, cfg.iterations, *range(0, cfg.iterations, cfg.eval_every)})
+    splits = [s for s in ("val", "test") if s in data.splits]
+    grid = sorted({start, stop, *range(-(-start // cfg.eval_every) * cfg.eval_every, stop,
+                                       cfg.eval_every)})
     grid_set = set(grid)
-    history: list[torch.Tensor] = []  # per grid point: [4, P] (val_loss, val_acc, test_loss, test_acc)
-    perm = None
-    bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    history: list[torch.Tensor] = []  # per grid point: [2 * len(splits), P]
+    batches = _Batches(members, len(y_train), cfg.batch_size, plan.per_epoch,
+                       data.augment.padding if data.augment else None, device)
+    bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
 
     def record() -> None:
+        call.module.eval()
         with torch.no_grad():
-            history.append(_evaluate(eval_fn, weights, data, P))
+            history.append(_evaluate(runner, data, splits, P))
             if best is not None:  # strictly lower: the first minimum, as early_stop_index
                 better = history[-1][0] < best_loss
                 best_loss.copy_(torch.where(better, history[-1][0], best_loss))
-                for b, w in zip(best, weights):
-                    b.copy_(torch.where(better.view((-1,) + (1,) * (w.dim() - 1)), w, b))
+                for b, t in zip(best, state):
+                    b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
+        call.module.train()
 
     record()
-    for it in range(cfg.iterations):
-        pos = it % per_epoch
-        if pos == 0:  # a fresh permutation per member every epoch
-            perm = torch.stack([torch.randperm(n_train, generator=g) for g in orders]).to(device)
-        idx = perm[:, pos * batch : (pos + 1) * batch]
-        losses = loss_fn(weights, x_train[idx], y_train[idx])
-        optimizer.step(list(torch.autograd.grad(losses.sum(), trainable)))
-        if it + 1 in grid_set:
+    for step in range(start, stop):
+        epoch, pos = divmod(step, plan.per_epoch)
+        batches.advance(epoch)
+        idx, aug = batches.at_position(pos)
+        x = x_train[idx]
+        if aug is not None:
+            x = crop_flip(x, aug, data.augment.padding)
+        optimizer.step(runner.grads(data.inputs(x), y_train[idx]), plan.factor(step))
+        if step + 1 in grid_set:
             record()
-            bar.update(it + 1 - bar.n)
+            bar.update(step + 1 - start - bar.n)
     bar.close()
 
-    table = torch.stack(history).cpu().numpy()  # [T, 4, P]
-    finals = {n: w.detach().cpu() for n, w in zip(names, weights)}
+    table = torch.stack(history).cpu().numpy()  # [T, metrics, P]
+    names = [f"{s}_{m}" for s in splits for m in ("loss", "acc")]
+    finals = {n: t.detach().cpu() for n, t in zip(call.names, state)}
     results = []
     for i, m in enumerate(members):
-        metrics = dict(zip(("val_loss", "val_acc", "test_loss", "test_acc"), table[:, :, i].T))
-        bad = np.flatnonzero(~np.isfinite(metrics["val_loss"]))
+        metrics = dict(zip(names, table[:, :, i].T.copy()))
+        monitor = metrics[f"{splits[0]}_loss"]
+        bad = np.flatnonzero(~np.isfinite(monitor))
         failed_at = int(grid[bad[0]]) if len(bad) else None
         if failed_at is not None:  # metrics after divergence mean nothing
             for v in metrics.values():
@@ -218,16 +367,19 @@ def train(
         results.append(MemberResult(
             seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
             final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,
-            best=None if best is None else {n: b[i].cpu() for n, b in zip(names, best)},
+            best=None if best is None else {n: b[i].cpu() for n, b in zip(call.names, best)},
         ))
     return results
 
 
 def _stack_members(members: list[Member], names: list[str], device: torch.device
-                   ) -> tuple[Params, Params]:
-    params, masks = {}, {}
+                   ) -> tuple[list[torch.Tensor], Params]:
+    """The stacked state in ``names`` order (masked entries at their frozen values) and the
+    stacked masks of the tensors any member masks."""
+    state, masks = [], {}
     for name in names:
-        w = torch.stack([m.init[name].float() for m in members])
+        w = torch.stack([m.init[name] for m in members])
+        w = w.float() if w.is_floating_point() else w
         if any(m.mask is not None and name in m.mask for m in members):
             mask = torch.stack([
                 m.mask[name].float() if m.mask is not None and name in m.mask
@@ -241,45 +393,21 @@ def _stack_members(members: list[Member], names: list[str], device: torch.device
             ])
             w = torch.where(mask.bool(), w, frozen)  # frozen entries hold their value from step 0
             masks[name] = mask.to(device)
-        params[name] = w.to(device).contiguous()
-    return params, masks
+        state.append(w.to(device).contiguous())
+    return state, masks
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
-             device: str | torch.device | None = "auto", repeats: int = 1,
-             group_size: int = 64) -> np.ndarray:
-    """Accuracy of each parameter set on one split, without training: shape [members].
-
-    Members are evaluated ``group_size`` at a time. ``repeats`` > 1 averages over that many
-    forward passes (for a stochastic model, independent mask samples).
-    """
-    device = resolve_device(device)
-    data = data.to(device)
-    names = [n for n, _ in model.named_parameters()]
-    eval_fn = population(Functional(model), min(group_size, len(members)), in_dims=(0, None))
-    x, y = data.splits[split]
+def _evaluate(runner: _Vmap | _Loop, data: Dataset, splits: list[str], P: int,
+              chunk: int = 2500) -> torch.Tensor:
+    """[2 * len(splits), P]: mean loss and accuracy per split and member."""
     out = []
-    for s in range(0, len(members), group_size):
-        group = members[s : s + group_size]
-        params = tuple(torch.stack([m[n].float() for m in group]).to(device) for n in names)
-        acc = torch.zeros(len(group), device=device)
-        for _ in range(repeats):
-            for c in range(0, len(y), 2500):
-                acc += (eval_fn(params, x[c : c + 2500]).argmax(-1) == y[c : c + 2500]).sum(1)
-        out.append((acc / (repeats * len(y))).cpu())
-    return torch.cat(out).numpy()
-
-
-@torch.no_grad()
-def _evaluate(eval_fn, params: tuple[torch.Tensor, ...], data: Dataset, P: int, chunk: int = 2500) -> torch.Tensor:
-    out = []
-    for split in ("val", "test"):
+    for split in splits:
         x, y = data.splits[split]
         loss = torch.zeros(P, device=y.device)
         correct = torch.zeros(P, device=y.device)
         for s in range(0, len(y), chunk):
-            logits = eval_fn(params, x[s : s + chunk])  # [P, b, classes]
+            logits = runner.logits(data.inputs(x[s : s + chunk]))  # [P, b, classes]
             yc = y[s : s + chunk]
             loss += F.cross_entropy(
                 logits.flatten(0, 1), yc.repeat(P), reduction="none"
@@ -289,95 +417,33 @@ def _evaluate(eval_fn, params: tuple[torch.Tensor, ...], data: Dataset, P: int, 
     return torch.stack(out)
 
 
-class _Optimizer:
-    """Adam or SGD (momentum, weight decay) over stacked tensors, honouring masks exactly.
+@torch.no_grad()
+def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
+             device: str | torch.device | None = "auto", repeats: int = 1,
+             group_size: int = 64) -> np.ndarray:
+    """Accuracy of each state (parameters, and buffers if the model has any) on one split,
+    without training: shape [members].
 
-    Same update rules as torch.optim.Adam / torch.optim.SGD (dampening 0). When every member
-    shares one learning rate and weight decay, Adam runs PyTorch's fused kernel; otherwise the
-    per-member rates broadcast over the population dimension.
+    Members are evaluated ``group_size`` at a time. ``repeats`` > 1 averages over that many
+    forward passes (for a stochastic model, independent mask samples).
     """
-
-    def __init__(self, cfg: Train, params: list[torch.Tensor], masks: list[torch.Tensor | None],
-                 lrs: list[float], wds: list[float]):
-        self.cfg, self.params, self.masks = cfg, params, masks
-        device = params[0].device
-        self.uniform = len(set(lrs)) == 1 and len(set(wds)) == 1
-        self.lr, self.wd = lrs[0], wds[0]
-        self.any_wd = any(wds)
-        shape = lambda p: (-1,) + (1,) * (p.dim() - 1)  # noqa: E731
-        lr_t = torch.tensor(lrs, device=device)
-        wd_t = torch.tensor(wds, device=device)
-        self.lr_views = [lr_t.view(shape(p)) for p in params]
-        self.wd_views = [wd_t.view(shape(p)) for p in params]
-        self.t = 0
-        if cfg.optimizer == "adam":
-            self.m = [torch.zeros_like(p) for p in params]
-            self.v = [torch.zeros_like(p) for p in params]
-            self.steps = [torch.zeros((), device=device) for _ in params]
-        else:
-            self.buf: list[torch.Tensor | None] = [None] * len(params)
-
-    @torch.no_grad()
-    def step(self, grads: list[torch.Tensor]) -> None:
-        self.t += 1
-        if self.t == 1:
-            self._adopt_layout(grads)
-        for i, (p, g, mask) in enumerate(zip(self.params, grads, self.masks)):
-            if g.stride() != p.stride():  # the fused kernel walks memory flat: layouts must agree
-                g = torch.empty_like(p).copy_(g)
-            if self.any_wd:
-                g = g.add(p * self.wd_views[i]) if not self.uniform else g.add(p, alpha=self.wd)
-            if mask is not None:
-                g = g.mul_(mask)
-            grads[i] = g
-        if self.cfg.optimizer == "adam":
-            self._adam(grads)
-        else:
-            self._sgd(grads)
-
-    def _adopt_layout(self, grads: list[torch.Tensor]) -> None:
-        """Re-lay each parameter (and its mask and state) out like its gradient, in place.
-
-        Weight gradients of the batched matmul come back transposed in memory. Giving the
-        parameter that layout once saves a full copy of every gradient at every step.
-        """
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if g.stride() == p.stride() or torch.empty_like(g).stride() != g.stride():
-                continue  # same layout already, or not a dense permutation of the shape
-            q = torch.empty_strided(p.shape, g.stride(), device=p.device).copy_(p)
-            p.set_(q.untyped_storage(), 0, q.shape, q.stride())
-            if self.masks[i] is not None:
-                self.masks[i] = torch.empty_like(p).copy_(self.masks[i])
-            if self.cfg.optimizer == "adam":
-                self.m[i], self.v[i] = torch.zeros_like(p), torch.zeros_like(p)
-
-    def _adam(self, grads: list[torch.Tensor]) -> None:
-        if self.uniform:
-            # The kernel behind torch.optim.Adam(fused=True), called directly: the optimizer
-            # wrapper's Python bookkeeping costs as much as the kernel at this size.
-            torch._foreach_add_(self.steps, 1)
-            torch._fused_adam_(self.params, grads, self.m, self.v, [], self.steps, lr=self.lr,
-                               beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
-                               amsgrad=False, maximize=False)
-            return
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
-        for p, g, m, v, lr in zip(self.params, grads, self.m, self.v, self.lr_views):
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / bc2**0.5).add_(eps)
-            p.sub_(lr / bc1 * m / denom)
-
-    def _sgd(self, grads: list[torch.Tensor]) -> None:
-        mu = self.cfg.momentum
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if mu:
-                if self.buf[i] is None:
-                    self.buf[i] = g.clone()
-                else:
-                    self.buf[i].mul_(mu).add_(g)
-                g = self.buf[i]
-            if self.uniform:
-                p.add_(g, alpha=-self.lr)
-            else:
-                p.sub_(self.lr_views[i] * g)
+    device = resolve_device(device)
+    data = data.to(device)
+    call = Functional(model)
+    call.module.eval()
+    execution = execution_for(model, device)
+    x, y = data.splits[split]
+    out = []
+    for s in range(0, len(members), group_size):
+        group = members[s : s + group_size]
+        state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
+        state = [t.float() if t.is_floating_point() else t for t in state]
+        runner = (_Vmap(call, state, [], len(group)) if execution.strategy == "vmap"
+                  else _Loop(call, state, [], len(group), execution.channels_last))
+        acc = torch.zeros(len(group), device=device)
+        for _ in range(repeats):
+            for c in range(0, len(y), 2500):
+                logits = runner.logits(data.inputs(x[c : c + 2500]))
+                acc += (logits.argmax(-1) == y[c : c + 2500]).sum(1)
+        out.append((acc / (repeats * len(y))).cpu())
+    return torch.cat(out).numpy()

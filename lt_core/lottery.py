@@ -24,7 +24,7 @@ import torch
 
 from . import actions, engine, masks, models, seeds
 from . import data as data_mod
-from .config import PAPER_TRAIN, Arm, Experiment
+from .config import PAPER_TRAIN, Arm, Experiment, key_dict
 from .store import RunStore, environment, pack_mask, unpack_mask
 
 
@@ -131,7 +131,7 @@ def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int)
         "kind": "iterative_pruning",
         "model": model,
         "data": data_name,
-        "train": dataclasses.asdict(exp.train_for(model)),
+        "train": key_dict(exp.train_for(model)),
         "criterion": arm.criterion,
         "mask1_action": arm.mask1_action,
         "mask0_action": arm.mask0_action,

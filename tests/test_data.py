@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lt_core import data
-from lt_core.data import DataError
+from lt_core.data import DataError, sources
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -37,6 +37,11 @@ def _fake_mnist(folder, n_train=60000, n_test=100, gz=True):
         else:
             (folder / name).write_bytes(raw)
     return arrays, sums
+
+
+def _visible(folder) -> list[str]:
+    """What a download left in a folder, but for the empty lock file that serialises them."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".lt_downloads.lock")
 
 
 def test_read_idx_parses_raw_and_gzip(tmp_path):
@@ -68,13 +73,15 @@ def test_papers_split_matches_legacy_numpy_seed_0():
 
 def test_load_mnist_from_idx_files(tmp_path, monkeypatch):
     arrays, sums = _fake_mnist(tmp_path / "mnist", gz=False)
-    monkeypatch.setattr(data, "MNIST_FILES", sums)
+    monkeypatch.setattr(sources, "MNIST_FILES", sums)
     ds = data.load("mnist", tmp_path)
     assert ds.name == "mnist" and ds.sizes() == {"train": 55000, "val": 5000, "test": 100}
     x, y = ds.splits["val"]
     _, val_idx = data.papers_split(60000)
-    assert x.shape == (5000, 1, 28, 28) and x.dtype == torch.float32
-    np.testing.assert_allclose(x[0, 0].numpy(), arrays["train-images-idx3-ubyte"][val_idx[0]] / 255.0)
+    assert x.shape == (5000, 1, 28, 28) and x.dtype == torch.uint8  # network input per batch
+    np.testing.assert_array_equal(x[0, 0].numpy(), arrays["train-images-idx3-ubyte"][val_idx[0]])
+    np.testing.assert_allclose(ds.inputs(x[:1])[0, 0].numpy(),
+                               arrays["train-images-idx3-ubyte"][val_idx[0]] / 255.0)
     np.testing.assert_array_equal(y.numpy(), val_idx % 10)
 
 
@@ -95,6 +102,7 @@ def test_embedded_default_is_real_mnist_when_no_root(tmp_path, monkeypatch):
     assert ds.name == "mnist-embedded-5k"
     assert ds.sizes() == {"train": 3500, "val": 500, "test": 1000}
     x, y = ds.splits["train"]
+    x = ds.inputs(x)
     assert x.shape[1:] == (1, 28, 28) and 0.0 <= float(x.min()) and float(x.max()) == 1.0
     assert sorted(set(y.tolist())) == list(range(10))
     assert "embedded" in ds.description
@@ -108,7 +116,7 @@ def test_cifar10_image_folders(tmp_path):
             (root / split / cls).mkdir(parents=True)
             for i in range(n // 10 if split == "train" else n):
                 pil.fromarray(np.full((32, 32, 3), label * 20, np.uint8)).save(root / split / cls / f"{i}.png")
-    import lt_core.data as d
+    from lt_core.data import dataset as d
     train_full = 600
     orig = d.papers_split
     try:
@@ -119,7 +127,7 @@ def test_cifar10_image_folders(tmp_path):
     assert ds.name == "cifar10-jpg" and ds.sizes() == {"train": train_full - 50, "val": 50, "test": 20}
     x, y = ds.splits["test"]
     assert x.shape == (20, 3, 32, 32)
-    np.testing.assert_allclose(x[:, 0, 0, 0].numpy(), (y.numpy() * 20) / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(x[:, 0, 0, 0].numpy(), y.numpy() * 20)
     assert (tmp_path / "cifar10-jpg.cache.npz").exists()  # second load skips decoding
 
 
@@ -145,7 +153,7 @@ def test_download_good_file_atomically(server, tmp_path):
     dest = tmp_path / "out" / "f.bin"
     data.download_file([url + "f.bin"], dest, hashlib.md5(b"hello").hexdigest())
     assert dest.read_bytes() == b"hello"
-    assert [p.name for p in dest.parent.iterdir()] == ["f.bin"]
+    assert _visible(dest.parent) == ["f.bin"]
 
 
 def test_download_corrupt_file_leaves_nothing(server, tmp_path):
@@ -156,7 +164,7 @@ def test_download_corrupt_file_leaves_nothing(server, tmp_path):
         data.download_file([url + "f.bin"], dest, hashlib.md5(b"hello").hexdigest())
     assert "checksum mismatch" in str(err.value) and "nothing was written" in str(err.value)
     assert "\n" not in str(err.value)
-    assert list(dest.parent.iterdir()) == []
+    assert _visible(dest.parent) == []
 
 
 def test_download_falls_back_to_second_mirror(server, tmp_path):
@@ -173,13 +181,13 @@ def test_unreachable_host_gives_manual_fix(tmp_path):
     dest = tmp_path / "f.bin"
     with pytest.raises(DataError, match=r"could not download f.bin .*Download it by hand into"):
         data.download_file(["http://127.0.0.1:9/f.bin"], dest, "0" * 32, timeout=2)
-    assert not dest.exists() and list(tmp_path.iterdir()) == []
+    assert not dest.exists() and _visible(tmp_path) == []
 
 
 def test_download_mnist_accepts_recompressed_gz_by_content(server, tmp_path, monkeypatch):
     root, url = server
     _, sums = _fake_mnist(root, n_train=60000, n_test=10)
-    monkeypatch.setattr(data, "MNIST_FILES", sums)  # the .gz MD5s will not match: content does
-    folder = data.download_mnist(tmp_path, mirrors=(url,))
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in sums)
+    monkeypatch.setattr(sources, "MNIST_FILES", sums)  # the .gz MD5s will not match: content does
+    folder = data.download_mnist(tmp_path, base_urls=(url,))
+    assert _visible(folder) == sorted(f"{n}.gz" for n in sums)
     assert data.load("mnist", tmp_path).sizes()["train"] == 55000

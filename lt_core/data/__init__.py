@@ -1,0 +1,69 @@
+"""Datasets as whole-split tensors on the device: no DataLoader, no per-item Python.
+
+A split is one tensor of raw pixels (uint8) on the target device; the engine gathers a batch
+by index, augments it there (``augment``) and converts it to network input with
+``Dataset.inputs`` (/255, then per-channel normalisation where asked). Splits as in the
+papers (paper_specs.md 0.1, 6.1): Z19's train/val/test with the 5k validation split drawn by
+``numpy.random.RandomState(0)``, or no validation split (all training examples train, the
+official test set tests: L23 and OpenLTH).
+
+Modules: ``dataset`` (the Dataset object and splits), ``sources`` (readers of the files
+under a data root, the embedded default, synthetic test data), ``download`` (checksummed
+downloads), ``augment`` (batched crop and flip).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .dataset import SPLITS, Augment, DataError, Dataset, papers_split
+from .download import download_cifar10, download_file, download_mnist, download_tiny_imagenet
+from .sources import (
+    CIFAR_CLASSES,
+    load_cifar10,
+    load_mnist,
+    load_mnist_embedded,
+    load_tiny_imagenet,
+    mnist_available,
+    read_idx,
+    synthetic,
+    synthetic_images,
+)
+
+DATASETS = ("mnist", "cifar10", "tiny_imagenet")
+
+__all__ = [
+    "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "data_root",
+    "download_cifar10", "download_file", "download_mnist", "download_tiny_imagenet", "load",
+    "papers_split", "read_idx", "synthetic", "synthetic_images",
+]
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: the argument, else $LT_DATA, else ./data."""
+    return Path(root or os.environ.get("LT_DATA") or "data")
+
+
+def load(dataset: str, root: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+         validation: str = "z19", normalize: str = "none", augment: str = "none",
+         crop_padding: int = 4) -> Dataset:
+    """Load ``dataset`` (mnist, cifar10 or tiny_imagenet) as whole-split tensors on ``device``,
+    under the given data options (see ``Dataset.with_options``).
+
+    MNIST with no explicit root (argument or $LT_DATA) and no files under ./data uses the
+    embedded real digits; an explicit root that lacks the files is an error.
+    """
+    base = data_root(root)
+    explicit = root is not None or bool(os.environ.get("LT_DATA"))
+    if dataset == "mnist":
+        ds = load_mnist(base) if mnist_available(base) or explicit else load_mnist_embedded()
+    elif dataset == "cifar10":
+        ds = load_cifar10(base)
+    elif dataset == "tiny_imagenet":
+        ds = load_tiny_imagenet(base)
+    else:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    return ds.with_options(validation, normalize, augment, crop_padding).to(device)

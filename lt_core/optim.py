@@ -1,0 +1,110 @@
+"""SGD and Adam over a population's stacked tensors, with exact masks.
+
+Same update rules as ``torch.optim.SGD`` (dampening 0, no Nesterov) and ``torch.optim.Adam``,
+both with coupled weight decay (added to the gradient), per-member learning rate and weight
+decay, and a learning-rate factor per step from the schedule. Masked entries get a zero
+gradient *after* weight decay, so they never move: SGD's momentum and Adam's moments stay
+exactly zero there.
+
+A member's numbers must not depend on which other members share its population. So every
+update is either built from operations that round once per element (mul, add, sub: the
+same result in SIMD and scalar code, wherever the element sits in the stacked tensor), or
+(Adam's fused kernel, whose vector and scalar paths differ in the last bit) called on each
+member's own slice, which it treats exactly as a population of one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+
+class PopulationOptimizer:
+    def __init__(self, kind: Literal["sgd", "adam"], params: list[torch.Tensor],
+                 masks: list[torch.Tensor | None], lrs: list[float], wds: list[float],
+                 momentum: float = 0.0):
+        self.kind, self.params, self.masks, self.momentum = kind, params, masks, momentum
+        self.lrs, self.wds = lrs, wds
+        device = params[0].device if params else torch.device("cpu")
+        self.any_wd = any(wds)
+        shape = lambda p: (-1,) + (1,) * (p.dim() - 1)  # noqa: E731
+        wd_t = torch.tensor(wds, device=device)
+        self.wd_views = [wd_t.view(shape(p)) for p in params]
+        self._lr_views: dict[float, list[torch.Tensor]] = {}
+        self._shape = shape
+        self.t = 0
+        if kind == "adam":
+            self.m = [torch.zeros_like(p) for p in params]
+            self.v = [torch.zeros_like(p) for p in params]
+        self.buf: list[torch.Tensor | None] = [None] * len(params)
+
+    def lr_views(self, factor: float) -> list[torch.Tensor]:
+        """Per-member learning rates times the schedule's factor, computed in double as
+        torch.optim does and cached per factor (a schedule has few distinct ones)."""
+        if factor not in self._lr_views:
+            device = self.params[0].device
+            lr_t = torch.tensor([lr * factor for lr in self.lrs], device=device)
+            self._lr_views[factor] = [lr_t.view(self._shape(p)) for p in self.params]
+            if len(self._lr_views) > 64:  # a warmup ramp: keep the cache small
+                self._lr_views.pop(next(iter(self._lr_views)))
+        return self._lr_views[factor]
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], factor: float = 1.0) -> None:
+        self.t += 1
+        if self.t == 1 and self.kind == "adam":
+            self._adopt_layout(grads)
+        for i, (p, g, mask) in enumerate(zip(self.params, grads, self.masks)):
+            if g.stride() != p.stride():  # the fused kernel walks memory flat: layouts must agree
+                g = torch.empty_like(p).copy_(g)
+            if self.any_wd:
+                g = g + p * self.wd_views[i]
+            if mask is not None:
+                g = g.mul_(mask)
+            grads[i] = g
+        if self.kind == "adam":
+            self._adam(grads, factor)
+        else:
+            self._sgd(grads, factor)
+
+    def _adopt_layout(self, grads: list[torch.Tensor]) -> None:
+        """Re-lay each parameter (and its mask and state) out like its gradient, in place.
+
+        Weight gradients of the batched matmul come back transposed in memory. Giving the
+        parameter that layout once saves a full copy of every gradient at every step.
+        """
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g.stride() == p.stride() or torch.empty_like(g).stride() != g.stride():
+                continue  # same layout already, or not a dense permutation of the shape
+            q = torch.empty_strided(p.shape, g.stride(), device=p.device).copy_(p)
+            p.set_(q.untyped_storage(), 0, q.shape, q.stride())
+            if self.masks[i] is not None:
+                self.masks[i] = torch.empty_like(p).copy_(self.masks[i])
+            self.m[i], self.v[i] = torch.zeros_like(p), torch.zeros_like(p)
+
+    def _adam(self, grads: list[torch.Tensor], factor: float) -> None:
+        # PyTorch's fused kernel (torch.optim.Adam(fused=True)) per group of members that share
+        # a learning rate, on each member's own slice.
+        steps = torch.full((), float(self.t), device=self.params[0].device)
+        by_lr: dict[float, list[int]] = {}
+        for member, lr in enumerate(self.lrs):
+            by_lr.setdefault(lr, []).append(member)
+        for lr, members in by_lr.items():
+            sl = [(p[j], g[j], m[j], v[j]) for j in members
+                  for p, g, m, v in zip(self.params, grads, self.m, self.v)]
+            p_, g_, m_, v_ = (list(t) for t in zip(*sl))
+            torch._fused_adam_(p_, g_, m_, v_, [], [steps] * len(p_), lr=lr * factor,
+                               beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
+                               amsgrad=False, maximize=False)
+
+    def _sgd(self, grads: list[torch.Tensor], factor: float) -> None:
+        mu = self.momentum
+        for i, (p, g, lr) in enumerate(zip(self.params, grads, self.lr_views(factor))):
+            if mu:
+                if self.buf[i] is None:
+                    self.buf[i] = g.clone()
+                else:
+                    self.buf[i].mul_(mu).add_(g)
+                g = self.buf[i]
+            p.sub_(g * lr)
