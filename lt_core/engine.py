@@ -301,6 +301,9 @@ def train(
     if keep_best and not data.has_validation:
         raise ValueError("keep_best needs a validation split")
     execution = execution or execution_for(model, device)
+    if _pad(execution, device, len(members)):  # see _pad; the copy's result is dropped
+        return train(model, members * 2, data, cfg, device, progress, desc, keep_best, start,
+                     stop, execution)[:1]
     P = len(members)
     call = Functional(model)
     state, masks = _stack_members(members, call.names, device)
@@ -316,7 +319,7 @@ def train(
     runner = (_Vmap(call, state, trained, P) if execution.strategy == "vmap"
               else _Loop(call, state, trained, P, execution.channels_last))
     best = [t.detach().clone() for t in state] if keep_best else None
-    best_loss = torch.full((P,), float("inf"), device=device)
+    best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
 
     splits = [s for s in ("val", "test") if s in data.splits]
     grid = sorted({start, stop, *range(-(-start // cfg.eval_every) * cfg.eval_every, stop,
@@ -372,23 +375,30 @@ def train(
     return results
 
 
+def _pad(execution: Execution, device: torch.device, P: int) -> bool:
+    """Whether a population of one trains as two (itself and a copy) for its numbers to equal
+    those it gets in any larger population: on CPU a batched matmul over P >= 2 members runs
+    one single-threaded matmul per member, but over one member a multi-threaded one, whose
+    sums split differently (measured: 1e-8 after one step at 2 threads, equal at 1 thread)."""
+    return execution.strategy == "vmap" and device.type == "cpu" and P == 1
+
+
 def _stack_members(members: list[Member], names: list[str], device: torch.device
                    ) -> tuple[list[torch.Tensor], Params]:
     """The stacked state in ``names`` order (masked entries at their frozen values) and the
     stacked masks of the tensors any member masks."""
     state, masks = [], {}
     for name in names:
-        w = torch.stack([m.init[name] for m in members])
-        w = w.float() if w.is_floating_point() else w
+        w = torch.stack([m.init[name] for m in members])  # computed in the members' dtype
         if any(m.mask is not None and name in m.mask for m in members):
             mask = torch.stack([
-                m.mask[name].float() if m.mask is not None and name in m.mask
-                else torch.ones_like(m.init[name], dtype=torch.float32)
+                m.mask[name].to(w.dtype) if m.mask is not None and name in m.mask
+                else torch.ones_like(m.init[name])
                 for m in members
             ])
             frozen = torch.stack([
-                m.frozen[name].float() if m.frozen is not None and name in m.frozen
-                else torch.zeros_like(m.init[name], dtype=torch.float32)
+                m.frozen[name].to(w.dtype) if m.frozen is not None and name in m.frozen
+                else torch.zeros_like(m.init[name])
                 for m in members
             ])
             w = torch.where(mask.bool(), w, frozen)  # frozen entries hold their value from step 0
@@ -436,8 +446,8 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     out = []
     for s in range(0, len(members), group_size):
         group = members[s : s + group_size]
+        group = group * 2 if _pad(execution, device, len(group)) else group
         state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
-        state = [t.float() if t.is_floating_point() else t for t in state]
         runner = (_Vmap(call, state, [], len(group)) if execution.strategy == "vmap"
                   else _Loop(call, state, [], len(group), execution.channels_last))
         acc = torch.zeros(len(group), device=device)
@@ -445,5 +455,5 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
             for c in range(0, len(y), 2500):
                 logits = runner.logits(data.inputs(x[c : c + 2500]))
                 acc += (logits.argmax(-1) == y[c : c + 2500]).sum(1)
-        out.append((acc / (repeats * len(y))).cpu())
+        out.append((acc / (repeats * len(y))).cpu()[: len(members[s : s + group_size])])
     return torch.cat(out).numpy()

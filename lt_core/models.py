@@ -168,24 +168,28 @@ _VGG16_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M
 
 class VGG16(_OpenLTH):
     """OpenLTH ``cifar_vgg_16``: 13 conv3x3 (with bias) + BN + ReLU in the standard plan with
-    max-pools, then AvgPool2 and FC 512-10."""
+    max-pools, then AvgPool2 (the global mean at 32x32) and FC 512-10. ``width`` (64) is the
+    first layer's; the plan scales with it (narrow copies for tests)."""
 
-    def __init__(self, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10):
+    def __init__(self, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10,
+                 width: int = 64):
         super().__init__()
         layers, f_in = [], input_shape[0]
         for spec in _VGG16_PLAN:
             if spec == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
-                layers += [nn.Conv2d(f_in, spec, 3, padding=1), nn.BatchNorm2d(spec), nn.ReLU()]
-                f_in = spec
+                f_out = spec * width // 64
+                layers += [nn.Conv2d(f_in, f_out, 3, padding=1), nn.BatchNorm2d(f_out), nn.ReLU()]
+                f_in = f_out
         self.layers = nn.Sequential(*layers)
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(f_in, num_classes)
         self._set_prunable()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.avg_pool2d(self.layers(x), 2)
-        return self.fc(x.flatten(1))
+        # OpenLTH's AvgPool2d(2) on the 2x2 maps of 32x32 inputs, written as the global mean
+        # so that smaller inputs (tests) work too.
+        return self.fc(self.layers(x).mean((2, 3)))
 
 
 class ResNet18(_OpenLTH):
@@ -216,10 +220,10 @@ class ResNet18(_OpenLTH):
 
 def build(name: str, input_shape: tuple[int, ...], num_classes: int = 10,
           width: int | None = None) -> nn.Module:
-    """The network ``name`` for inputs of ``input_shape``; ``width`` sets a ResNet's first-stage
-    width (ResNet-20: 16, ResNet-18: 64 by default)."""
-    if width is not None and name not in ("resnet20", "resnet18"):
-        raise ValueError(f"model {name!r} has no width option (only resnet20 and resnet18)")
+    """The network ``name`` for inputs of ``input_shape``; ``width`` sets the first layer's
+    width of ResNet-20 (16), VGG-16 (64) and ResNet-18 (64), the rest scaling with it."""
+    if width is not None and name not in ("resnet20", "vgg16", "resnet18"):
+        raise ValueError(f"model {name!r} has no width option (resnet20, vgg16, resnet18)")
     if name == "fc":
         return FC(input_shape, num_classes)
     if name in _CONV_PLANS:
@@ -229,7 +233,7 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int = 10,
     if name == "resnet20":
         return ResNet20(input_shape, num_classes, width or 16)
     if name == "vgg16":
-        return VGG16(input_shape, num_classes)
+        return VGG16(input_shape, num_classes, width or 64)
     if name == "resnet18":
         return ResNet18(input_shape, num_classes, width or 64)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")

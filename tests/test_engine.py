@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from lt_core import engine, models
+from lt_core import data, engine, models
 from lt_core.config import Train
 
 
@@ -122,3 +122,23 @@ def test_keep_best_returns_the_parameters_at_the_early_stopping_iteration(toy):
     again = engine.train(model, [member(model, 2)], toy, short, progress=False)[0]
     for name, value in again.final.items():
         assert torch.equal(res.best[name], value), name
+
+
+@pytest.mark.parametrize("name, optimizer", [("fc", "adam"), ("fc", "sgd"), ("resnet20", "sgd")])
+def test_a_members_numbers_do_not_depend_on_its_neighbours(name, optimizer):
+    """Bit-identical alone, with 2 or with 16 others, in any position (on CPU)."""
+    shape = (1, 28, 28) if name == "fc" else (3, 8, 8)
+    ds = data.synthetic({"train": 64, "val": 32, "test": 32}, shape=shape)
+    model = models.build(name, shape, width=None if name == "fc" else 2)
+    cfg = Train(optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 1e-3, batch_size=8,
+                iterations=6, eval_every=3, weight_decay=1e-3)
+    target = member(model, 5, lr=0.04 if optimizer == "sgd" else None)
+    alone = engine.train(model, [target], ds, cfg, progress=False)[0]
+    for others, position in ((1, 1), (16, 0), (16, 9)):
+        crowd = [member(model, 100 + k, lr=0.01 * (k + 1)) for k in range(others)]
+        crowd.insert(position, target)
+        res = engine.train(model, crowd, ds, cfg, progress=False)[position]
+        for key in alone.final:
+            assert torch.equal(res.final[key], alone.final[key]), (others, position, key)
+        for key in alone.metrics:
+            np.testing.assert_array_equal(res.metrics[key], alone.metrics[key])

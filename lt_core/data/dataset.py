@@ -56,17 +56,19 @@ class Dataset:
         return replace(self, splits=moved, _norm={})
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Network input for raw examples ``x`` (any leading dims before C, H, W): float32,
-        pixels / 255 (Z19's scaling), then (x - mean) / std per channel where set."""
+        """Network input for raw examples ``x`` (any leading dims before C, H, W): floats of
+        the default dtype, pixels / 255 (Z19's scaling), then (x - mean) / std per channel
+        where set."""
         fresh = x.dtype == torch.uint8
         if fresh:
-            x = x.float().div_(255.0)
+            x = x.to(torch.get_default_dtype()).div_(255.0)
         if self.mean is None:
             return x
-        if x.device not in self._norm:
-            self._norm[x.device] = (torch.tensor(self.mean, device=x.device).view(-1, 1, 1),
-                                    torch.tensor(self.std, device=x.device).view(-1, 1, 1))
-        mean, std = self._norm[x.device]
+        key = (x.device, x.dtype)
+        if key not in self._norm:
+            self._norm[key] = (torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(-1, 1, 1),
+                               torch.tensor(self.std, dtype=x.dtype, device=x.device).view(-1, 1, 1))
+        mean, std = self._norm[key]
         return x.sub_(mean).div_(std) if fresh else (x - mean) / std
 
     def with_options(self, validation: str = "z19", normalize: str = "none",
