@@ -22,7 +22,7 @@ SCHEMA_VERSION = 1  # bump when the meaning of a stored result changes
 
 ModelName = Literal["fc", "conv2", "conv4", "conv6"]
 DatasetName = Literal["mnist", "cifar10"]
-Criterion = Literal[
+Z19Criterion = Literal[  # Z19's mask criteria (paper_specs.md Notebook 1)
     "large_final",
     "small_final",
     "large_init",
@@ -35,6 +35,10 @@ Criterion = Literal[
     "large_final_same_sign",
     "large_final_diff_sign",
 ]
+# L23's importance measures (paper_specs.md 6.3): |w| normalised within each layer over its
+# unpruned entries, pooled globally; "magnitude" is |w| itself (Z19's large_final).
+L23Measure = Literal["magnitude", "l1", "l2", "softmax", "minmax", "lamp"]
+Criterion = Literal[Z19Criterion, L23Measure]
 # Z19 §3 "mask-1 actions": where the kept weights start the next round.
 Mask1Action = Literal[
     "rewind",
@@ -127,16 +131,32 @@ class Train:
 
 @dataclass(frozen=True)
 class Arm:
-    """One line of a figure: a mask criterion with its mask-1 and mask-0 actions."""
+    """One line of a figure: a pruning rule (a criterion scoring every weight, and how the
+    scores select: within each layer at its rate, globally, or within each layer with a
+    reference run's counts) with its mask-1 and mask-0 actions."""
 
     criterion: Criterion = "large_final"
     mask1_action: Mask1Action = "rewind"
     mask0_action: Mask0Action = "zero"
+    # layerwise: floor(rate x remaining) per layer (Z19); global: ceil(fraction x remaining)
+    # over all prunable tensors pooled (H21, L23); reference: per layer as many kept as a
+    # reference run's mask at the same level (H21's preserve LPR and LPR-constrained).
+    selection: Literal["layerwise", "global", "reference"] = field(default="layerwise",
+                                                                     metadata=ADDED)
+    fraction: float = field(default=0.2, metadata=ADDED)  # global: of the remaining weights
+    # global: exactly that many pruned, ties broken at random (seeded), or OpenLTH's rule:
+    # threshold = the n-th smallest score, keep score > threshold (prunes extra on ties).
+    count: Literal["exact", "threshold"] = field(default="exact", metadata=ADDED)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise ConfigError(f"arm.fraction must be in (0, 1) (got {self.fraction})")
 
     @property
     def label(self) -> str:
-        """The criterion, plus each action that is not the lottery ticket's default."""
+        """The criterion, plus each choice that is not the lottery ticket's default."""
         parts = [self.criterion]
+        parts += [self.selection] if self.selection != "layerwise" else []
         parts += [self.mask1_action] if self.mask1_action != "rewind" else []
         parts += [f"mask0 {self.mask0_action}"] if self.mask0_action != "zero" else []
         return ", ".join(parts)
@@ -230,7 +250,7 @@ class Supermasks:
     models: list[ModelName] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)
     dense: Train = field(default_factory=Train)  # the dense run (shared with notebook 1)
-    criteria: list[Criterion] = field(default_factory=lambda: list(typing.get_args(Criterion)))
+    criteria: list[Criterion] = field(default_factory=lambda: list(typing.get_args(Z19Criterion)))
     max_power: int = 24  # one-shot prune powers 0..max_power
     learned: Learned = field(default_factory=Learned)
     seeds: list[int] = field(default_factory=lambda: [0])

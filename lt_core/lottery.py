@@ -1,20 +1,25 @@
-"""Iterative pruning (Z19 §2-4): train -> score -> mask -> act on kept and pruned -> repeat.
+"""THE pruning loop (``prune_loop``), which every experiment uses, and Z19's iterative pruning
+on it (``run_iterative``): train -> rule -> mask -> actions -> rewind -> repeat.
 
-Every (network, arm, seed) is one run in the store; an arm is a mask criterion with its
-mask-1 and mask-0 actions. All runs of one network advance round by round in lockstep, each
-round's unfinished runs trained as one population. Members that would train identically
-(same seed, mask, start and frozen values: all of round 0) are trained once and shared.
+A run is one line of an experiment (a network, an arm: the pruning rule with its mask-1 and
+mask-0 actions, a seed, its training) and one entry in the store; a round (a level) is one
+training of it. Experiments differ only in their runs: Z19's per-layer criteria, H21's
+global magnitude pruning with its random and LPR baselines and its grids of learning rates
+and weight decays, L23's importance measures pooled globally with rewinding to iteration k,
+and one-level runs that train a given mask (H21's eval runs).
 
 Round mechanics (paper_specs.md 0.4), per run, from round n to n+1:
 ``w_s`` = the round's effective starting weights, ``w_e`` = its end-of-training weights,
 next mask = criterion(w_s, w_e), frozen values = mask-0 action, and the next start of the
-kept weights = mask-1 action applied to this round's start (the original init under rewind).
+kept weights = mask-1 action applied to this round's start (the original init under rewind,
+or the state at iteration k when rewinding there: all parameters and buffers).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,9 +27,9 @@ from functools import cached_property
 import pandas as pd
 import torch
 
-from . import actions, engine, masks, models, seeds
+from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
-from .config import PAPER_TRAIN, Arm, Experiment, key_dict
+from .config import PAPER_TRAIN, Arm, Experiment, Train, key_dict
 from .store import RunStore, environment, pack_mask, unpack_mask
 
 
@@ -132,9 +137,7 @@ def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int)
         "model": model,
         "data": data_name,
         "train": key_dict(exp.train_for(model)),
-        "criterion": arm.criterion,
-        "mask1_action": arm.mask1_action,
-        "mask0_action": arm.mask0_action,
+        **key_dict(arm),  # criterion, actions; the selection only where not Z19's layerwise
         "seed": seed,
     }
 
@@ -148,47 +151,148 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
         data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device)
         data_info[model_name] = DataInfo(data.name, data.description, data.sizes(),
                                          data.input_shape)
-        keys = _run_model(exp, model_name, data, store, device, progress)
+        model = models.build(model_name, data.input_shape, data.num_classes)
+        pairs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
+        runs = [Run(run_config(exp, model_name, data.name, arm, s), s, arm,
+                    exp.train_for(model_name)) for arm, s in pairs]
+        keys = prune_loop(model, data, runs, exp.pruning.rounds, store, device, progress,
+                          name=model_name)
         rows += [{"key": key, "model": model_name, "label": arm.label, **dataclasses.asdict(arm),
-                  "seed": seed} for key, (arm, seed) in keys]
+                  "seed": seed} for key, (arm, seed) in zip(keys, pairs)]
     return Result(exp, pd.DataFrame(rows), data_info, str(device), store)
 
 
-def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: RunStore,
-               device: torch.device, progress: bool) -> list[tuple[str, tuple[Arm, int]]]:
-    model = models.build(model_name, data.input_shape, data.num_classes)
-    cfg = exp.train_for(model_name)
-    runs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
-    keys = [store.prepare(run_config(exp, model_name, data.name, arm, s)) for arm, s in runs]
-    inits = {s: models.initial_state(model, s) for s in exp.seeds}
+# ----------------------------------------------------------------------------------------------
+# THE pruning loop
 
-    for rnd in range(exp.pruning.rounds + 1):
+
+@dataclass
+class Run:
+    """One run of the pruning loop: what it trains, how it prunes, where each level starts."""
+
+    config: dict  # canonical: its hash is the run's key
+    seed: int  # initialisation, data order, augmentation, tie-breaks
+    arm: Arm  # the pruning rule and the mask-1 and mask-0 actions
+    train: Train  # resolved; runs with equal training configs share a population
+    lr: float | None = None  # per-run overrides within a population (H21's grids)
+    weight_decay: float | None = None
+    rewind_iteration: int = 0  # every level trains from this global step, from the state there
+    start_mask: dict[str, torch.Tensor] | None = None  # level 0's mask (default: all ones)
+    reference: str | None = None  # selection "reference": the run key whose masks give counts
+    keep_final: bool = False  # store every level's end-of-training state, not only level 0's
+
+
+def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], levels: int,
+               store: RunStore, device: torch.device, progress: bool = True, name: str = "",
+               prunable: dict[str, float] | None = None) -> list[str]:
+    """Train, prune, act, repeat: levels 0..``levels`` of every run; returns the run keys.
+
+    All runs advance level by level in lockstep. At each level the unfinished runs train as
+    populations, one per training config and rewind point (members may differ in learning
+    rate and weight decay); members that would train identically (same seed, mask, start,
+    frozen values and hyperparameters: all of level 0 of a shared init) train once. Then each
+    run applies its rule (runs that follow a reference run after it) and its actions, and
+    its level is saved. A finished level is never recomputed; a run whose training diverged
+    stops. ``prunable`` (default: the model's) maps prunable tensors to their layerwise rates.
+    """
+    rates = prunable if prunable is not None else model.prune_rates
+    n_train = len(data.splits["train"][1])
+    for run in runs:  # impossible schedules fail here, before anything is written
+        schedule.check_rewind(run.rewind_iteration, schedule.plan(run.train, n_train))
+    keys = [store.prepare(run.config) for run in runs]
+    starts = _rewind_points(model, data, runs, store, device, progress, name)
+
+    for level in range(levels + 1):
         todo = [i for i, key in enumerate(keys)
-                if not store.has_round(key, rnd) and _alive(store, key, rnd)]
+                if not store.has_round(key, level) and _alive(store, key, level)]
         if not todo:
             continue
-        # Each run's state for this round was computed at the end of the previous one.
-        states = {i: _state_for(store, keys[i], rnd, model, inits[runs[i][1]]) for i in todo}
-        slot = {i: (runs[i][1], _fingerprint(states[i])) for i in todo}
-        unique: dict[tuple, int] = {}
-        for i in todo:
-            unique.setdefault(slot[i], i)
-        members = [engine.Member(seed=runs[i][1], init=states[i]["start"],
-                                 mask=states[i]["mask"], frozen=states[i]["frozen"])
-                   for i in unique.values()]
-        started = time.time()
-        results = engine.train(
-            model, members, data, cfg, device, progress,
-            desc=f"{model_name} round {rnd}/{exp.pruning.rounds} ({len(members)} nets)")
-        wall = time.time() - started
-        by_slot = dict(zip(unique, results))
-        for i in todo:
-            arm, seed = runs[i]
-            res = by_slot[slot[i]]
-            record = _next_round(arm, seed, rnd, states[i], res, model.prune_rates)
-            record.update(wall_s=wall / len(members), env=environment(device))
-            store.save_round(keys[i], rnd, record)
-    return list(zip(keys, runs))
+        # Each run's state for this level was computed at the end of the previous one.
+        states = {i: _state_for(store, keys[i], level, starts[i], runs[i].start_mask, rates)
+                  for i in todo}
+        trained = {}
+        for group in _populations(runs, todo).values():
+            slot = {i: (runs[i].seed, runs[i].lr, runs[i].weight_decay, _fingerprint(states[i]))
+                    for i in group}
+            unique: dict[tuple, int] = {}
+            for i in group:
+                unique.setdefault(slot[i], i)
+            members = [engine.Member(seed=runs[i].seed, init=states[i]["start"],
+                                     mask=states[i]["mask"], frozen=states[i]["frozen"],
+                                     lr=runs[i].lr, weight_decay=runs[i].weight_decay)
+                       for i in unique.values()]
+            started = time.time()
+            results = engine.train(
+                model, members, data, runs[group[0]].train, device, progress,
+                desc=f"{name} round {level}/{levels} ({len(members)} nets)",
+                start=runs[group[0]].rewind_iteration)
+            wall = (time.time() - started) / len(members)
+            by_slot = dict(zip(unique, results))
+            trained.update({i: (by_slot[slot[i]], wall) for i in group})
+        for i in sorted(todo, key=lambda i: runs[i].reference is not None):
+            counts = _reference_counts(store, runs[i].reference, level)
+            record = _next_round(runs[i], level, states[i], trained[i][0], rates, counts)
+            record.update(wall_s=trained[i][1], env=environment(device))
+            store.save_round(keys[i], level, record)
+    return keys
+
+
+def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
+    """Runs that can train as one population: the same training config and rewind point."""
+    groups: dict[tuple, list[int]] = {}
+    for i in todo:
+        key = (json.dumps(key_dict(runs[i].train), sort_keys=True), runs[i].rewind_iteration)
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
+def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
+                   store: RunStore, device: torch.device, progress: bool, name: str
+                   ) -> list[dict]:
+    """Each run's state_0: its initial state, or the state of all parameters and buffers at
+    global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
+    so every run that rewinds there shares it."""
+    starts: list[dict | None] = [None] * len(runs)
+    pending: dict[tuple, list[tuple[int, str]]] = {}
+    for i, run in enumerate(runs):
+        init = models.initial_state(model, run.seed)
+        if run.rewind_iteration == 0:
+            starts[i] = init
+            continue
+        key = store.prepare({
+            "kind": "rewind_point", "model": run.config["model"], "data": data.name,
+            "train": key_dict(run.train), "lr": run.lr, "weight_decay": run.weight_decay,
+            "seed": run.seed, "iteration": run.rewind_iteration})
+        if not store.has_round(key, 0):
+            group = (json.dumps(key_dict(run.train), sort_keys=True), run.rewind_iteration)
+            pending.setdefault(group, []).append((i, key))
+        starts[i] = key
+    for todo in pending.values():
+        todo = list(dict((key, i) for i, key in todo).items())  # each point once
+        first = runs[todo[0][1]]
+        members = [engine.Member(seed=runs[i].seed, init=models.initial_state(model, runs[i].seed),
+                                 lr=runs[i].lr, weight_decay=runs[i].weight_decay)
+                   for _, i in todo]
+        results = engine.train(model, members, data, first.train, device, progress,
+                               desc=f"{name} to iteration {first.rewind_iteration} "
+                                    f"({len(members)} nets)", stop=first.rewind_iteration)
+        for (key, _), res in zip(todo, results):
+            store.save_round(key, 0, {"round": 0, "state": res.final, "metrics": res.metrics,
+                                      "iterations": res.iterations, "failed_at": res.failed_at,
+                                      "percent_remaining": 100.0})
+    return [s if isinstance(s, dict) else store.load_round(s, 0)["state"] for s in starts]
+
+
+def _reference_counts(store: RunStore, reference: str | None, level: int
+                      ) -> dict[str, int] | None:
+    """Per layer, how many weights the reference run keeps after ``level``."""
+    if reference is None:
+        return None
+    if not store.has_round(reference, level):
+        raise RuntimeError(f"reference run {reference} has no level {level} in {store.root}; "
+                           "run the reference experiment first")
+    nxt = store.load_round(reference, level)["next_mask"]
+    return {n: int(unpack_mask(p).sum()) for n, p in nxt.items()}
 
 
 def _alive(store: RunStore, key: str, rnd: int) -> bool:
@@ -198,15 +302,16 @@ def _alive(store: RunStore, key: str, rnd: int) -> bool:
     return store.has_round(key, rnd - 1) and store.load_round(key, rnd - 1)["failed_at"] is None
 
 
-def _state_for(store: RunStore, key: str, rnd: int, model: torch.nn.Module, init: dict) -> dict:
-    """The round's start (all parameters), mask and frozen values of one run."""
+def _state_for(store: RunStore, key: str, rnd: int, state_0: dict,
+               start_mask: dict | None, rates: dict) -> dict:
+    """The round's start (all parameters and buffers), mask and frozen values of one run."""
     if rnd == 0:
-        params = dict(model.named_parameters())
-        ones = {n: torch.ones(params[n].shape) for n in model.prune_rates}
-        return {"start": init, "mask": ones, "frozen": None}
+        ones = {n: torch.ones(state_0[n].shape) for n in rates}
+        return {"start": state_0, "mask": start_mask or ones, "frozen": None}
     prev = store.load_round(key, rnd - 1)
-    # Biases are never pruned and restart from their init (0) under every action.
-    start = {**init, **prev.get("next_start", {})}
+    # Everything but the kept prunable weights restarts from state_0 (biases: their init; with
+    # rewinding to iteration k, every parameter and buffer at k).
+    start = {**state_0, **prev.get("next_start", {})}
     return {"start": start, "mask": {n: unpack_mask(p) for n, p in prev["next_mask"].items()},
             "frozen": prev.get("next_frozen")}
 
@@ -220,16 +325,23 @@ def _fingerprint(state: dict) -> str:
     return h.hexdigest()
 
 
-def _next_round(arm: Arm, seed: int, rnd: int, state: dict, res: engine.MemberResult,
-                rates: dict) -> dict:
+def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates: dict,
+                counts: dict[str, int] | None) -> dict:
     """The round's record, including everything the next round starts from."""
+    arm, seed = run.arm, run.seed
     gen = seeds.generator(seed, "tie-break", arm.criterion, rnd)
     mask = state["mask"]
     frozen = state["frozen"] or {}
     # Effective starting weights: pruned entries held their frozen values from step 0.
     w_s = {n: torch.where(mask[n].bool(), state["start"][n], frozen.get(n, 0.0)) for n in rates}
     w_e = {n: res.final[n] for n in rates}
-    next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, rates, gen)
+    if arm.selection == "layerwise":
+        next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, rates, gen)
+    elif arm.selection == "global":
+        next_mask = masks.global_masks(arm.criterion, w_s, w_e, mask, arm.fraction, arm.count,
+                                       gen)
+    else:
+        next_mask = masks.reference_masks(arm.criterion, w_s, w_e, mask, counts, gen)
     next_frozen, next_start = {}, {}
     for n in rates:
         next_frozen[n], zero_kept = actions.mask0_action(
@@ -244,6 +356,7 @@ def _next_round(arm: Arm, seed: int, rnd: int, state: dict, res: engine.MemberRe
         "metrics": res.metrics,
         "early_stop_iteration": res.early_stop_iteration,
         "test_acc_at_early_stop": res.test_acc_at_early_stop,
+        "test_acc_at_end": res.test_acc_at_end,
         "failed_at": res.failed_at,
         "next_mask": {n: pack_mask(m) for n, m in next_mask.items()},
     }
@@ -252,7 +365,7 @@ def _next_round(arm: Arm, seed: int, rnd: int, state: dict, res: engine.MemberRe
         record["next_start"] = next_start
     if arm.mask0_action != "zero":
         record["next_frozen"] = next_frozen
-    if rnd == 0:  # the dense run's end-of-training weights: heuristic supermasks need them
+    if rnd == 0 or run.keep_final:  # level 0's: heuristic supermasks need the dense weights
         record["final"] = {n: t.clone() for n, t in res.final.items()}
     record["sample"] = weight_sample(w_s, w_e, next_mask)
     return record

@@ -1,8 +1,16 @@
-"""Mask criteria and per-layer selection (paper_specs.md Notebook 1, 4a and 0.5). Pure functions.
+"""Pruning rules as pure functions: criteria score, selections choose (paper_specs.md 0.5,
+Notebook 1, 4a, 5.3, 6.2-6.3).
 
-A criterion maps a layer's starting weights ``w_i`` and end-of-training weights ``w_f`` to a
-score, larger = keep. Selection prunes ``floor(q * remaining)`` entries with the lowest score;
-already-pruned entries are never re-selected, and ties are broken by a seeded generator.
+A criterion maps a layer's starting weights ``w_i``, end-of-training weights ``w_f`` and
+current mask to a score, larger = keep: Z19's criteria, and L23's importance measures (|w_f|
+normalised over the layer's unpruned entries). A selection turns scores into the next masks;
+already-pruned entries are never re-selected, and ties are broken by a seeded generator:
+
+* ``next_masks``: within each layer, ``floor(q_l * remaining_l)`` at the layer's rate (Z19);
+* ``global_masks``: ``ceil(fraction * remaining)`` over all prunable tensors pooled (H21, L23),
+  exactly that many, or by OpenLTH's threshold rule;
+* ``reference_masks``: within each layer, as many kept as a reference mask has (H21's
+  preserve-LPR and LPR-constrained pruning).
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import typing
 
 import torch
 
-from .config import Criterion
+from .config import Criterion, L23Measure
 
 CRITERIA: tuple[str, ...] = typing.get_args(Criterion)
+L23_MEASURES: tuple[str, ...] = typing.get_args(L23Measure)
 
 
 def _rank(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -53,25 +62,66 @@ def score(criterion: str, w_i: torch.Tensor, w_f: torch.Tensor, mask: torch.Tens
         return torch.where(torch.sign(w_i) == torch.sign(w_f), a_f, torch.zeros_like(a_f))
     if criterion == "large_final_diff_sign":
         return torch.where(torch.sign(w_i) != torch.sign(w_f), a_f, torch.zeros_like(a_f))
+    if criterion in L23_MEASURES:
+        return importance(criterion, w_f, mask)
     raise ValueError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
 
 
-def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.Generator
-           ) -> torch.Tensor:
-    """Prune floor(q * remaining) of the remaining entries with the lowest score.
+def importance(measure: str, w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L23's importance of every entry of one layer (Algorithm 2): a = |w|, normalised over
+    the unpruned entries U only (pruned entries score 0 and are never selected again).
+
+    magnitude a; l1 a / sum_U a; l2 a^2 / sum_U a^2; softmax exp(a - max_U a) / sum_U
+    exp(a - max_U a); minmax (a - min_U a) / (max_U a - min_U a), 1 when max = min; lamp
+    a_u^2 / sum_{v >= u} a_v^2 over U sorted ascending (Lee et al. 2021; ties in index order).
+    A normaliser of 0 (every unpruned entry is 0) gives every entry score 0.
+    """
+    keep = mask.bool()
+    a = w.abs().double()
+    u = a[keep]
+    out = torch.zeros_like(a)
+    if u.numel() == 0:
+        return out.float()
+    if measure == "magnitude":
+        vals = u
+    elif measure in ("l1", "l2"):
+        num = u if measure == "l1" else u * u
+        total = num.sum()
+        vals = num / total if total > 0 else torch.zeros_like(u)
+    elif measure == "softmax":
+        e = torch.exp(u - u.max())
+        vals = e / e.sum()
+    elif measure == "minmax":
+        lo, hi = u.min(), u.max()
+        vals = (u - lo) / (hi - lo) if hi > lo else torch.ones_like(u)
+    elif measure == "lamp":
+        order = u.argsort(stable=True)
+        sq = u[order] ** 2
+        tail = sq.flip(0).cumsum(0).flip(0)  # sum over v >= u, u included
+        vals = torch.empty_like(u)
+        vals[order] = torch.where(tail > 0, sq / tail, torch.zeros_like(sq))
+    else:
+        raise ValueError(f"unknown importance measure {measure!r}; choose one of "
+                         f"{', '.join(L23_MEASURES)}")
+    out[keep] = vals
+    return out.float()
+
+
+def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.Generator,
+           n_prune: int | None = None) -> torch.Tensor:
+    """Prune floor(q * remaining) (or ``n_prune``) of the remaining entries with the lowest
+    score.
 
     Entries already pruned (mask 0) stay pruned and are never counted again. Ties are broken
     by i.i.d. uniform draws from ``generator``: a seeded version of Z19's rule.
     """
     keep = mask.flatten().bool()
-    k = math.floor(q * int(keep.sum()) + 1e-9)  # 0.7 * 10 must give 7, not 6
+    k = math.floor(q * int(keep.sum()) + 1e-9) if n_prune is None else n_prune  # 0.7*10 -> 7
     new = keep.clone()
     if k == 0:
         return new.view_as(mask).to(mask.dtype)
     s = torch.where(keep, scores.flatten().float(), torch.full_like(keep, math.inf, dtype=torch.float32))
-    u = torch.rand(s.numel(), generator=generator).to(s.device)
-    by_u = u.argsort()
-    order = by_u[s[by_u].argsort(stable=True)]  # ascending by (score, u)
+    order = _ascending(s, generator)  # ascending by (score, u)
     new[order[:k]] = False
     return new.view_as(mask).to(mask.dtype)
 
@@ -95,6 +145,67 @@ def next_masks(
         frac = round(1.0 - (1.0 - q) ** power, 12)
         s = score(criterion, w_i[name], w_f[name], masks[name])
         out[name] = select(s, masks[name], frac, generator)
+    return out
+
+
+def _ascending(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``scores`` in ascending order, ties in a random (seeded) order."""
+    u = torch.rand(scores.numel(), generator=generator).to(scores.device)
+    by_u = u.argsort()
+    return by_u[scores[by_u].argsort(stable=True)]
+
+
+def prune_count(fraction: float, remaining: int) -> int:
+    """ceil(fraction * remaining), robust to the float product (0.2 * 266200 is 53240.0...1)."""
+    return math.ceil(round(fraction * remaining, 9))
+
+
+def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, torch.Tensor],
+                 masks: dict[str, torch.Tensor], fraction: float, count: str,
+                 generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Prune ``n = ceil(fraction * remaining)`` over all layers' unpruned entries pooled.
+
+    ``count="exact"``: the n lowest scores, ties broken at random. ``count="threshold"``
+    (OpenLTH's ``sparse_global``): tau = the n-th smallest score (0-based, ``sorted[n]``); keep
+    the entries scoring more than tau, so at least n + 1 go (more on ties).
+    """
+    names = list(masks)
+    keep = {n: masks[n].flatten().bool() for n in names}
+    pool = torch.cat([score(criterion, w_i[n], w_f[n], masks[n]).flatten()[keep[n]].float()
+                      for n in names])
+    n_prune = prune_count(fraction, pool.numel())
+    if count == "threshold":
+        tau = pool.sort().values[min(n_prune, pool.numel() - 1)]
+        pruned = pool <= tau
+    elif count == "exact":
+        pruned = torch.zeros(pool.numel(), dtype=torch.bool, device=pool.device)
+        pruned[_ascending(pool, generator)[:n_prune]] = True
+    else:
+        raise ValueError(f"unknown count {count!r}; choose exact or threshold")
+    out, offset = {}, 0
+    for n in names:
+        flat = keep[n].clone()
+        k = int(keep[n].sum())
+        flat[keep[n].nonzero().squeeze(1)] = ~pruned[offset : offset + k]
+        offset += k
+        out[n] = flat.view_as(masks[n]).to(masks[n].dtype)
+    return out
+
+
+def reference_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, torch.Tensor],
+                    masks: dict[str, torch.Tensor], counts: dict[str, int],
+                    generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Within each layer keep the ``counts[layer]`` best-scoring unpruned entries (ties at
+    random): with ``random`` H21's preserve-LPR baseline, with a magnitude criterion its
+    LPR-constrained pruning. A count above what remains is impossible (masks nest)."""
+    out = {}
+    for n, m in masks.items():
+        remaining = int(m.sum())
+        if counts[n] > remaining:
+            raise ValueError(f"{n}: the reference keeps {counts[n]} weights but only "
+                             f"{remaining} remain")
+        s = score(criterion, w_i[n], w_f[n], m)
+        out[n] = select(s, m, 0.0, generator, n_prune=remaining - counts[n])
     return out
 
 
