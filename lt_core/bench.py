@@ -1,9 +1,17 @@
-"""`make bench`: the engine against a hand-written loop, measured side by side in one process.
+"""`make bench`: the engine against hand-written loops, measured side by side in one process.
 
-FC 300-100-10, batch 60, Adam, MNIST-shaped data in memory, a fixed number of steps. Each
-configuration is timed in several interleaved repeats and the median is printed, so a noisy
-neighbour on the machine hits all of them alike. Lines are ``name value``; the last one is
-``population_vs_plain``.
+Three networks, each with a plain loop as a user would write it (one ``nn.Module``, default
+memory format, ``torch.optim``, tensors in memory) and the population engine at several P:
+
+* FC 300-100-10, batch 60, Adam, MNIST-shaped: ``population_vs_plain`` (P = 16);
+* Conv2, batch 60, Adam, CIFAR-shaped: ``conv2_population_vs_plain`` (P = 3);
+* ResNet-20, batch 128, SGD with momentum and weight decay, crop+flip augmentation,
+  CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8), and on CUDA images per second at
+  P = 1, 8 and 32 for both executions (``vmap``, ``loop``).
+
+Each configuration is timed in several interleaved repeats and the median is printed, so a
+noisy neighbour on the machine hits all of them alike. Lines are ``name value``; ratios > 1
+mean the engine is faster per network.
 """
 
 from __future__ import annotations
@@ -15,66 +23,66 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import engine, models
+from . import engine, models, schedule, seeds
 from .config import Train
-from .data import synthetic
+from .data import synthetic, synthetic_images
+from .data.augment import crop_flip, draws
+
+FC_CFG = Train(optimizer="adam", lr=1.2e-3, batch_size=60, eval_every=10**9)
+CONV2_CFG = Train(optimizer="adam", lr=2e-4, batch_size=60, eval_every=10**9)
+RESNET_CFG = Train(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
+                   eval_every=10**9, last_batch="keep")
 
 
-def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int,
-               batch: int = 60) -> float:
-    """The honest reference: one network, tensors in memory, torch.optim.Adam (fused kernel,
-    the fastest PyTorch offers, the same kernel the engine uses), no engine. ms per step."""
-    opt = torch.optim.Adam(model.parameters(), lr=1.2e-3, fused=True)
-    perm = torch.randperm(len(y))
-    per_epoch = len(y) // batch
+def plain_loop(model: torch.nn.Module, data, cfg: Train, steps: int) -> float:
+    """ms per step of the honest reference: one network, torch.optim (Adam: the fused kernel,
+    the fastest PyTorch offers; SGD: its default), the same batches and augmentation."""
+    device = next(model.parameters()).device
+    if cfg.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay)
+    x_train, y_train = data.splits["train"]
+    n = len(y_train)
+    per_epoch = schedule.iterations_per_epoch(n, cfg.batch_size, cfg.last_batch)
+    perm = torch.randperm(n, generator=seeds.generator(0, "bench")).to(device)
+    aug = draws(0, 0, n, data.augment.padding).to(device) if data.augment else None
 
-    def run(n: int) -> None:
-        for i in range(n):
-            idx = perm[(i % per_epoch) * batch : (i % per_epoch + 1) * batch]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+    def run(k: int) -> None:
+        for i in range(k):
+            sl = slice((i % per_epoch) * cfg.batch_size, (i % per_epoch + 1) * cfg.batch_size)
+            x = x_train[perm[sl]]
+            if aug is not None:
+                x = crop_flip(x, aug[:, sl], data.augment.padding).contiguous()
+            loss = F.cross_entropy(model(data.inputs(x)), y_train[perm[sl]])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        _sync(x.device)
+        _sync(device)
 
-    run(20)
+    run(3)
     start = time.perf_counter()
     run(steps)
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def engine_step_ms(model: torch.nn.Module, data, population: int, steps: int) -> float:
-    """ms per population step of lt_core.engine.train (evaluation pushed past the end)."""
+def engine_step_ms(model: torch.nn.Module, data, cfg: Train, population: int, steps: int,
+                   execution: engine.Execution | None = None) -> float:
+    """ms per population step of lt_core.engine.train (evaluation pushed past the end; the
+    fixed cost of a call, its two evaluations included, measured and subtracted)."""
     members = [engine.Member(seed=s, init=models.initial_state(model, s)) for s in range(population)]
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=20, eval_every=10**9), progress=False)
-    # Timing the whole call includes the two evaluations (start and end); time them separately.
-    t0 = time.perf_counter()
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=1, eval_every=10**9), progress=False)
-    overhead = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=steps + 1, eval_every=10**9), progress=False)
-    return (time.perf_counter() - t0 - overhead) / steps * 1e3
 
-
-def matmul_rate_gflops(device: torch.device) -> float:
-    """This machine's dense float32 matmul rate (best of several 1024^3 products)."""
-    a = torch.rand(1024, 1024, device=device)
-    b = torch.rand(1024, 1024, device=device)
-    best = float("inf")
-    for _ in range(10):
-        _sync(device)
+    def call(iterations: int) -> float:
         t0 = time.perf_counter()
-        for _ in range(5):
-            a @ b
-        _sync(device)
-        best = min(best, (time.perf_counter() - t0) / 5)
-    return 2 * 1024**3 / best / 1e9
+        engine.train(model, members, data, Train(**{**cfg.__dict__, "iterations": iterations}),
+                     data.splits["train"][0].device, progress=False, execution=execution)
+        _sync(data.splits["train"][0].device)
+        return time.perf_counter() - t0
 
-
-def step_flops(model: torch.nn.Module, batch: int = 60) -> float:
-    """Forward 2*B*weights, backward twice that (input and weight gradients)."""
-    weights = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
-    return 6.0 * batch * weights
+    call(3)  # warm-up
+    overhead = call(1)
+    return (call(steps + 1) - overhead) / steps * 1e3
 
 
 def _sync(device: torch.device) -> None:
@@ -82,35 +90,107 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def _median_of(repeats: int, fns: dict) -> dict[str, float]:
+    """Interleaved repeats, so drifting machine load hits every configuration alike."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            torch.manual_seed(0)
+            times[k].append(fn())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_fc(device: torch.device, steps: int, repeats: int, P: int) -> dict[str, float]:
+    data = synthetic({"train": 55_000, "val": 100, "test": 100}).to(device)
+    model = models.build("fc", data.input_shape)
+    t = _median_of(repeats, {
+        "plain": lambda: plain_loop(models.build("fc", data.input_shape).to(device), data,
+                                    FC_CFG, steps),
+        "p1": lambda: engine_step_ms(model, data, FC_CFG, 1, steps),
+        "pP": lambda: engine_step_ms(model, data, FC_CFG, P, max(steps // 4, 50)) / P,
+    })
+    return {"plain_loop_ms_per_step": t["plain"], "engine_p1_ms_per_step": t["p1"],
+            f"engine_p{P}_ms_per_network_step": t["pP"],
+            "engine_p1_vs_plain": t["p1"] / t["plain"], "population_vs_plain": t["plain"] / t["pP"]}
+
+
+def bench_conv2(device: torch.device, steps: int, repeats: int, P: int = 3) -> dict[str, float]:
+    data = synthetic_images({"train": 6_000, "val": 100, "test": 100}).to(device)
+    model = models.build("conv2", data.input_shape)
+    t = _median_of(repeats, {
+        "plain": lambda: plain_loop(models.build("conv2", data.input_shape).to(device), data,
+                                    CONV2_CFG, steps),
+        "pP": lambda: engine_step_ms(model, data, CONV2_CFG, P, steps) / P,
+    })
+    return {"conv2_plain_ms_per_step": t["plain"], f"conv2_engine_p{P}_ms_per_network_step": t["pP"],
+            "conv2_population_vs_plain": t["plain"] / t["pP"]}
+
+
+def _resnet_data(device: torch.device, n: int = 10_000):
+    return synthetic_images({"train": n, "val": 0, "test": 100}).with_options(
+        validation="none", augment="crop_flip").to(device)
+
+
+def bench_resnet20(device: torch.device, steps: int, repeats: int, P: int = 8
+                   ) -> dict[str, float]:
+    data = _resnet_data(device)
+    model = models.build("resnet20", data.input_shape)
+    t = _median_of(repeats, {
+        "plain": lambda: plain_loop(models.build("resnet20", data.input_shape).to(device), data,
+                                    RESNET_CFG, steps),
+        "p1": lambda: engine_step_ms(model, data, RESNET_CFG, 1, steps),
+        "pP": lambda: engine_step_ms(model, data, RESNET_CFG, P, steps) / P,
+    })
+    return {"resnet20_plain_ms_per_step": t["plain"], "resnet20_engine_p1_ms_per_step": t["p1"],
+            f"resnet20_engine_p{P}_ms_per_network_step": t["pP"],
+            "resnet20_engine_p1_vs_plain": t["p1"] / t["plain"],
+            "resnet20_population_vs_plain": t["plain"] / t["pP"]}
+
+
+def bench_resnet20_throughput(device: torch.device, steps: int, repeats: int,
+                              populations: tuple[int, ...] = (1, 8, 32)) -> dict[str, float]:
+    """Images per second (all members together) of the plain loop and of both executions."""
+    data = _resnet_data(device, 50_000)
+    model = models.build("resnet20", data.input_shape)
+    B = RESNET_CFG.batch_size
+    fns = {"plain": lambda: plain_loop(models.build("resnet20", data.input_shape).to(device),
+                                       data, RESNET_CFG, steps)}
+    for P in populations:
+        for strategy in ("vmap", "loop"):
+            ex = engine.Execution(strategy, channels_last=True)
+            fns[f"{strategy}_p{P}"] = lambda P=P, ex=ex: engine_step_ms(model, data, RESNET_CFG,
+                                                                        P, steps, ex)
+    t = _median_of(repeats, fns)
+    out = {"resnet20_plain_images_per_s": B / t["plain"] * 1e3}
+    for P in populations:
+        for strategy in ("vmap", "loop"):
+            out[f"resnet20_{strategy}_p{P}_images_per_s"] = P * B / t[f"{strategy}_p{P}"] * 1e3
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--population", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=["fc", "conv2", "resnet20"],
+                        choices=["fc", "conv2", "resnet20", "throughput"])
+    parser.add_argument("--steps", type=int, default=None, help="steps per timing (per network)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    data = synthetic({"train": 55_000, "val": 100, "test": 100}).to(device)
-    x, y = data.splits["train"]
-    model = models.build("fc", data.input_shape)
-    P = args.population
-
-    plain, p1, pP = [], [], []
-    for _ in range(args.repeats):  # interleaved, so drifting machine load hits all three alike
-        torch.manual_seed(0)
-        plain.append(plain_loop(models.build("fc", data.input_shape).to(device), x, y, args.steps))
-        p1.append(engine_step_ms(model, data, 1, args.steps))
-        pP.append(engine_step_ms(model, data, P, max(args.steps // 4, 50)) / P)
-    plain_ms, p1_ms, pP_ms = (statistics.median(v) for v in (plain, p1, pP))
-    floor_ms = step_flops(model) / (matmul_rate_gflops(device) * 1e9) * 1e3
-    tag = "" if device.type == "cpu" else f"_{device.type}"
-    print(f"device{tag} {device} threads={torch.get_num_threads()}")
-    print(f"plain_loop_ms_per_step{tag} {plain_ms:.3f}")
-    print(f"engine_p1_ms_per_step{tag} {p1_ms:.3f}")
-    print(f"engine_p{P}_ms_per_network_step{tag} {pP_ms:.3f}")
-    print(f"matmul_limit_ms_per_step{tag} {floor_ms:.3f}")
-    print(f"engine_p1_vs_plain{tag} {p1_ms / plain_ms:.3f}")
-    print(f"population_vs_plain{tag} {plain_ms / pP_ms:.3f}")
+    print(f"device {device} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
+    cpu = device.type == "cpu"
+    lines: dict[str, float] = {}
+    if "fc" in args.only:
+        lines |= bench_fc(device, args.steps or 400, args.repeats, 16)
+    if "conv2" in args.only:
+        lines |= bench_conv2(device, args.steps or (20 if cpu else 200), args.repeats)
+    if "resnet20" in args.only:
+        lines |= bench_resnet20(device, args.steps or (8 if cpu else 200), args.repeats)
+    if "throughput" in args.only:
+        lines |= bench_resnet20_throughput(device, args.steps or (4 if cpu else 100), args.repeats)
+    tag = "" if cpu else f"_{device.type}"
+    for name, value in lines.items():
+        print(f"{name}{tag} {value:.3f}", flush=True)
 
 
 if __name__ == "__main__":

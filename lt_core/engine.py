@@ -26,12 +26,14 @@ neighbours: on CPU, a member trained alone, with 2 or with 16 others ends bit-id
 * ``loop``: members in turn, each an ordinary forward and backward on views of its own slice
   of the stacked tensors, the input batch in ``channels_last`` memory format.
 
-``execution_for`` picks one per device and architecture from measurements (``make bench``,
-torch 2.13). On the 2-core CPU: FC at batch 60 trains 1.3-1.5x faster per network under
-``vmap`` with P = 16 than a plain loop; for conv nets ``vmap`` is slower than a plain loop
-(ResNet-20, batch 128: 0.6x at P = 4, grouped convolution being slow on CPU) while members in
-turn with channels_last inputs run 1.4-1.7x faster per network than the plain default-format
-loop (the format alone gives that). On the H200 GPU: see ``EXECUTION``.
+``execution_for`` picks one per device, architecture and (GPU only) population size, from
+measurements (``make bench``; torch 2.13 on the 2-core CPU, 2.11 on the H200). On the CPU:
+FC at batch 60 trains faster per network under ``vmap`` with P = 16 than a plain loop; for
+conv nets ``vmap`` is slower than a plain loop (ResNet-20, batch 128: 0.6x at P = 4, grouped
+convolution being slow on CPU) while members in turn with channels_last inputs beat the plain
+default-format loop (the format alone gives 1.4x). On the H200 (ResNet-20, batch 128, SGD,
+crop+flip; images/s): plain loop 14,706; ``vmap`` 6,625 at P = 1, 46,156 at P = 8 and 59,345
+at P = 32; ``loop`` 10,534, 13,133 and 13,898: ``vmap`` for populations, ``loop`` for one.
 """
 
 from __future__ import annotations
@@ -117,18 +119,24 @@ class Execution:
     channels_last: bool = False  # inputs (loop) in channels_last memory format
 
 
-# (device type, has conv layers) -> execution; measured by `make bench` (module docstring).
+# (device type, has conv layers, population of one) -> execution; measured by `make bench`
+# (module docstring). On CPU it never depends on P: that keeps a member's numbers independent
+# of its neighbours there.
 EXECUTION = {
-    ("cpu", False): Execution("vmap"),
-    ("cpu", True): Execution("loop", channels_last=True),
-    ("cuda", False): Execution("vmap"),
-    ("cuda", True): Execution("vmap"),
+    ("cpu", False, False): Execution("vmap"),
+    ("cpu", False, True): Execution("vmap"),
+    ("cpu", True, False): Execution("loop", channels_last=True),
+    ("cpu", True, True): Execution("loop", channels_last=True),
+    ("cuda", False, False): Execution("vmap"),
+    ("cuda", False, True): Execution("vmap"),
+    ("cuda", True, False): Execution("vmap"),
+    ("cuda", True, True): Execution("loop", channels_last=True),
 }
 
 
-def execution_for(model: nn.Module, device: torch.device) -> Execution:
+def execution_for(model: nn.Module, device: torch.device, population: int = 2) -> Execution:
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    return EXECUTION[(device.type, has_conv)]
+    return EXECUTION[(device.type, has_conv, population == 1)]
 
 
 class Functional:
@@ -186,11 +194,12 @@ class _Vmap:
         self.forward_fn = population(call, P, in_dims=(0, None))
 
     def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        losses = self.loss_fn(self.state, x, y)
+        # vmap cannot batch BatchNorm over a channels_last input (the augmented batch's layout)
+        losses = self.loss_fn(self.state, x.contiguous(), y)
         return list(torch.autograd.grad(losses.sum(), self.trainable))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_fn(self.state, x)
+        return self.forward_fn(self.state, x.contiguous())
 
 
 class _Loop:
@@ -280,13 +289,15 @@ def train(
     start: int = 0,
     stop: int | None = None,
     execution: Execution | None = None,
+    on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> list[MemberResult]:
     """Train ``members`` (architecture ``model``) together; return one result per member.
 
     Global steps ``start`` to ``stop`` (default: the schedule's end) of the schedule that
     ``cfg`` and the training-set size define (``schedule.plan``), with a fresh optimizer.
     ``cfg.lr`` must be resolved (see ``Experiment.train_for``). With ``keep_best`` each
-    member's state at its minimum validation loss is kept too.
+    member's state at its minimum validation loss is kept too. ``on_eval(step, metrics)`` is
+    called after every evaluation (metric name -> value per member), e.g. to log progress.
     """
     if cfg.lr is None:
         raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")
@@ -300,10 +311,10 @@ def train(
                           f"(0..{plan.total})")
     if keep_best and not data.has_validation:
         raise ValueError("keep_best needs a validation split")
-    execution = execution or execution_for(model, device)
+    execution = execution or execution_for(model, device, len(members))
     if _pad(execution, device, len(members)):  # see _pad; the copy's result is dropped
         return train(model, members * 2, data, cfg, device, progress, desc, keep_best, start,
-                     stop, execution)[:1]
+                     stop, execution, on_eval)[:1]
     P = len(members)
     call = Functional(model)
     state, masks = _stack_members(members, call.names, device)
@@ -322,6 +333,7 @@ def train(
     best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
 
     splits = [s for s in ("val", "test") if s in data.splits]
+    names = [f"{s}_{m}" for s in splits for m in ("loss", "acc")]
     grid = sorted({start, stop, *range(-(-start // cfg.eval_every) * cfg.eval_every, stop,
                                        cfg.eval_every)})
     grid_set = set(grid)
@@ -330,10 +342,12 @@ def train(
                        data.augment.padding if data.augment else None, device)
     bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
 
-    def record() -> None:
+    def record(step: int) -> None:
         call.module.eval()
         with torch.no_grad():
             history.append(_evaluate(runner, data, splits, P))
+            if on_eval is not None:
+                on_eval(step, dict(zip(names, history[-1].cpu().numpy())))
             if best is not None:  # strictly lower: the first minimum, as early_stop_index
                 better = history[-1][0] < best_loss
                 best_loss.copy_(torch.where(better, history[-1][0], best_loss))
@@ -341,7 +355,7 @@ def train(
                     b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
         call.module.train()
 
-    record()
+    record(start)
     for step in range(start, stop):
         epoch, pos = divmod(step, plan.per_epoch)
         batches.advance(epoch)
@@ -351,12 +365,11 @@ def train(
             x = crop_flip(x, aug, data.augment.padding)
         optimizer.step(runner.grads(data.inputs(x), y_train[idx]), plan.factor(step))
         if step + 1 in grid_set:
-            record()
+            record(step + 1)
             bar.update(step + 1 - start - bar.n)
     bar.close()
 
     table = torch.stack(history).cpu().numpy()  # [T, metrics, P]
-    names = [f"{s}_{m}" for s in splits for m in ("loss", "acc")]
     finals = {n: t.detach().cpu() for n, t in zip(call.names, state)}
     results = []
     for i, m in enumerate(members):
@@ -441,7 +454,7 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     data = data.to(device)
     call = Functional(model)
     call.module.eval()
-    execution = execution_for(model, device)
+    execution = execution_for(model, device, min(group_size, len(members)))
     x, y = data.splits[split]
     out = []
     for s in range(0, len(members), group_size):

@@ -28,6 +28,7 @@ class PopulationOptimizer:
         self.lrs, self.wds = lrs, wds
         device = params[0].device if params else torch.device("cpu")
         self.any_wd = any(wds)
+        self.uniform = len(set(lrs)) == 1 and len(set(wds)) == 1
         shape = lambda p: (-1,) + (1,) * (p.dim() - 1)  # noqa: E731
         wd_t = torch.tensor(wds, device=device)
         self.wd_views = [wd_t.view(shape(p)) for p in params]
@@ -55,14 +56,17 @@ class PopulationOptimizer:
         self.t += 1
         if self.t == 1 and self.kind == "adam":
             self._adopt_layout(grads)
-        for i, (p, g, mask) in enumerate(zip(self.params, grads, self.masks)):
+        for i, (p, g) in enumerate(zip(self.params, grads)):
             if g.stride() != p.stride():  # the fused kernel walks memory flat: layouts must agree
-                g = torch.empty_like(p).copy_(g)
-            if self.any_wd:
-                g = g + p * self.wd_views[i]
-            if mask is not None:
-                g = g.mul_(mask)
-            grads[i] = g
+                grads[i] = torch.empty_like(p).copy_(g)
+        if self.any_wd:  # g + p * wd: two roundings per element, wherever it sits
+            if self.uniform:
+                grads = torch._foreach_add(grads, torch._foreach_mul(self.params, self.wds[0]))
+            else:
+                grads = [g + p * wd for g, p, wd in zip(grads, self.params, self.wd_views)]
+        masked = [(g, m) for g, m in zip(grads, self.masks) if m is not None]
+        if masked:
+            torch._foreach_mul_([g for g, _ in masked], [m for _, m in masked])
         if self.kind == "adam":
             self._adam(grads, factor)
         else:
@@ -99,12 +103,19 @@ class PopulationOptimizer:
                                amsgrad=False, maximize=False)
 
     def _sgd(self, grads: list[torch.Tensor], factor: float) -> None:
+        # buf = mu * buf + g; p = p - lr * buf, one operation per rounding: the same numbers
+        # from the list (foreach) path as from the per-member broadcast one.
         mu = self.momentum
-        for i, (p, g, lr) in enumerate(zip(self.params, grads, self.lr_views(factor))):
-            if mu:
-                if self.buf[i] is None:
-                    self.buf[i] = g.clone()
-                else:
-                    self.buf[i].mul_(mu).add_(g)
-                g = self.buf[i]
-            p.sub_(g * lr)
+        if mu:
+            if self.buf[0] is None:
+                self.buf = [g.clone() for g in grads]
+            else:
+                torch._foreach_mul_(self.buf, mu)
+                torch._foreach_add_(self.buf, grads)
+            grads = self.buf
+        if self.uniform:
+            lr = self.lr_views(factor)[0].flatten()[0]  # the float32 rate, as the slow path's
+            torch._foreach_sub_(self.params, torch._foreach_mul(grads, lr))
+        else:
+            for p, g, lr in zip(self.params, grads, self.lr_views(factor)):
+                p.sub_(g * lr)
