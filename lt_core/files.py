@@ -1,9 +1,13 @@
-"""Atomic file writes: a result is either complete on disk or absent, never half-written."""
+"""Atomic file writes: a result is either complete on disk or absent, never half-written.
+
+The one place that knows how temp files are named (``.<name>.<random>.part`` beside the
+destination) and how they are created and cleaned up.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +18,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``dest``; on success fsync it and rename it onto ``dest``."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _create_temp(dest)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -24,6 +26,19 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create_temp(dest: Path) -> Path:
+    """A new empty file beside ``dest``, created with mode 0666 so that the umask decides who
+    may read it, as for any file ``open`` creates. (``tempfile.mkstemp`` forces 0600, and the
+    rename would carry that onto the result, unreadable to the other users of a store.)"""
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
 
 
 def write_text(dest: str | os.PathLike, text: str) -> None:
