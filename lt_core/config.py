@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -89,8 +90,9 @@ class Train:
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "batch_size", "iterations", "eval_every")
-        if self.weight_decay < 0:
-            raise ConfigError(f"train.weight_decay must be >= 0 (got {self.weight_decay})")
+        for name in ("momentum", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0 (got {getattr(self, name)})")
 
 
 @dataclass(frozen=True)
@@ -270,18 +272,32 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         (inner,) = typing.get_args(tp)
         return [_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"field '{where}' must be a number (got {value!r})")
-        return float(value)
+        return float(_number(value, where, "a number"))
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        number = _number(value, where, "an integer")
+        if isinstance(number, float) and not number.is_integer():
             raise ConfigError(f"field '{where}' must be an integer (got {value!r})")
-        return value
+        return int(number)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"field '{where}' must be a string (got {value!r})")
         return value
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in the schema
+
+
+def _number(value: Any, where: str, kind: str) -> int | float:
+    """A finite number, also from a string: YAML 1.1 reads ``1e-3`` and ``1e6`` (no dot) as
+    strings, but people write numbers that way."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"field '{where}' must be {kind} (got {value!r})")
+    if not math.isfinite(value):
+        raise ConfigError(f"field '{where}' must be a finite number (got {value})")
+    return value
 
 
 def _join(where: str, key: str) -> str:
