@@ -44,3 +44,11 @@ def _create_temp(dest: Path) -> Path:
 def write_text(dest: str | os.PathLike, text: str) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text(text)
+
+
+def remove_temp_files(folder: Path) -> None:
+    """Delete the temp files in ``folder``: those of writers that were killed mid-write. Only
+    safe where no other process can be writing (a run store folder whose lock is held)."""
+    for stale in folder.glob(".*.part"):
+        stale.unlink(missing_ok=True)
+

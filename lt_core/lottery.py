@@ -162,32 +162,36 @@ def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: 
     keys = [store.prepare(run_config(exp, model_name, data.name, arm, s)) for arm, s in runs]
     inits = {s: models.initial_state(model, s) for s in exp.seeds}
 
-    for rnd in range(exp.pruning.rounds + 1):
-        todo = [i for i, key in enumerate(keys)
-                if not store.has_round(key, rnd) and _alive(store, key, rnd)]
-        if not todo:
-            continue
-        # Each run's state for this round was computed at the end of the previous one.
-        states = {i: _state_for(store, keys[i], rnd, model, inits[runs[i][1]]) for i in todo}
-        slot = {i: (runs[i][1], _fingerprint(states[i])) for i in todo}
-        unique: dict[tuple, int] = {}
-        for i in todo:
-            unique.setdefault(slot[i], i)
-        members = [engine.Member(seed=runs[i][1], init=states[i]["start"],
-                                 mask=states[i]["mask"], frozen=states[i]["frozen"])
-                   for i in unique.values()]
-        started = time.time()
-        results = engine.train(
-            model, members, data, cfg, device, progress,
-            desc=f"{model_name} round {rnd}/{exp.pruning.rounds} ({len(members)} nets)")
-        wall = time.time() - started
-        by_slot = dict(zip(unique, results))
-        for i in todo:
-            arm, seed = runs[i]
-            res = by_slot[slot[i]]
-            record = _next_round(arm, seed, rnd, states[i], res, model.prune_rates)
-            record.update(wall_s=wall / len(members), env=environment(device))
-            store.save_round(keys[i], rnd, record)
+    # One process at a time computes a run; a second one waits here, then finds its rounds done.
+    unfinished = [k for k in keys if (n := len(store.rounds(k))) <= exp.pruning.rounds
+                  and _alive(store, k, n)]
+    with store.claim(unfinished):
+        for rnd in range(exp.pruning.rounds + 1):
+            todo = [i for i, key in enumerate(keys)
+                    if not store.has_round(key, rnd) and _alive(store, key, rnd)]
+            if not todo:
+                continue
+            # Each run's state for this round was computed at the end of the previous one.
+            states = {i: _state_for(store, keys[i], rnd, model, inits[runs[i][1]]) for i in todo}
+            slot = {i: (runs[i][1], _fingerprint(states[i])) for i in todo}
+            unique: dict[tuple, int] = {}
+            for i in todo:
+                unique.setdefault(slot[i], i)
+            members = [engine.Member(seed=runs[i][1], init=states[i]["start"],
+                                     mask=states[i]["mask"], frozen=states[i]["frozen"])
+                       for i in unique.values()]
+            started = time.time()
+            results = engine.train(
+                model, members, data, cfg, device, progress,
+                desc=f"{model_name} round {rnd}/{exp.pruning.rounds} ({len(members)} nets)")
+            wall = time.time() - started
+            by_slot = dict(zip(unique, results))
+            for i in todo:
+                arm, seed = runs[i]
+                res = by_slot[slot[i]]
+                record = _next_round(arm, seed, rnd, states[i], res, model.prune_rates)
+                record.update(wall_s=wall / len(members), env=environment(device))
+                store.save_round(keys[i], rnd, record)
     return list(zip(keys, runs))
 
 

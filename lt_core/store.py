@@ -8,20 +8,33 @@ is the sha256 of its canonical resolved config plus the schema version. Layout::
 
 A round file exists only once the round finished, so an interrupted experiment re-run later
 trains exactly the rounds that are missing. ``metrics()`` loads everything as one tidy frame.
+
+Processes sharing a store: one process at a time computes a run (``claim``), holding the lock
+file ``<root>/.locks/<key>.lock`` (``filelock``: an OS lock, released when the process ends,
+even by ``kill -9``). Reading needs no lock: every file appears whole, by rename.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock, Timeout
 
 from .config import content_hash
-from .files import atomic_path, write_text
+from .files import atomic_path, remove_temp_files, write_text
+
+
+class StoreError(RuntimeError):
+    """A run store that cannot be written or read; the message names the path and what to do."""
+
 
 TIDY_COLUMNS = ["run", "member", "seed", "round", "percent_remaining", "iteration", "split",
                 "metric", "value"]
@@ -64,14 +77,48 @@ class RunStore:
         return content_hash(config)[:20]
 
     def prepare(self, config: dict) -> str:
-        """Register a run (idempotent) and return its key."""
+        """Register a run (idempotent) and return its key. Writes nothing if it exists."""
         key = self.key(config)
         path = self.root / key / "config.json"
-        for stale in (self.root / key).glob(".*.part"):  # temp file of a killed writer
-            stale.unlink(missing_ok=True)
         if not path.exists():
-            write_text(path, json.dumps(config, indent=2, sort_keys=True))
+            try:
+                write_text(path, json.dumps(config, indent=2, sort_keys=True))
+            except OSError as err:
+                raise self._not_writable(err) from None
         return key
+
+    @contextmanager
+    def claim(self, keys: list[str]) -> Iterator[None]:
+        """Hold ``keys`` for this process: no other process computes these runs meanwhile.
+
+        Waits while another process holds any of them; the caller then finds their rounds
+        done and only trains what is still missing. Locks are taken in key order, so processes
+        claiming overlapping runs cannot deadlock. Once a run is held, temp files in its folder
+        are a killed writer's and are removed. ``claim([])`` writes nothing.
+        """
+        waited = False
+        with ExitStack() as held:
+            for key in sorted(set(keys)):
+                try:
+                    (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+                    lock = FileLock(self.root / ".locks" / f"{key}.lock")
+                    try:
+                        lock.acquire(blocking=False)
+                    except Timeout:
+                        if not waited:
+                            print(f"waiting for another process computing runs in {self.root}",
+                                  file=sys.stderr, flush=True)
+                            waited = True
+                        lock.acquire()
+                    held.callback(lock.release)
+                    remove_temp_files(self.root / key)
+                except OSError as err:
+                    raise self._not_writable(err) from None
+            yield
+
+    def _not_writable(self, err: OSError) -> StoreError:
+        return StoreError(f"run store {self.root} cannot be written ({err.strerror}: "
+                          f"{err.filename or self.root}); set store: (or --store) to a folder you can write")
 
     def config(self, key: str) -> dict:
         return json.loads((self.root / key / "config.json").read_text())

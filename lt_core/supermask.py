@@ -61,8 +61,10 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
             key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
                                  "criteria": cfg.criteria, "max_power": cfg.max_power})
             if not store.has_round(key, 0):  # computed once; a finished table is reused
-                table = _heuristic_table(net, init, final, seed, cfg, data, device)
-                store.save_round(key, 0, {"table": table})
+                with store.claim([key]):
+                    if not store.has_round(key, 0):  # unless another process just made it
+                        table = _heuristic_table(net, init, final, seed, cfg, data, device)
+                        store.save_round(key, 0, {"table": table})
             rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
     return pd.DataFrame(rows), dense
 
@@ -170,9 +172,11 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
                     "samples": cfg.learned.samples})
                 runs.append(_Run(model_name, c, seed, key))
         todo = [r for r in runs if not store.has_round(r.key, 0)]
-        if todo:
-            _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
-                           progress)
+        with store.claim([r.key for r in todo]):
+            todo = [r for r in todo if not store.has_round(r.key, 0)]  # another process's now
+            if todo:
+                _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
+                               progress)
         for r in runs:
             rec = store.load_round(r.key, 0)
             rows.append({"model": model_name, "c": r.c, "seed": r.seed, **rec["summary"]})
