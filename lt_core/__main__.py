@@ -7,6 +7,7 @@ import sys
 
 from .config import ConfigError
 from .data import DataError
+from .store import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rest = rest
     try:
         return _dispatch(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_path
+from .files import atomic_path, check_writable
 
 SPLITS = ("train", "val", "test")
 
@@ -338,6 +338,11 @@ def download_file(urls: list[str] | tuple[str, ...], dest: Path, md5: str,
     decompressed content, accepted instead, since re-compressed copies exist. Nothing is left
     at ``dest`` unless a verified file was written.
     """
+    try:  # before downloading anything: a read-only root would otherwise fail every URL
+        check_writable(dest.parent)
+    except OSError as err:
+        raise DataError(f"data folder {dest.parent} cannot be written ({err.strerror}); set "
+                        "LT_DATA (or --root) to a folder you can write") from None
     errors = []
     for url in urls:
         try:

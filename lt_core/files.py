@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,3 +53,9 @@ def remove_temp_files(folder: Path) -> None:
     for stale in folder.glob(".*.part"):
         stale.unlink(missing_ok=True)
 
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if missing and a file in it (gone at once); OSError if either fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass

@@ -29,7 +29,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from .config import content_hash
-from .files import atomic_path, remove_temp_files, write_text
+from .files import atomic_path, check_writable, remove_temp_files, write_text
 
 
 class StoreError(RuntimeError):
@@ -94,7 +94,8 @@ class RunStore:
         Waits while another process holds any of them; the caller then finds their rounds
         done and only trains what is still missing. Locks are taken in key order, so processes
         claiming overlapping runs cannot deadlock. Once a run is held, temp files in its folder
-        are a killed writer's and are removed. ``claim([])`` writes nothing.
+        are a killed writer's and are removed, and the folder is checked to be writable, so a
+        read-only store fails here, before anything trains. ``claim([])`` writes nothing.
         """
         waited = False
         with ExitStack() as held:
@@ -112,6 +113,7 @@ class RunStore:
                         lock.acquire()
                     held.callback(lock.release)
                     remove_temp_files(self.root / key)
+                    check_writable(self.root / key)
                 except OSError as err:
                     raise self._not_writable(err) from None
             yield

@@ -161,3 +161,25 @@ def test_a_process_started_during_a_save_waits_and_loses_nothing(tmp_path):
     assert finish(first, second) == [3, 0]
     assert_complete(root)
 
+
+def test_a_store_that_cannot_be_written_fails_before_any_training(tmp_path, monkeypatch,
+                                                                  read_only, capsys):
+    from lt_core import engine
+    from lt_core.__main__ import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+                      f"store: {tmp_path / 'runs'}\n")
+    exp = config.load(params)
+    for arm in exp.pruning.arms:  # registered by an earlier process, no round finished yet
+        RunStore(exp.store).prepare(lottery.run_config(exp, "fc", "mnist-embedded-5k", arm, 0))
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started on a store that cannot be written")
+
+    monkeypatch.setattr(engine, "train", train)
+    read_only(tmp_path / "runs")
+    assert main(["run", str(params)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: run store {tmp_path / 'runs'} cannot be written (Read-only")
