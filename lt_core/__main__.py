@@ -52,10 +52,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "notebooks":
         from .notebooks import execute
 
-        failures = execute(args.scale, args.only, store=args.store)
-        for line in failures:
-            print(f"FAILED {line}", file=sys.stderr)
-        return 1 if failures else 0
+        return _failed(execute(args.scale, args.only, store=args.store))
     if args.cmd == "run":
         import yaml
 
@@ -65,13 +62,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             cfg = config.load(args.params, config.Supermasks)
             heuristic, dense = supermask.heuristic(cfg)
             learned = supermask.learned(cfg)
-            print(supermask.describe(cfg, dense, args.scale))
+            print(supermask.describe(cfg, dense, args.scale, learned))
             print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
-            return 0
+            return _failed(supermask.failures(dense, learned))
         result = lottery.run_iterative(config.load(args.params))
         print(result.describe(args.scale))
         print(result.summary.drop(columns=["run"]).to_string(index=False))
-        return 0
+        return _failed(result.failures())
     if args.cmd == "metrics":
         from .store import RunStore
 
@@ -82,9 +79,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                   "list them with: python -m lt_core runs", file=sys.stderr)
             return 2
         print(store.config(keys[0]))
-        print(store.metrics(keys).pivot_table(
+        print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
             index=["round", "percent_remaining", "iteration"], columns=["split", "metric"],
             values="value").to_string())
+        summary = store.summary(keys)
+        for r in summary[summary["failed"]].itertuples():
+            print(f"round {r.round} diverged at iteration {r.failed_at}: no result from it (NaN "
+                  "from that evaluation on)")
         return 0
     if args.cmd == "runs":
         from .store import RunStore
@@ -110,6 +111,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         bench_main(args.rest)
         return 0
     return 2
+
+
+def _failed(failures: list[str]) -> int:
+    """One line per failure on stderr; the exit status: 1 if anything failed."""
+    for line in failures:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ value from the start and their gradient is zeroed before the optimizer, so they 
 Adam's moments stay exactly zero there, and weight decay is added before the mask.
 
 Evaluation runs on the whole val and test splits every ``eval_every`` iterations, batched
-over members. A member whose validation loss turns non-finite is marked failed; the
+over members. A member whose validation loss diverges (``divergence``) is marked failed; the
 members share no arithmetic, so the others continue unaffected.
 """
 
@@ -50,7 +50,7 @@ class MemberResult:
     iterations: np.ndarray  # the evaluation grid
     metrics: dict[str, np.ndarray]  # "val_loss", "val_acc", "test_loss", "test_acc"
     final: Params  # end-of-training parameters (CPU)
-    failed_at: int | None = None  # first evaluated iteration with a non-finite val loss
+    failed_at: int | None = None  # the evaluated iteration where it diverged (``divergence``)
     best: Params | None = None  # parameters at the early-stopping iteration (keep_best=True)
 
     @property
@@ -58,18 +58,41 @@ class MemberResult:
         return self.failed_at is not None
 
     @property
-    def early_stop_index(self) -> int:
-        """Index of the minimum validation loss on the evaluation grid (first on ties)."""
-        val = self.metrics["val_loss"]
-        return int(np.nanargmin(val)) if np.isfinite(val).any() else 0
+    def early_stop_index(self) -> int | None:
+        """Index of the minimum validation loss on the evaluation grid (first on ties); None
+        for a failed member: it has no result, least of all its untrained start."""
+        return None if self.failed else int(np.argmin(self.metrics["val_loss"]))
 
     @property
-    def early_stop_iteration(self) -> int:
-        return int(self.iterations[self.early_stop_index])
+    def early_stop_iteration(self) -> int | None:
+        i = self.early_stop_index
+        return None if i is None else int(self.iterations[i])
 
     @property
     def test_acc_at_early_stop(self) -> float:
-        return float(self.metrics["test_acc"][self.early_stop_index])
+        i = self.early_stop_index
+        return float("nan") if i is None else float(self.metrics["test_acc"][i])
+
+
+DIVERGENCE_FACTOR = 10.0
+
+
+def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | None:
+    """Where a training run diverged, as an index into its evaluations; None if it did not.
+
+    ``loss`` is the monitored loss at each evaluation, starting with the untrained network
+    (the validation loss; without a validation split, whichever loss early stopping uses).
+    Diverged: at the first evaluation where the loss is non-finite or above ``factor`` times
+    its starting value (10 x ln 10 = 23 nats for 10 classes: no overfitting gets there);
+    otherwise, if no later evaluation is below the start, it learned nothing: index 1.
+    """
+    loss = np.asarray(loss, dtype=float)
+    bad = ~np.isfinite(loss) | (loss > factor * loss[0])
+    if bad.any():
+        return int(np.argmax(bad))
+    if len(loss) > 1 and loss[1:].min() >= loss[0]:
+        return 1
+    return None
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -210,11 +233,11 @@ def train(
     results = []
     for i, m in enumerate(members):
         metrics = dict(zip(("val_loss", "val_acc", "test_loss", "test_acc"), table[:, :, i].T))
-        bad = np.flatnonzero(~np.isfinite(metrics["val_loss"]))
-        failed_at = int(grid[bad[0]]) if len(bad) else None
-        if failed_at is not None:  # metrics after divergence mean nothing
+        bad = divergence(metrics["val_loss"])
+        failed_at = int(grid[bad]) if bad is not None else None
+        if bad is not None:  # metrics after divergence mean nothing
             for v in metrics.values():
-                v[bad[0]:] = np.nan
+                v[bad:] = np.nan
         results.append(MemberResult(
             seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
             final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,

@@ -75,7 +75,15 @@ class Result:
         departures = self.departures()
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
-        return "\n\n".join([head, *lines, scale_verdict(departures)])
+        return "\n\n".join([head, *lines, *failure_note(self.failures()),
+                            scale_verdict(departures)])
+
+    def failures(self) -> list[str]:
+        """One line per run that failed (``engine.divergence``): from that round on it has no
+        result, and every table, figure and score leaves it out."""
+        s = self.summary[self.summary["failed"]]
+        return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
+                f"{r.failed_at}" for r in s.itertuples()]
 
     def departures(self) -> list[str]:
         """How this result departs from the paper's settings; empty at paper scale."""
@@ -116,6 +124,15 @@ class Result:
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
+
+
+def failure_note(failures: list[str]) -> list[str]:
+    """The visible paragraph that names failed runs (none: no paragraph)."""
+    if not failures:
+        return []
+    return [f"**Failed runs, left out of every table and figure** (diverged: validation loss "
+            f"non-finite, above {engine.DIVERGENCE_FACTOR:g} x its start, or never below its "
+            "start): " + "; ".join(failures) + "."]
 
 
 def scale_verdict(departures: list[str]) -> str:
@@ -278,12 +295,15 @@ def weight_sample(w_i: dict, w_f: dict, new_mask: dict) -> dict:
 
 
 def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
-    """Per seed: (initial weights, end-of-training weights) of the dense round 0."""
+    """Per seed: (initial weights, end-of-training weights) of the dense round 0; seeds whose
+    dense run diverged have none (``Result.failures`` names them)."""
     runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
     out = {}
     for _, row in runs.iterrows():
+        rec = result.record(row["key"], 0)
+        if rec["failed_at"] is not None:
+            continue
         net = models.build(model, result.data[model].input_shape)
-        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])),
-                                 result.record(row["key"], 0)["final"])
+        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])), rec["final"])
     return out
 

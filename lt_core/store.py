@@ -165,13 +165,15 @@ class RunStore:
         return pd.concat(frames, ignore_index=True)[TIDY_COLUMNS]
 
     def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
-        """One row per run and round: early-stopping iteration, test accuracy there, failure."""
+        """One row per run and round: early-stopping iteration, test accuracy there, failure
+        (a failed round has neither: NaN)."""
         return pd.DataFrame([{
             "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
             "round": rnd, "percent_remaining": rec["percent_remaining"],
             "early_stop_iteration": rec["early_stop_iteration"],
             "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
             "failed": rec["failed_at"] is not None,
+            "failed_at": rec["failed_at"],  # the iteration where it diverged
             "wall_s": rec.get("wall_s"),
         } for key, cfg, rnd, rec in self._records(keys)])
 

@@ -66,7 +66,8 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
                         store.save_round(key, 0, {"table": table})
             rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
-    return pd.DataFrame(rows), dense
+    columns = ["model", "seed", "criterion", "power", "percent_remaining", "weights", "test_acc"]
+    return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
 
 
 def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
@@ -242,8 +243,10 @@ def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
-    """Markdown: scale, data, device, and every departure from the paper's settings."""
+def describe(cfg: Supermasks, dense: lottery.Result, scale: str,
+             learned_table: pd.DataFrame) -> str:
+    """Markdown: scale, data, device, failed runs, and every departure from the paper's
+    settings."""
     lines, _ = dense.describe_networks()
     lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
@@ -254,7 +257,15 @@ def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
                      f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
                      f"the test set, each batch of 2,500 with a fresh mask sample.")
-    return "\n\n".join([*lines, lottery.scale_verdict(departures(cfg, dense))])
+    return "\n\n".join([*lines, *lottery.failure_note(failures(dense, learned_table)),
+                        lottery.scale_verdict(departures(cfg, dense))])
+
+
+def failures(dense: lottery.Result, learned_table: pd.DataFrame) -> list[str]:
+    """One line per failed run: dense runs (``Result.failures``), learned supermasks."""
+    bad = learned_table[learned_table["failed"]]
+    return dense.failures() + [f"{r.model} learned supermask c = {r.c:g} seed {r.seed}: diverged"
+                               for r in bad.itertuples()]
 
 
 def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:
