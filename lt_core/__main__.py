@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .config import ConfigError
 from .data import DataError
-from .store import StoreError
+from .store import RunStore, StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +55,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return _failed(execute(args.scale, args.only, store=args.store))
     if args.cmd == "run":
-        import yaml
-
         from . import config, lottery, supermask
 
-        if "learned" in (yaml.safe_load(open(args.params)) or {}):  # a supermask experiment
+        values = config.read_yaml(args.params)
+        if not values and args.scale != "paper":
+            raise ConfigError(f"{args.params} is empty: it would run {_defaults()}; pass "
+                              "--scale paper to run that, or set fields (e.g. start from "
+                              "params/quick/01_mask_criteria.yaml)")
+        if "learned" in values:  # a supermask experiment
             cfg = config.load(args.params, config.Supermasks)
             heuristic, dense = supermask.heuristic(cfg)
             learned = supermask.learned(cfg)
@@ -70,13 +74,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(result.summary.drop(columns=["run"]).to_string(index=False))
         return _failed(result.failures())
     if args.cmd == "metrics":
-        from .store import RunStore
-
-        store = RunStore(args.store)
+        store = _store(args.store)
         keys = [k for k in store.keys() if k.startswith(args.key)]
         if len(keys) != 1:
             print(f"error: {len(keys)} runs in {args.store} match {args.key!r}; "
-                  "list them with: python -m lt_core runs", file=sys.stderr)
+                  f"list them with: python -m lt_core runs --store {args.store}", file=sys.stderr)
             return 2
         print(store.config(keys[0]))
         print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
@@ -88,9 +90,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                   "from that evaluation on)")
         return 0
     if args.cmd == "runs":
-        from .store import RunStore
-
-        store = RunStore(args.store)
+        store = _store(args.store)
+        if not store.keys():
+            print(f"no runs in {args.store}", file=sys.stderr)
         for key in store.keys():
             cfg = store.config(key)
             what = cfg.get("criterion", cfg.get("kind"))
@@ -111,6 +113,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         bench_main(args.rest)
         return 0
     return 2
+
+
+def _store(root: str) -> RunStore:
+    """The run store at ``root``, which must exist: a mistyped --store is not an empty store."""
+    if not Path(root).is_dir():
+        raise StoreError(f"no run store at {root}; pass --store with the folder that a params "
+                         "file's store: names (default runs/)")
+    return RunStore(root)
+
+
+def _defaults() -> str:
+    """What a params file with no fields runs: the defaults, at the paper's settings."""
+    from .config import Experiment
+
+    exp = Experiment()
+    train = exp.train_for(exp.models[0])
+    return (f"{', '.join(exp.models)} at the paper's settings, {len(exp.pruning.arms)} arms x "
+            f"{len(exp.seeds)} seed x {exp.pruning.rounds + 1} trainings of "
+            f"{train.iterations:,} iterations")
 
 
 def _failed(failures: list[str]) -> int:

@@ -94,6 +94,12 @@ class Train:
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0 (got {getattr(self, name)})")
 
+    def check_batch_size(self, data_name: str, n_train: int, where: str = "train") -> None:
+        """Once the data is known, before anything is registered: a batch must fit in it."""
+        if self.batch_size > n_train:
+            raise ConfigError(f"{where}.batch_size {self.batch_size} exceeds the {n_train} "
+                              f"training examples of {data_name}; lower it")
+
 
 @dataclass(frozen=True)
 class Arm:
@@ -308,17 +314,32 @@ def load(source: str | Path | dict, cls: type = Experiment) -> Any:
     """Load a config from a YAML path or an already-parsed dict (papermill's parameters)."""
     if isinstance(source, dict):
         return from_dict(cls, source)
-    path = Path(source)
-    if not path.exists():
-        raise ConfigError(f"params file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(source)
     try:
         return from_dict(cls, data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def read_yaml(source: str | Path) -> dict:
+    """The fields in a params file ({} if it is empty); a one-line ConfigError naming the file,
+    and the line and column of a YAML mistake, otherwise."""
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"params file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"params file {path} cannot be read ({err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of fields, like params/quick/*.yaml "
+                          f"(got a {type(data).__name__})")
+    return data or {}
 
 
 def to_dict(cfg: Any) -> dict:

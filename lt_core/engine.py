@@ -28,7 +28,7 @@ from torch import nn, vmap
 from tqdm.auto import tqdm
 
 from . import seeds
-from .config import Train
+from .config import ConfigError, Train
 from .data import Dataset
 
 Params = dict[str, torch.Tensor]
@@ -98,7 +98,11 @@ def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | Non
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    device = torch.device(device)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(device)!r}: this machine has "
+                          f"{torch.cuda.device_count()} CUDA devices; use device: cpu or auto")
+    return device
 
 
 class Functional:

@@ -175,6 +175,7 @@ def _run_model(exp: Experiment, model_name: str, data: data_mod.Dataset, store: 
                device: torch.device, progress: bool) -> list[tuple[str, tuple[Arm, int]]]:
     model = models.build(model_name, data.input_shape, data.num_classes)
     cfg = exp.train_for(model_name)
+    cfg.check_batch_size(data.name, data.sizes()["train"])
     runs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
     keys = [store.prepare(run_config(exp, model_name, data.name, arm, s)) for arm, s in runs]
     inits = {s: models.initial_state(model, s) for s in exp.seeds}

@@ -123,7 +123,13 @@ class RunStore:
                           f"{err.filename or self.root}); set store: (or --store) to a folder you can write")
 
     def config(self, key: str) -> dict:
-        return json.loads((self.root / key / "config.json").read_text())
+        path = self.root / key / "config.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise StoreError(f"{path} is unreadable ({err}); delete it and rerun the experiment "
+                             "that made it, which writes it again (the rounds beside it stay)"
+                             ) from None
 
     def keys(self) -> list[str]:
         if not self.root.is_dir():
@@ -145,7 +151,13 @@ class RunStore:
             torch.save(record, tmp)
 
     def load_round(self, key: str, rnd: int) -> dict:
-        return torch.load(self._round_path(key, rnd), weights_only=False)
+        path = self._round_path(key, rnd)
+        try:
+            return torch.load(path, weights_only=False)
+        except Exception as err:  # torch.load fails in many ways on a damaged file
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise StoreError(f"{path} is unreadable ({reason}); delete it and the later rounds "
+                             "of that run, then rerun to compute them again") from None
 
     # -- tables ----------------------------------------------------------------------------
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:

@@ -164,6 +164,7 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     for model_name in cfg.models:
         data, base = _data_and_network(cfg, model_name, device)
         train_cfg = cfg.learned.train_for(model_name)
+        train_cfg.check_batch_size(data.name, data.sizes()["train"], "learned")
         runs = []
         for c in cfg.learned.init_values:
             for seed in cfg.seeds:
