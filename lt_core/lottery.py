@@ -81,9 +81,7 @@ class Result:
     def failures(self) -> list[str]:
         """One line per run that failed (``engine.divergence``): from that round on it has no
         result, and every table, figure and score leaves it out."""
-        s = self.summary[self.summary["failed"]]
-        return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
-                f"{r.failed_at}" for r in s.itertuples()]
+        return failed_runs(self.summary)
 
     def departures(self) -> list[str]:
         """How this result departs from the paper's settings; empty at paper scale."""
@@ -124,6 +122,13 @@ class Result:
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
+
+
+def failed_runs(summary: pd.DataFrame) -> list[str]:
+    """Each failed round of a summary (``Result.summary``), named in one line."""
+    failed = summary[summary["failed"]]
+    return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
+            f"{r.failed_at}" for r in failed.itertuples()]
 
 
 def failure_note(failures: list[str]) -> list[str]:

@@ -69,8 +69,8 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
         d = d[(d["model"] == model) & (d["round"] == 0)]
         lt = learned[learned["model"] == model]
         # The heuristic masks come from the dense runs: a failed dense run fails them too.
-        dense_failed = _failed_runs(d)
-        learned_failed = [f"learned c = {r.c:g} seed {r.seed}" for r in lt[lt["failed"]].itertuples()]
+        dense_failed = lottery.failed_runs(d)
+        learned_failed = supermask.failed_learned(lt)
         same = None if dense_failed else {
             w: best.loc[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
         c_best = None if learned_failed else lt.groupby("c")["final_acc"].mean().idxmax()
@@ -120,7 +120,7 @@ def ordering_rows(summary: pd.DataFrame, claims: list, where: str) -> list[dict]
         for groups, source in claims:
             row = {"claim": " > ".join(" = ".join(g) for g in groups), "network": model,
                    "source": source, "paper": "holds", "scale": where}
-            failed = _failed_runs(part[part["member"].isin([m for g in groups for m in g])])
+            failed = lottery.failed_runs(part[part["member"].isin([m for g in groups for m in g])])
             if failed:
                 rows.append(_not_judged(row, failed))
                 continue
@@ -134,12 +134,6 @@ def ordering_rows(summary: pd.DataFrame, claims: list, where: str) -> list[dict]
 def _not_judged(row: dict, failed: list[str]) -> dict:
     """A claim's row when some of its runs failed: they are named, the others not averaged."""
     return {**row, "this build": "failed: " + ", ".join(failed), "verdict": NOT_JUDGED}
-
-
-def _failed_runs(summary: pd.DataFrame) -> list[str]:
-    """The failed rounds of a summary (``RunStore.summary``), each named by member and seed."""
-    failed = summary[summary["failed"]]
-    return [f"{r.member} seed {r.seed} (round {r.round})" for r in failed.itertuples()]
 
 
 def _mean_min_max(values: pd.Series) -> tuple[float, float, float]:

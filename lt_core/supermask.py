@@ -264,9 +264,14 @@ def describe(cfg: Supermasks, dense: lottery.Result, scale: str,
 
 def failures(dense: lottery.Result, learned_table: pd.DataFrame) -> list[str]:
     """One line per failed run: dense runs (``Result.failures``), learned supermasks."""
+    return dense.failures() + failed_learned(learned_table)
+
+
+def failed_learned(learned_table: pd.DataFrame) -> list[str]:
+    """Each failed learned supermask of a ``learned`` table, named in one line."""
     bad = learned_table[learned_table["failed"]]
-    return dense.failures() + [f"{r.model} learned supermask c = {r.c:g} seed {r.seed}: diverged"
-                               for r in bad.itertuples()]
+    return [f"{r.model} learned supermask c = {r.c:g} seed {r.seed}: diverged"
+            for r in bad.itertuples()]
 
 
 def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:

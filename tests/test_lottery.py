@@ -160,14 +160,14 @@ def test_a_claim_with_a_failed_run_is_not_judged_and_names_it():
     from lt_core import scorecard
 
     rows = [{"model": "fc", "round": r, "percent_remaining": 100 * 0.8 ** r, "member": m,
-             "seed": s, "test_acc_at_early_stop": v, "failed": False}
+             "seed": s, "test_acc_at_early_stop": v, "failed": False, "failed_at": None}
             for m, v in {"a": 0.9, "b": 0.5}.items() for s in (0, 1) for r in (0, 1, 2)]
     claims = [([["a"], ["b"]], "here")]
     frame = pd.DataFrame(rows)
     (row,) = scorecard.ordering_rows(frame, claims, "tiny")
     assert row["verdict"] == "reproduced" and row["this build"] == "a 90.00, b 50.00"
     frame.loc[(frame["member"] == "a") & (frame["seed"] == 1) & (frame["round"] == 2),
-              ["failed", "test_acc_at_early_stop"]] = [True, float("nan")]
+              ["failed", "failed_at", "test_acc_at_early_stop"]] = [True, 10, float("nan")]
     (row,) = scorecard.ordering_rows(frame, claims, "tiny")
     assert row["verdict"] == "not judged: runs failed"
-    assert row["this build"] == "failed: a seed 1 (round 2)"
+    assert row["this build"] == "failed: fc a seed 1: diverged in round 2 at iteration 10"
