@@ -47,10 +47,11 @@ def write_text(dest: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
-def remove_temp_files(folder: Path) -> None:
-    """Delete the temp files in ``folder``: those of writers that were killed mid-write. Only
-    safe where no other process can be writing (a run store folder whose lock is held)."""
-    for stale in folder.glob(".*.part"):
+def remove_temp_files(folder: Path, names: str) -> None:
+    """Delete the temp files for destinations ``folder/<names>`` (a glob): those of writers
+    killed mid-write. Only safe where no other process can be writing them (a run's rounds,
+    while its lock is held)."""
+    for stale in folder.glob(f".{names}.*.part"):
         stale.unlink(missing_ok=True)
 
 

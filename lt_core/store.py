@@ -93,9 +93,10 @@ class RunStore:
 
         Waits while another process holds any of them; the caller then finds their rounds
         done and only trains what is still missing. Locks are taken in key order, so processes
-        claiming overlapping runs cannot deadlock. Once a run is held, temp files in its folder
-        are a killed writer's and are removed, and the folder is checked to be writable, so a
-        read-only store fails here, before anything trains. ``claim([])`` writes nothing.
+        claiming overlapping runs cannot deadlock. Once a run is held, temp files of its round
+        files are a killed writer's and are removed (not config.json's: ``prepare`` writes it
+        without the lock), and its folder is checked to be writable, so a read-only store
+        fails here, before anything trains. ``claim([])`` writes nothing.
         """
         waited = False
         with ExitStack() as held:
@@ -112,7 +113,7 @@ class RunStore:
                             waited = True
                         lock.acquire()
                     held.callback(lock.release)
-                    remove_temp_files(self.root / key)
+                    remove_temp_files(self.root / key, "round_*.pt")
                     check_writable(self.root / key)
                 except OSError as err:
                     raise self._not_writable(err) from None
@@ -120,7 +121,8 @@ class RunStore:
 
     def _not_writable(self, err: OSError) -> StoreError:
         return StoreError(f"run store {self.root} cannot be written ({err.strerror}: "
-                          f"{err.filename or self.root}); set store: (or --store) to a folder you can write")
+                          f"{err.filename or self.root}); set store: (or --store) to a folder "
+                          "you can write")
 
     def config(self, key: str) -> dict:
         path = self.root / key / "config.json"
