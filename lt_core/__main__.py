@@ -86,8 +86,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             values="value").to_string())
         summary = store.summary(keys)
         for r in summary[summary["failed"]].itertuples():
-            print(f"round {r.round} diverged at iteration {r.failed_at}: no result from it (NaN "
-                  "from that evaluation on)")
+            print(f"round {r.round} diverged at iteration {int(r.failed_at)}: no result from "
+                  "it (NaN from that evaluation on)")
         return 0
     if args.cmd == "runs":
         store = _store(args.store)

@@ -128,7 +128,7 @@ def failed_runs(summary: pd.DataFrame) -> list[str]:
     """Each failed round of a summary (``Result.summary``), named in one line."""
     failed = summary[summary["failed"]]
     return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
-            f"{r.failed_at}" for r in failed.itertuples()]
+            f"{int(r.failed_at)}" for r in failed.itertuples()]  # int: NaN made the column float
 
 
 def failure_note(failures: list[str]) -> list[str]:

@@ -71,8 +71,8 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
         # The heuristic masks come from the dense runs: a failed dense run fails them too.
         dense_failed = lottery.failed_runs(d)
         learned_failed = supermask.failed_learned(lt)
-        same = None if dense_failed else {
-            w: best.loc[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
+        same = None if dense_failed else {w: best.loc[(model, "large_final_same_sign", w)]
+                                           for w in ("initial", "signed_constant")}
         c_best = None if learned_failed else lt.groupby("c")["final_acc"].mean().idxmax()
         numbers = [  # claim, Table S2 column, failed runs, (mean, min, max) unless failed
             ("supermask large_final_same_sign x initial weights", "mask_x_initial_weights",

@@ -136,8 +136,9 @@ store: {tmp_path / "runs"}
 """)
     assert main(["run", str(params)]) == 1
     err = capsys.readouterr().err.replace("\r", "\n").splitlines()  # \r: progress bars
-    assert sorted(ln for ln in err if ln.startswith("FAILED")) == [f"FAILED fc {arm} seed {s}: diverged in round 0 at iteration 10"
-                           for arm in ("large_final", "random") for s in (0, 1)]
+    assert sorted(ln for ln in err if ln.startswith("FAILED")) == [
+        f"FAILED fc {arm} seed {s}: diverged in round 0 at iteration 10"
+        for arm in ("large_final", "random") for s in (0, 1)]
     result = lottery.run_iterative(config.load(params), progress=False)
     s = result.summary
     assert len(s) == 4 and s["failed"].all() and s["test_acc_at_early_stop"].isna().all()
@@ -160,7 +161,7 @@ def test_a_claim_with_a_failed_run_is_not_judged_and_names_it():
     from lt_core import scorecard
 
     rows = [{"model": "fc", "round": r, "percent_remaining": 100 * 0.8 ** r, "member": m,
-             "seed": s, "test_acc_at_early_stop": v, "failed": False, "failed_at": None}
+             "seed": s, "test_acc_at_early_stop": v, "failed": False, "failed_at": float("nan")}
             for m, v in {"a": 0.9, "b": 0.5}.items() for s in (0, 1) for r in (0, 1, 2)]
     claims = [([["a"], ["b"]], "here")]
     frame = pd.DataFrame(rows)
