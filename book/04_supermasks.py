@@ -26,7 +26,7 @@ from lt_core import config, plots, supermask
 cfg = config.load(params, config.Supermasks)
 heuristic, dense = supermask.heuristic(cfg, progress=False)
 learned = supermask.learned(cfg, progress=False)
-display(Markdown(supermask.describe(cfg, dense, scale)))
+display(Markdown(supermask.describe(cfg, dense, scale, learned)))
 
 # %% [markdown]
 # ## Table S2 next to this run

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .config import ConfigError
 from .data import DataError
+from .store import RunStore, StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rest = rest
     try:
         return _dispatch(args)
-    except (ConfigError, DataError) as err:
+    except (ConfigError, DataError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -51,44 +53,46 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "notebooks":
         from .notebooks import execute
 
-        failures = execute(args.scale, args.only, store=args.store)
-        for line in failures:
-            print(f"FAILED {line}", file=sys.stderr)
-        return 1 if failures else 0
+        return _failed(execute(args.scale, args.only, store=args.store))
     if args.cmd == "run":
-        import yaml
-
         from . import config, lottery, supermask
 
-        if "learned" in (yaml.safe_load(open(args.params)) or {}):  # a supermask experiment
+        values = config.read_yaml(args.params)
+        if not values and args.scale != "paper":
+            raise ConfigError(f"{args.params} is empty: it would run {_defaults()}; pass "
+                              "--scale paper to run that, or set fields (e.g. start from "
+                              "params/quick/01_mask_criteria.yaml)")
+        if "learned" in values:  # a supermask experiment
             cfg = config.load(args.params, config.Supermasks)
             heuristic, dense = supermask.heuristic(cfg)
             learned = supermask.learned(cfg)
-            print(supermask.describe(cfg, dense, args.scale))
+            print(supermask.describe(cfg, dense, args.scale, learned))
             print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
-            return 0
+            return _failed(supermask.failures(dense, learned))
         result = lottery.run_iterative(config.load(args.params))
         print(result.describe(args.scale))
         print(result.summary.drop(columns=["run"]).to_string(index=False))
-        return 0
+        return _failed(result.failures())
     if args.cmd == "metrics":
-        from .store import RunStore
-
-        store = RunStore(args.store)
+        store = _store(args.store)
         keys = [k for k in store.keys() if k.startswith(args.key)]
         if len(keys) != 1:
             print(f"error: {len(keys)} runs in {args.store} match {args.key!r}; "
-                  "list them with: python -m lt_core runs", file=sys.stderr)
+                  f"list them with: python -m lt_core runs --store {args.store}", file=sys.stderr)
             return 2
         print(store.config(keys[0]))
-        print(store.metrics(keys).pivot_table(
+        print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
             index=["round", "percent_remaining", "iteration"], columns=["split", "metric"],
             values="value").to_string())
+        summary = store.summary(keys)
+        for r in summary[summary["failed"]].itertuples():
+            print(f"round {r.round} diverged at iteration {int(r.failed_at)}: no result from "
+                  "it (NaN from that evaluation on)")
         return 0
     if args.cmd == "runs":
-        from .store import RunStore
-
-        store = RunStore(args.store)
+        store = _store(args.store)
+        if not store.keys():
+            print(f"no runs in {args.store}", file=sys.stderr)
         for key in store.keys():
             cfg = store.config(key)
             what = cfg.get("criterion", cfg.get("kind"))
@@ -109,6 +113,32 @@ def _dispatch(args: argparse.Namespace) -> int:
         bench_main(args.rest)
         return 0
     return 2
+
+
+def _store(root: str) -> RunStore:
+    """The run store at ``root``, which must exist: a mistyped --store is not an empty store."""
+    if not Path(root).is_dir():
+        raise StoreError(f"no run store at {root}; pass --store with the folder that a params "
+                         "file's store: names (default runs/)")
+    return RunStore(root)
+
+
+def _defaults() -> str:
+    """What a params file with no fields runs: the defaults, at the paper's settings."""
+    from .config import Experiment
+
+    exp = Experiment()
+    train = exp.train_for(exp.models[0])
+    return (f"{', '.join(exp.models)} at the paper's settings, {len(exp.pruning.arms)} arms x "
+            f"{len(exp.seeds)} seed x {exp.pruning.rounds + 1} trainings of "
+            f"{train.iterations:,} iterations")
+
+
+def _failed(failures: list[str]) -> int:
+    """One line per failure on stderr; the exit status: 1 if anything failed."""
+    for line in failures:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

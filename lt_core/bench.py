@@ -175,13 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", default=["fc", "conv2", "resnet20"],
                         choices=["fc", "conv2", "resnet20", "throughput"])
     parser.add_argument("--steps", type=int, default=None, help="steps per timing (per network)")
+    parser.add_argument("--population", type=int, default=16, help="FC's population size")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     print(f"device {device} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
     cpu = device.type == "cpu"
     lines: dict[str, float] = {}
     if "fc" in args.only:
-        lines |= bench_fc(device, args.steps or 400, args.repeats, 16)
+        lines |= bench_fc(device, args.steps or 400, args.repeats, args.population)
     if "conv2" in args.only:
         lines |= bench_conv2(device, args.steps or (20 if cpu else 200), args.repeats)
     if "resnet20" in args.only:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -108,8 +109,9 @@ class Train:
     def __post_init__(self) -> None:
         _positive(self, "lr", "batch_size", "iterations", "eval_every", "epochs", "gamma",
                   "stop_epoch")
-        if self.weight_decay < 0:
-            raise ConfigError(f"train.weight_decay must be >= 0 (got {self.weight_decay})")
+        for name in ("momentum", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0 (got {getattr(self, name)})")
         if self.iterations is not None and self.epochs is not None:
             raise ConfigError("train: set iterations or epochs, not both")
         if self.warmup_epochs < 0:
@@ -127,6 +129,12 @@ class Train:
             if self.stop_epoch is not None and self.stop_epoch > self.epochs:
                 raise ConfigError(f"train.stop_epoch {self.stop_epoch:g} is past the end of the "
                                   f"schedule ({self.epochs:g} epochs)")
+
+    def check_batch_size(self, data_name: str, n_train: int, where: str = "train") -> None:
+        """Once the data is known, before anything is registered: a batch must fit in it."""
+        if self.batch_size > n_train:
+            raise ConfigError(f"{where}.batch_size {self.batch_size} exceeds the {n_train} "
+                              f"training examples of {data_name}; lower it")
 
 
 @dataclass(frozen=True)
@@ -324,18 +332,32 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         (inner,) = typing.get_args(tp)
         return [_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"field '{where}' must be a number (got {value!r})")
-        return float(value)
+        return float(_number(value, where, "a number"))
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        number = _number(value, where, "an integer")
+        if isinstance(number, float) and not number.is_integer():
             raise ConfigError(f"field '{where}' must be an integer (got {value!r})")
-        return value
+        return int(number)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"field '{where}' must be a string (got {value!r})")
         return value
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in the schema
+
+
+def _number(value: Any, where: str, kind: str) -> int | float:
+    """A finite number, also from a string: YAML 1.1 reads ``1e-3`` and ``1e6`` (no dot) as
+    strings, but people write numbers that way."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"field '{where}' must be {kind} (got {value!r})")
+    if not math.isfinite(value):
+        raise ConfigError(f"field '{where}' must be a finite number (got {value})")
+    return value
 
 
 def _join(where: str, key: str) -> str:
@@ -346,17 +368,32 @@ def load(source: str | Path | dict, cls: type = Experiment) -> Any:
     """Load a config from a YAML path or an already-parsed dict (papermill's parameters)."""
     if isinstance(source, dict):
         return from_dict(cls, source)
-    path = Path(source)
-    if not path.exists():
-        raise ConfigError(f"params file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(source)
     try:
         return from_dict(cls, data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def read_yaml(source: str | Path) -> dict:
+    """The fields in a params file ({} if it is empty); a one-line ConfigError naming the file,
+    and the line and column of a YAML mistake, otherwise."""
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"params file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"params file {path} cannot be read ({err})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of fields, like params/quick/*.yaml "
+                          f"(got a {type(data).__name__})")
+    return data or {}
 
 
 def to_dict(cfg: Any) -> dict:

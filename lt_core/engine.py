@@ -14,7 +14,7 @@ each member's running statistics in evaluation.
 
 Evaluation runs on the whole val (if the data has one) and test splits at the start, every
 ``eval_every`` global iterations and at the end, batched over members. A member whose
-monitored loss (val, else test) turns non-finite is marked failed; members share no
+monitored loss (val, else test) diverges (``divergence``) is marked failed; members share no
 arithmetic, so the others continue unaffected, and a member's numbers do not depend on its
 neighbours: on CPU, a member trained alone, with 2 or with 16 others ends bit-identical.
 
@@ -74,7 +74,7 @@ class MemberResult:
     iterations: np.ndarray  # the evaluation grid (global steps)
     metrics: dict[str, np.ndarray]  # "<split>_loss", "<split>_acc" for val (if any) and test
     final: Params  # end-of-training parameters and buffers (CPU)
-    failed_at: int | None = None  # first evaluated iteration with a non-finite monitored loss
+    failed_at: int | None = None  # the evaluated iteration where it diverged (``divergence``)
     best: Params | None = None  # state at the early-stopping iteration (keep_best=True)
 
     @property
@@ -82,31 +82,65 @@ class MemberResult:
         return self.failed_at is not None
 
     @property
-    def early_stop_index(self) -> int:
+    def early_stop_index(self) -> int | None:
         """Index of the minimum validation loss on the evaluation grid (first on ties); the
-        last evaluation when the data has no validation split."""
+        last evaluation when the data has no validation split; None for a failed member: it
+        has no result, least of all its untrained start."""
+        if self.failed:
+            return None
         if "val_loss" not in self.metrics:
             return len(self.iterations) - 1
-        val = self.metrics["val_loss"]
-        return int(np.nanargmin(val)) if np.isfinite(val).any() else 0
+        return int(np.argmin(self.metrics["val_loss"]))
 
     @property
-    def early_stop_iteration(self) -> int:
-        return int(self.iterations[self.early_stop_index])
+    def early_stop_iteration(self) -> int | None:
+        i = self.early_stop_index
+        return None if i is None else int(self.iterations[i])
 
     @property
     def test_acc_at_early_stop(self) -> float:
-        return float(self.metrics["test_acc"][self.early_stop_index])
+        i = self.early_stop_index
+        return float("nan") if i is None else float(self.metrics["test_acc"][i])
 
     @property
     def test_acc_at_end(self) -> float:
-        return float(self.metrics["test_acc"][-1])
+        """The accuracy at the end of training (L23 and OpenLTH report it), NaN if failed."""
+        return float("nan") if self.failed else float(self.metrics["test_acc"][-1])
+
+
+DIVERGENCE_FACTOR = 10.0
+
+
+def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | None:
+    """Where a training run diverged, as an index into its evaluations; None if it did not.
+
+    ``loss`` is the monitored loss at each evaluation, starting with the untrained network
+    (the validation loss; without a validation split, whichever loss early stopping uses).
+    Diverged: at the first evaluation where the loss is non-finite or above ``factor`` times
+    its starting value (10 x ln 10 = 23 nats for 10 classes: no overfitting gets there);
+    otherwise, if no later evaluation is below the start, it learned nothing: index 1.
+    """
+    loss = np.asarray(loss, dtype=float)
+    bad = ~np.isfinite(loss) | (loss > factor * loss[0])
+    if bad.any():
+        return int(np.argmax(bad))
+    if len(loss) > 1 and loss[1:].min() >= loss[0]:
+        return 1
+    return None
+
+    @property
+    def test_acc_at_end(self) -> float:
+        return float("nan") if self.failed else float(self.metrics["test_acc"][-1])
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    device = torch.device(device)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(device)!r}: this machine has "
+                          f"{torch.cuda.device_count()} CUDA devices; use device: cpu or auto")
+    return device
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,9 +346,9 @@ def train(
     if keep_best and not data.has_validation:
         raise ValueError("keep_best needs a validation split")
     execution = execution or execution_for(model, device, len(members))
-    if _pad(execution, device, len(members)):  # see _pad; the copy's result is dropped
-        return train(model, members * 2, data, cfg, device, progress, desc, keep_best, start,
-                     stop, execution, on_eval)[:1]
+    n_members = len(members)
+    if _pad(execution, device, n_members):  # see _pad; the copy's result is dropped
+        members = members * 2
     P = len(members)
     call = Functional(model)
     state, masks = _stack_members(members, call.names, device)
@@ -374,18 +408,17 @@ def train(
     results = []
     for i, m in enumerate(members):
         metrics = dict(zip(names, table[:, :, i].T.copy()))
-        monitor = metrics[f"{splits[0]}_loss"]
-        bad = np.flatnonzero(~np.isfinite(monitor))
-        failed_at = int(grid[bad[0]]) if len(bad) else None
-        if failed_at is not None:  # metrics after divergence mean nothing
+        bad = divergence(metrics[f"{splits[0]}_loss"])  # val, else test
+        failed_at = int(grid[bad]) if bad is not None else None
+        if bad is not None:  # metrics after divergence mean nothing
             for v in metrics.values():
-                v[bad[0]:] = np.nan
+                v[bad:] = np.nan
         results.append(MemberResult(
             seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
             final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,
             best=None if best is None else {n: b[i].cpu() for n, b in zip(call.names, best)},
         ))
-    return results
+    return results[:n_members]
 
 
 def _pad(execution: Execution, device: torch.device, P: int) -> bool:

@@ -1,8 +1,13 @@
-"""Atomic file writes: a result is either complete on disk or absent, never half-written."""
+"""Atomic file writes: a result is either complete on disk or absent, never half-written.
+
+The one place that knows how temp files are named (``.<name>.<random>.part`` beside the
+destination) and how they are created and cleaned up.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +19,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``dest``; on success fsync it and rename it onto ``dest``."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _create_temp(dest)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -26,6 +29,34 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _create_temp(dest: Path) -> Path:
+    """A new empty file beside ``dest``, created with mode 0666 so that the umask decides who
+    may read it, as for any file ``open`` creates. (``tempfile.mkstemp`` forces 0600, and the
+    rename would carry that onto the result, unreadable to the other users of a store.)"""
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+
+
 def write_text(dest: str | os.PathLike, text: str) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text(text)
+
+
+def remove_temp_files(folder: Path, names: str) -> None:
+    """Delete the temp files for destinations ``folder/<names>`` (a glob): those of writers
+    killed mid-write. Only safe where no other process can be writing them (a run's rounds,
+    while its lock is held)."""
+    for stale in folder.glob(f".{names}.*.part"):
+        stale.unlink(missing_ok=True)
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if missing and a file in it (gone at once); OSError if either fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass

@@ -80,7 +80,13 @@ class Result:
         departures = self.departures()
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
-        return "\n\n".join([head, *lines, scale_verdict(departures)])
+        return "\n\n".join([head, *lines, *failure_note(self.failures()),
+                            scale_verdict(departures)])
+
+    def failures(self) -> list[str]:
+        """One line per run that failed (``engine.divergence``): from that round on it has no
+        result, and every table, figure and score leaves it out."""
+        return failed_runs(self.summary)
 
     def departures(self) -> list[str]:
         """How this result departs from the paper's settings; empty at paper scale."""
@@ -121,6 +127,22 @@ class Result:
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
+
+
+def failed_runs(summary: pd.DataFrame) -> list[str]:
+    """Each failed round of a summary (``Result.summary``), named in one line."""
+    failed = summary[summary["failed"]]
+    return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
+            f"{int(r.failed_at)}" for r in failed.itertuples()]  # int: NaN made the column float
+
+
+def failure_note(failures: list[str]) -> list[str]:
+    """The visible paragraph that names failed runs (none: no paragraph)."""
+    if not failures:
+        return []
+    return [f"**Failed runs, left out of every table and figure** (diverged: validation loss "
+            f"non-finite, above {engine.DIVERGENCE_FACTOR:g} x its start, or never below its "
+            "start): " + "; ".join(failures) + "."]
 
 
 def scale_verdict(departures: list[str]) -> str:
@@ -198,43 +220,54 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     rates = prunable if prunable is not None else model.prune_rates
     n_train = len(data.splits["train"][1])
     for run in runs:  # impossible schedules fail here, before anything is written
-        schedule.check_rewind(run.rewind_iteration, schedule.plan(run.train, n_train))
+        plan = schedule.plan(run.train, n_train, data.name)
+        schedule.check_rewind(run.rewind_iteration, plan)
     keys = [store.prepare(run.config) for run in runs]
-    starts = _rewind_points(model, data, runs, store, device, progress, name)
-
-    for level in range(levels + 1):
-        todo = [i for i, key in enumerate(keys)
-                if not store.has_round(key, level) and _alive(store, key, level)]
-        if not todo:
-            continue
-        # Each run's state for this level was computed at the end of the previous one.
-        states = {i: _state_for(store, keys[i], level, starts[i], runs[i].start_mask, rates)
-                  for i in todo}
-        trained = {}
-        for group in _populations(runs, todo).values():
-            slot = {i: (runs[i].seed, runs[i].lr, runs[i].weight_decay, _fingerprint(states[i]))
-                    for i in group}
-            unique: dict[tuple, int] = {}
-            for i in group:
-                unique.setdefault(slot[i], i)
-            members = [engine.Member(seed=runs[i].seed, init=states[i]["start"],
-                                     mask=states[i]["mask"], frozen=states[i]["frozen"],
-                                     lr=runs[i].lr, weight_decay=runs[i].weight_decay)
-                       for i in unique.values()]
-            started = time.time()
-            results = engine.train(
-                model, members, data, runs[group[0]].train, device, progress,
-                desc=f"{name} round {level}/{levels} ({len(members)} nets)",
-                start=runs[group[0]].rewind_iteration)
-            wall = (time.time() - started) / len(members)
-            by_slot = dict(zip(unique, results))
-            trained.update({i: (by_slot[slot[i]], wall) for i in group})
-        for i in sorted(todo, key=lambda i: runs[i].reference is not None):
-            counts = _reference_counts(store, runs[i].reference, level)
-            record = _next_round(runs[i], level, states[i], trained[i][0], rates, counts)
-            record.update(wall_s=trained[i][1], env=environment(device))
-            store.save_round(keys[i], level, record)
+    # One process at a time computes a run; a second one waits here, then finds its rounds done.
+    unfinished = [k for k in keys if (n := len(store.rounds(k))) <= levels and _alive(store, k, n)]
+    with store.claim(unfinished):
+        starts = _rewind_points(model, data, runs, store, device, progress, name)
+        for level in range(levels + 1):
+            _train_level(model, data, runs, keys, level, levels, starts, store, device, progress,
+                         name, rates)
     return keys
+
+
+def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
+                 keys: list[str], level: int, levels: int, starts: list[dict], store: RunStore,
+                 device: torch.device, progress: bool, name: str, rates: dict) -> None:
+    """One level of every unfinished run: train the populations, then prune and save."""
+    todo = [i for i, key in enumerate(keys)
+            if not store.has_round(key, level) and _alive(store, key, level)]
+    if not todo:
+        return
+    # Each run's state for this level was computed at the end of the previous one.
+    states = {i: _state_for(store, keys[i], level, starts[i], runs[i].start_mask, rates)
+              for i in todo}
+    trained = {}
+    for group in _populations(runs, todo).values():
+        slot = {i: (runs[i].seed, runs[i].lr, runs[i].weight_decay, _fingerprint(states[i]))
+                for i in group}
+        unique: dict[tuple, int] = {}
+        for i in group:
+            unique.setdefault(slot[i], i)
+        members = [engine.Member(seed=runs[i].seed, init=states[i]["start"],
+                                 mask=states[i]["mask"], frozen=states[i]["frozen"],
+                                 lr=runs[i].lr, weight_decay=runs[i].weight_decay)
+                   for i in unique.values()]
+        started = time.time()
+        results = engine.train(
+            model, members, data, runs[group[0]].train, device, progress,
+            desc=f"{name} round {level}/{levels} ({len(members)} nets)",
+            start=runs[group[0]].rewind_iteration)
+        wall = (time.time() - started) / len(members)
+        by_slot = dict(zip(unique, results))
+        trained.update({i: (by_slot[slot[i]], wall) for i in group})
+    for i in sorted(todo, key=lambda i: runs[i].reference is not None):
+        counts = _reference_counts(store, runs[i].reference, level)
+        record = _next_round(runs[i], level, states[i], trained[i][0], rates, counts)
+        record.update(wall_s=trained[i][1], env=environment(device))
+        store.save_round(keys[i], level, record)
 
 
 def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
@@ -387,12 +420,15 @@ def weight_sample(w_i: dict, w_f: dict, new_mask: dict) -> dict:
 
 
 def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
-    """Per seed: (initial weights, end-of-training weights) of the dense round 0."""
+    """Per seed: (initial weights, end-of-training weights) of the dense round 0; seeds whose
+    dense run diverged have none (``Result.failures`` names them)."""
     runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
     out = {}
     for _, row in runs.iterrows():
+        rec = result.record(row["key"], 0)
+        if rec["failed_at"] is not None:
+            continue
         net = models.build(model, result.data[model].input_shape)
-        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])),
-                                 result.record(row["key"], 0)["final"])
+        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])), rec["final"])
     return out
 

@@ -19,11 +19,12 @@ PANELS = {  # metric -> (axis label, higher is better)
 
 def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tuple(PANELS),
            dense_baseline: bool = False) -> plt.Figure:
-    """One row per network, one panel per metric, one line per member."""
+    """One row per network, one panel per metric, one line per member. Failed rounds are
+    left out (a network whose runs all failed gets empty panels that say so)."""
     ok = summary[~summary["failed"]]
     members = list(dict.fromkeys(ok["member"]))
     colors = dict(zip(members, sns.color_palette("tab10", len(members))))
-    nets = list(dict.fromkeys(ok["model"])) if "model" in ok else [None]
+    nets = list(dict.fromkeys(summary["model"])) if "model" in summary else [None]
     fig, axes = plt.subplots(len(nets), len(panels), squeeze=False,
                              figsize=(5.6 * len(panels), 4.0 * len(nets)))
     for row, net in zip(axes, nets):
@@ -42,10 +43,14 @@ def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tup
             if dense_baseline and metric == "test_acc_at_early_stop":
                 dense = part[part["round"] == 0][metric].mean()
                 ax.axhline(dense, color="black", ls="--", lw=1, label="dense (round 0)")
-            _log_x(ax, part)
+            if part.empty:
+                ax.text(0.5, 0.5, "every run failed", ha="center", transform=ax.transAxes)
+            else:
+                _log_x(ax, part)
             ax.set_ylabel(label)
             ax.set_title(net or "", fontsize=10)
-        row[-1].legend(fontsize=7, loc="best")
+        if not part.empty:
+            row[-1].legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

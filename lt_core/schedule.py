@@ -36,11 +36,9 @@ def iterations_per_epoch(n_train: int, batch_size: int, last_batch: str) -> int:
     return n_train // batch_size if last_batch == "drop" else math.ceil(n_train / batch_size)
 
 
-def plan(cfg: Train, n_train: int) -> Plan:
+def plan(cfg: Train, n_train: int, data_name: str = "the data") -> Plan:
     """The resolved schedule; an impossible one is a ConfigError naming the field."""
-    if cfg.batch_size > n_train:
-        raise ConfigError(f"train.batch_size {cfg.batch_size} exceeds the {n_train} training "
-                          "examples")
+    cfg.check_batch_size(data_name, n_train)
     per_epoch = iterations_per_epoch(n_train, cfg.batch_size, cfg.last_batch)
     if cfg.iterations is None and cfg.epochs is None:
         raise ConfigError("train: set iterations or epochs")

@@ -8,7 +8,9 @@ a verdict computed here:
   otherwise the verdict is "not run at this scale" and the value is shown for reference;
 * an ordering the paper claims is **reproduced** when it holds in this build (mean test
   accuracy at early stopping over the sparser half of the rounds); the scale column says at
-  which settings it was checked.
+  which settings it was checked;
+* a claim whose runs include a failed one (``engine.divergence``) is **not judged**: its row
+  names the failed runs instead of averaging over the others.
 
 The experiments are the notebooks' own (their params files): results come from the store,
 so this costs no training after the notebooks ran.
@@ -24,6 +26,7 @@ import yaml
 from . import config, lottery, paper, stats, supermask
 
 TOLERANCE_PP = 3.0
+NOT_JUDGED = "not judged: runs failed"
 PARAMS = Path(__file__).resolve().parent.parent / "params"
 
 ORDERINGS = {  # notebook -> claims (groups, where in the paper)
@@ -53,16 +56,7 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
     rows = []
     for name, claims in ORDERINGS.items():
         result = lottery.run_iterative(_load(scale, name, config.Experiment, store), progress)
-        where = "paper" if not result.departures() else scale
-        for model, part in result.summary.groupby("model"):
-            values = stats.sparse_mean(part)
-            for groups, source in claims:
-                holds = stats.ordering(values, groups)
-                rows.append({
-                    "claim": " > ".join(" = ".join(g) for g in groups), "network": model,
-                    "source": source, "paper": "holds",
-                    "this build": ", ".join(f"{m} {100 * values[m]:.2f}" for g in groups for m in g),
-                    "scale": where, "verdict": "reproduced" if holds else "not reproduced"})
+        rows += ordering_rows(result.summary, claims, "paper" if not result.departures() else scale)
 
     cfg = _load(scale, "04_supermasks", config.Supermasks, store)
     heuristic, dense = supermask.heuristic(cfg, progress)
@@ -71,37 +65,75 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
     best = supermask.best_heuristic(heuristic).set_index(["model", "criterion", "weights"])
     s2 = paper.table_s2()
     for model in cfg.models:
-        same = {w: best.loc[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
-        lt = learned[(learned["model"] == model) & ~learned["failed"]]
-        c_best = lt.groupby("c")["final_acc"].mean().idxmax()
         d = dense.summary
-        d = d[(d["model"] == model) & (d["round"] == 0)]["test_acc_at_early_stop"]
-        numbers = [
+        d = d[(d["model"] == model) & (d["round"] == 0)]
+        lt = learned[learned["model"] == model]
+        # The heuristic masks come from the dense runs: a failed dense run fails them too.
+        dense_failed = lottery.failed_runs(d)
+        learned_failed = supermask.failed_learned(lt)
+        same = {} if dense_failed else {  # weights -> (mean, min, max) over seeds
+            w: tuple(best.loc[(model, "large_final_same_sign", w), ["mean", "min", "max"]])
+            for w in ("initial", "signed_constant")}
+        c_best = None if learned_failed else lt.groupby("c")["final_acc"].mean().idxmax()
+        numbers = [  # claim, Table S2 column, failed runs, (mean, min, max) unless failed
             ("supermask large_final_same_sign x initial weights", "mask_x_initial_weights",
-             same["initial"]["mean"], same["initial"]["min"], same["initial"]["max"]),
+             dense_failed, same.get("initial")),
             ("supermask large_final_same_sign x signed constant", "mask_x_signed_constant",
-             same["signed_constant"]["mean"], same["signed_constant"]["min"],
-             same["signed_constant"]["max"]),
-            (f"learned supermask (best c = {c_best:g})", "learned_mask_x_initial_weights",
-             *_mean_min_max(lt[lt["c"] == c_best]["final_acc"])),
-            ("trained dense network", "trained_dense_network", *_mean_min_max(d)),
+             dense_failed, same.get("signed_constant")),
+            ("learned supermask" + (f" (best c = {c_best:g})" if c_best is not None else ""),
+             "learned_mask_x_initial_weights", learned_failed,
+             None if learned_failed else _mean_min_max(lt[lt["c"] == c_best]["final_acc"])),
+            ("trained dense network", "trained_dense_network", dense_failed,
+             _mean_min_max(d["test_acc_at_early_stop"])),
         ]
-        for claim, column, mean, lo, hi in numbers:
+        for claim, column, failed, values in numbers:
             ref = float(s2.loc[model, column])
+            row = {"claim": claim, "network": model, "source": "Z19 Table S2",
+                   "paper": f"{ref:.1f}", "scale": where}
+            if failed:
+                rows.append(_not_judged(row, failed))
+                continue
+            mean, lo, hi = values
             ok = abs(100 * mean - ref) <= TOLERANCE_PP
             rows.append({
-                "claim": claim, "network": model, "source": "Z19 Table S2", "paper": f"{ref:.1f}",
-                "this build": f"{100 * mean:.1f} [{100 * lo:.1f}-{100 * hi:.1f}]", "scale": where,
+                **row, "this build": f"{100 * mean:.1f} [{100 * lo:.1f}-{100 * hi:.1f}]",
                 "verdict": ("reproduced" if ok else "not reproduced") if where == "paper"
                 else f"not run at this scale ({scale})"})
-        holds = same["signed_constant"]["mean"] > same["initial"]["mean"]
+        row = {"claim": "supermask: signed constant > initial weights", "network": model,
+               "source": "Z19 §5, Table S2", "paper": "holds", "scale": where}
+        if dense_failed:
+            rows.append(_not_judged(row, dense_failed))
+            continue
+        signed, initial = same["signed_constant"][0], same["initial"][0]  # means
         rows.append({
-            "claim": "supermask: signed constant > initial weights", "network": model,
-            "source": "Z19 §5, Table S2", "paper": "holds",
-            "this build": f"{100 * same['signed_constant']['mean']:.1f} vs "
-                          f"{100 * same['initial']['mean']:.1f}",
-            "scale": where, "verdict": "reproduced" if holds else "not reproduced"})
+            **row, "verdict": "reproduced" if signed > initial else "not reproduced",
+            "this build": f"{100 * signed:.1f} vs {100 * initial:.1f}"})
     return pd.DataFrame(rows)
+
+
+def ordering_rows(summary: pd.DataFrame, claims: list, where: str) -> list[dict]:
+    """One row per network and claimed ordering (``ORDERINGS``) of one experiment's summary
+    (``lottery.Result.summary``), checked at scale ``where``."""
+    rows = []
+    for model, part in summary.groupby("model"):
+        values = stats.sparse_mean(part)
+        for groups, source in claims:
+            row = {"claim": " > ".join(" = ".join(g) for g in groups), "network": model,
+                   "source": source, "paper": "holds", "scale": where}
+            failed = lottery.failed_runs(part[part["member"].isin([m for g in groups for m in g])])
+            if failed:
+                rows.append(_not_judged(row, failed))
+                continue
+            holds = stats.ordering(values, groups)
+            rows.append({
+                **row, "verdict": "reproduced" if holds else "not reproduced",
+                "this build": ", ".join(f"{m} {100 * values[m]:.2f}" for g in groups for m in g)})
+    return rows
+
+
+def _not_judged(row: dict, failed: list[str]) -> dict:
+    """A claim's row when some of its runs failed: they are named, the others not averaged."""
+    return {**row, "this build": "failed: " + ", ".join(failed), "verdict": NOT_JUDGED}
 
 
 def _mean_min_max(values: pd.Series) -> tuple[float, float, float]:

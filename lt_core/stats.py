@@ -55,6 +55,8 @@ def sparse_mean(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop") -
     ok = summary[~summary["failed"] & (summary["round"] > 0)]
     if ok.empty:
         ok = summary[~summary["failed"]]
+    if ok.empty:  # every run failed: no member has a value
+        return pd.Series(dtype=float)
     last = int(ok["round"].max())
     sparse = ok[ok["round"] > last / 2] if last > 1 else ok
     return sparse.groupby("member")[metric].mean()

@@ -8,20 +8,33 @@ is the sha256 of its canonical resolved config plus the schema version. Layout::
 
 A round file exists only once the round finished, so an interrupted experiment re-run later
 trains exactly the rounds that are missing. ``metrics()`` loads everything as one tidy frame.
+
+Processes sharing a store: one process at a time computes a run (``claim``), holding the lock
+file ``<root>/.locks/<key>.lock`` (``filelock``: an OS lock, released when the process ends,
+even by ``kill -9``). Reading needs no lock: every file appears whole, by rename.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock, Timeout
 
 from .config import content_hash
-from .files import atomic_path, write_text
+from .files import atomic_path, check_writable, remove_temp_files, write_text
+
+
+class StoreError(RuntimeError):
+    """A run store that cannot be written or read; the message names the path and what to do."""
+
 
 TIDY_COLUMNS = ["run", "member", "seed", "round", "percent_remaining", "iteration", "split",
                 "metric", "value"]
@@ -64,17 +77,61 @@ class RunStore:
         return content_hash(config)[:20]
 
     def prepare(self, config: dict) -> str:
-        """Register a run (idempotent) and return its key."""
+        """Register a run (idempotent) and return its key. Writes nothing if it exists."""
         key = self.key(config)
         path = self.root / key / "config.json"
-        for stale in (self.root / key).glob(".*.part"):  # temp file of a killed writer
-            stale.unlink(missing_ok=True)
         if not path.exists():
-            write_text(path, json.dumps(config, indent=2, sort_keys=True))
+            try:
+                write_text(path, json.dumps(config, indent=2, sort_keys=True))
+            except OSError as err:
+                raise self._not_writable(err) from None
         return key
 
+    @contextmanager
+    def claim(self, keys: list[str]) -> Iterator[None]:
+        """Hold ``keys`` for this process: no other process computes these runs meanwhile.
+
+        Waits while another process holds any of them; the caller then finds their rounds
+        done and only trains what is still missing. Locks are taken in key order, so processes
+        claiming overlapping runs cannot deadlock. Once a run is held, temp files of its round
+        files are a killed writer's and are removed (not config.json's: ``prepare`` writes it
+        without the lock), and its folder is checked to be writable, so a read-only store
+        fails here, before anything trains. ``claim([])`` writes nothing.
+        """
+        waited = False
+        with ExitStack() as held:
+            for key in sorted(set(keys)):
+                try:
+                    (self.root / ".locks").mkdir(parents=True, exist_ok=True)
+                    lock = FileLock(self.root / ".locks" / f"{key}.lock")
+                    try:
+                        lock.acquire(blocking=False)
+                    except Timeout:
+                        if not waited:
+                            print(f"waiting for another process computing runs in {self.root}",
+                                  file=sys.stderr, flush=True)
+                            waited = True
+                        lock.acquire()
+                    held.callback(lock.release)
+                    remove_temp_files(self.root / key, "round_*.pt")
+                    check_writable(self.root / key)
+                except OSError as err:
+                    raise self._not_writable(err) from None
+            yield
+
+    def _not_writable(self, err: OSError) -> StoreError:
+        return StoreError(f"run store {self.root} cannot be written ({err.strerror}: "
+                          f"{err.filename or self.root}); set store: (or --store) to a folder "
+                          "you can write")
+
     def config(self, key: str) -> dict:
-        return json.loads((self.root / key / "config.json").read_text())
+        path = self.root / key / "config.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise StoreError(f"{path} is unreadable ({err}); delete it and rerun the experiment "
+                             "that made it, which writes it again (the rounds beside it stay)"
+                             ) from None
 
     def keys(self) -> list[str]:
         if not self.root.is_dir():
@@ -96,7 +153,13 @@ class RunStore:
             torch.save(record, tmp)
 
     def load_round(self, key: str, rnd: int) -> dict:
-        return torch.load(self._round_path(key, rnd), weights_only=False)
+        path = self._round_path(key, rnd)
+        try:
+            return torch.load(path, weights_only=False)
+        except Exception as err:  # torch.load fails in many ways on a damaged file
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise StoreError(f"{path} is unreadable ({reason}); delete it and the later rounds "
+                             "of that run, then rerun to compute them again") from None
 
     # -- tables ----------------------------------------------------------------------------
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
@@ -116,13 +179,15 @@ class RunStore:
         return pd.concat(frames, ignore_index=True)[TIDY_COLUMNS]
 
     def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
-        """One row per run and round: early-stopping iteration, test accuracy there, failure."""
+        """One row per run and round: early-stopping iteration, test accuracy there, failure
+        (a failed round has neither: NaN)."""
         return pd.DataFrame([{
             "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
             "round": rnd, "percent_remaining": rec["percent_remaining"],
             "early_stop_iteration": rec["early_stop_iteration"],
             "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
             "failed": rec["failed_at"] is not None,
+            "failed_at": rec["failed_at"],  # the iteration where it diverged
             "wall_s": rec.get("wall_s"),
         } for key, cfg, rnd, rec in self._records(keys)])
 

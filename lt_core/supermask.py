@@ -61,10 +61,13 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
             key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
                                  "criteria": cfg.criteria, "max_power": cfg.max_power})
             if not store.has_round(key, 0):  # computed once; a finished table is reused
-                table = _heuristic_table(net, init, final, seed, cfg, data, device)
-                store.save_round(key, 0, {"table": table})
+                with store.claim([key]):
+                    if not store.has_round(key, 0):  # unless another process just made it
+                        table = _heuristic_table(net, init, final, seed, cfg, data, device)
+                        store.save_round(key, 0, {"table": table})
             rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
-    return pd.DataFrame(rows), dense
+    columns = ["model", "seed", "criterion", "power", "percent_remaining", "weights", "test_acc"]
+    return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
 
 
 def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
@@ -161,6 +164,7 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     for model_name in cfg.models:
         data, base = _data_and_network(cfg, model_name, device)
         train_cfg = cfg.learned.train_for(model_name)
+        train_cfg.check_batch_size(data.name, data.sizes()["train"], "learned")
         runs = []
         for c in cfg.learned.init_values:
             for seed in cfg.seeds:
@@ -170,9 +174,11 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
                     "samples": cfg.learned.samples})
                 runs.append(_Run(model_name, c, seed, key))
         todo = [r for r in runs if not store.has_round(r.key, 0)]
-        if todo:
-            _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
-                           progress)
+        with store.claim([r.key for r in todo]):
+            todo = [r for r in todo if not store.has_round(r.key, 0)]  # another process's now
+            if todo:
+                _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
+                               progress)
         for r in runs:
             rec = store.load_round(r.key, 0)
             rows.append({"model": model_name, "c": r.c, "seed": r.seed, **rec["summary"]})
@@ -238,8 +244,10 @@ def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
-    """Markdown: scale, data, device, and every departure from the paper's settings."""
+def describe(cfg: Supermasks, dense: lottery.Result, scale: str,
+             learned_table: pd.DataFrame) -> str:
+    """Markdown: scale, data, device, failed runs, and every departure from the paper's
+    settings."""
     lines, _ = dense.describe_networks()
     lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
@@ -250,7 +258,20 @@ def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
                      f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
                      f"the test set, each batch of 2,500 with a fresh mask sample.")
-    return "\n\n".join([*lines, lottery.scale_verdict(departures(cfg, dense))])
+    return "\n\n".join([*lines, *lottery.failure_note(failures(dense, learned_table)),
+                        lottery.scale_verdict(departures(cfg, dense))])
+
+
+def failures(dense: lottery.Result, learned_table: pd.DataFrame) -> list[str]:
+    """One line per failed run: dense runs (``Result.failures``), learned supermasks."""
+    return dense.failures() + failed_learned(learned_table)
+
+
+def failed_learned(learned_table: pd.DataFrame) -> list[str]:
+    """Each failed learned supermask of a ``learned`` table, named in one line."""
+    bad = learned_table[learned_table["failed"]]
+    return [f"{r.model} learned supermask c = {r.c:g} seed {r.seed}: diverged"
+            for r in bad.itertuples()]
 
 
 def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:

@@ -15,3 +15,23 @@ def _no_env_data_root(monkeypatch):
     # Tests decide their data root explicitly; a developer's LT_DATA must not leak in.
     monkeypatch.delenv("LT_DATA", raising=False)
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)``: creating or writing files under ``folder`` fails as on a read-only
+    mount (EROFS). Permission bits would not do: tests may run as root, who ignores them."""
+    import errno
+    import os
+
+    real_open = os.open
+    folders = []
+
+    def guarded(path, flags, *args, **kwargs):
+        writes = flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        if writes and any(str(path).startswith(str(f)) for f in folders):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+    return folders.append

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from lt_core import config
@@ -38,6 +40,9 @@ def test_arm_labels_name_what_differs_from_the_lottery_ticket():
     ({"train": {"iterations": 0}}, "train.iterations must be > 0"),
     ({"seeds": [1, 1]}, "seeds must be distinct"),
     ({"models": ["resnet"]}, "field 'models[0]' must be one of fc, conv2, conv4, conv6"),
+    ({"train": {"lr": float("nan")}}, "field 'train.lr' must be a finite number (got nan)"),
+    ({"train": {"lr": float("inf")}}, "field 'train.lr' must be a finite number (got inf)"),
+    ({"train": {"momentum": -0.9}}, "train.momentum must be >= 0 (got -0.9)"),
 ])
 def test_invalid_field_is_named_in_one_line(params, message):
     with pytest.raises(ConfigError) as err:
@@ -59,3 +64,25 @@ def test_content_hash_is_pinned():
     assert config.content_hash({"a": 1, "b": [1, 2]}) == (
         "ceb43bcbecb9110c6698ac9fda3aad598404f207121526617c22d0f36f5b59c2"
     )
+
+
+def test_numbers_as_people_write_them(tmp_path):
+    # YAML 1.1 reads 1e-3 and 1e6 (no dot) as strings; .nan and .inf as floats.
+    path = tmp_path / "p.yaml"
+    path.write_text("train: {lr: 1e-3, iterations: 5e4, batch_size: 1e2, weight_decay: 1E-4}\n")
+    train = config.load(path).train
+    assert (train.lr, train.iterations, train.batch_size, train.weight_decay) == (
+        0.001, 50_000, 100, 0.0001)
+    assert type(train.iterations) is int
+    # The same number however written: the same config, so the same run key.
+    assert train == config.load({"train": {"lr": 0.001, "iterations": 50_000, "batch_size": 100,
+                                           "weight_decay": 0.0001}}).train
+    path.write_text("train: {lr: 1e6}\n")
+    assert config.load(path).train.lr == 1e6
+    for text, message in [("lr: .nan", "must be a finite number (got nan)"),
+                          ("lr: .inf", "must be a finite number (got inf)"),
+                          ("lr: -.inf", "must be a finite number (got -inf)"),
+                          ("batch_size: 6.05e1", "must be an integer (got '6.05e1')")]:
+        path.write_text(f"train: {{{text}}}\n")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config.load(path)

@@ -191,3 +191,14 @@ def test_download_mnist_accepts_recompressed_gz_by_content(server, tmp_path, mon
     folder = data.download_mnist(tmp_path, base_urls=(url,))
     assert _visible(folder) == sorted(f"{n}.gz" for n in sums)
     assert data.load("mnist", tmp_path).sizes()["train"] == 55000
+
+
+def test_download_into_a_folder_that_cannot_be_written_says_so(tmp_path, read_only,
+                                                                monkeypatch):
+    tried = []
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: tried.append(a))
+    read_only(tmp_path)
+    with pytest.raises(DataError) as err:
+        data.download_mnist(tmp_path)
+    assert str(err.value).startswith(f"data folder {tmp_path / 'mnist'} cannot be written")
+    assert "\n" not in str(err.value) and tried == []

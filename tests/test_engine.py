@@ -70,7 +70,32 @@ def test_diverging_member_is_marked_failed_and_others_continue(toy):
     good_alone = engine.train(model, [member(model, 0)], toy, cfg, progress=False)[0]
     assert not res[0].failed and res[1].failed and res[1].failed_at > 0
     assert np.isnan(res[1].metrics["test_acc"][-1])
+    # No result, least of all the untrained network's accuracy at iteration 0.
+    assert res[1].early_stop_iteration is None and np.isnan(res[1].test_acc_at_early_stop)
     np.testing.assert_allclose(res[0].metrics["val_loss"], good_alone.metrics["val_loss"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("loss, index", [
+    ([2.3, 1.0, 0.5], None),  # learning
+    ([2.3, 22.0, 2.0], None),  # a spike below 10x the start that recovers
+    ([2.3], None),  # nothing to judge yet
+    ([2.3, np.nan, np.nan], 1),  # non-finite
+    ([2.3, 1.0, np.inf], 2),
+    ([2.3, 1.0, 23.5], 2),  # above 10 x 2.3 = 23
+    ([2.3, 2.3, 2.4], 1),  # never below the start: early stopping would pick the untrained net
+    ([np.nan, 1.0], 0),
+])
+def test_divergence_is_non_finite_exploding_or_never_improving(loss, index):
+    assert engine.divergence(np.array(loss)) == index
+
+
+def test_finite_but_exploding_adam_member_fails_and_the_other_does_not(toy):
+    model = fc(toy)
+    cfg = Train(optimizer="adam", lr=1e-3, iterations=20, eval_every=10, batch_size=20)
+    bad = member(model, 1, lr=1e6)  # the loss explodes but stays finite
+    res = engine.train(model, [member(model, 0), bad], toy, cfg, progress=False)
+    assert not res[0].failed and res[1].failed and res[1].failed_at == 10
+    assert res[1].early_stop_iteration is None and np.isnan(res[1].test_acc_at_early_stop)
 
 
 def test_per_member_learning_rates_match_separate_runs(toy):

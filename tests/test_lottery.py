@@ -121,3 +121,54 @@ def test_signed_constant_uses_the_layer_population_std():
     w = torch.tensor([1.0, -3.0, 0.0, 2.0])
     sigma = w.std(unbiased=False)
     assert torch.allclose(supermask.signed_constant(w), sigma * torch.tensor([1.0, -1.0, 0.0, 1.0]))
+
+
+def test_a_diverged_network_is_never_reported_as_a_result(tmp_path, capsys):
+    from lt_core import plots
+    from lt_core.__main__ import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"""
+train: {{iterations: 20, eval_every: 10, lr: 1.0e+6, optimizer: adam}}
+pruning: {{rounds: 2, arms: [{{criterion: large_final}}, {{criterion: random}}]}}
+seeds: [0, 1]
+store: {tmp_path / "runs"}
+""")
+    assert main(["run", str(params)]) == 1
+    err = capsys.readouterr().err.replace("\r", "\n").splitlines()  # \r: progress bars
+    assert sorted(ln for ln in err if ln.startswith("FAILED")) == [
+        f"FAILED fc {arm} seed {s}: diverged in round 0 at iteration 10"
+        for arm in ("large_final", "random") for s in (0, 1)]
+    result = lottery.run_iterative(config.load(params), progress=False)
+    s = result.summary
+    assert len(s) == 4 and s["failed"].all() and s["test_acc_at_early_stop"].isna().all()
+    assert s["early_stop_iteration"].isna().all() and s["round"].eq(0).all()  # pruning stopped
+    assert result.final_round_accuracy().empty
+    assert "**Failed runs, left out of every table and figure**" in result.describe("tiny")
+    fig = plots.rounds(s)
+    assert all(len(ax.lines) == 0 for ax in fig.axes)
+    # `metrics` shows the failed evaluations (NaN) instead of dropping them, and says why.
+    assert main(["metrics", result.runs["key"][0], "--store", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "\nround 0 diverged at iteration 10: no result from it" in out
+    table = out.split("\nround 0 diverged")[0]
+    assert table.count("NaN") == 2 * 4  # iterations 10 and 20, 4 values each
+
+
+def test_a_claim_with_a_failed_run_is_not_judged_and_names_it():
+    import pandas as pd
+
+    from lt_core import scorecard
+
+    rows = [{"model": "fc", "round": r, "percent_remaining": 100 * 0.8 ** r, "member": m,
+             "seed": s, "test_acc_at_early_stop": v, "failed": False, "failed_at": float("nan")}
+            for m, v in {"a": 0.9, "b": 0.5}.items() for s in (0, 1) for r in (0, 1, 2)]
+    claims = [([["a"], ["b"]], "here")]
+    frame = pd.DataFrame(rows)
+    (row,) = scorecard.ordering_rows(frame, claims, "tiny")
+    assert row["verdict"] == "reproduced" and row["this build"] == "a 90.00, b 50.00"
+    frame.loc[(frame["member"] == "a") & (frame["seed"] == 1) & (frame["round"] == 2),
+              ["failed", "failed_at", "test_acc_at_early_stop"]] = [True, 10, float("nan")]
+    (row,) = scorecard.ordering_rows(frame, claims, "tiny")
+    assert row["verdict"] == "not judged: runs failed"
+    assert row["this build"] == "failed: fc a seed 1: diverged in round 2 at iteration 10"

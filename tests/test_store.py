@@ -79,3 +79,107 @@ def test_kill_9_mid_run_resumes_from_last_finished_round(tmp_path):
         assert os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns == mtime
     leftovers = [p for p in store_root.rglob("*") if p.name.endswith(".part")]
     assert leftovers == []
+
+
+# A tiny experiment (2 runs, 2 rounds: 3 member trainings, round 0 shared) that prints how many
+# members this process trained. "first" holds its first save open until "second" has prepared
+# its runs; "second" says when it has.
+WORKER = """
+import sys, time
+from pathlib import Path
+import torch
+from lt_core import config, engine, lottery, store
+root, role = Path(sys.argv[1]), sys.argv[2]
+trained = 0
+train = engine.train
+def counting(model, members, *args, **kw):
+    global trained
+    trained += len(members)
+    return train(model, members, *args, **kw)
+engine.train = counting
+if role == "first":
+    save = torch.save
+    def held_open(obj, path):
+        save(obj, path)  # the temp file is on disk, not yet renamed
+        if not Path(f"{root}.saving").exists():
+            Path(f"{root}.saving").touch()
+            deadline = time.time() + 120
+            while not Path(f"{root}.prepared").exists() and time.time() < deadline:
+                time.sleep(0.05)
+    torch.save = held_open
+if role == "second":
+    prepare = store.RunStore.prepare
+    def announcing(self, config):
+        key = prepare(self, config)
+        Path(f"{root}.prepared").touch()
+        return key
+    store.RunStore.prepare = announcing
+exp = config.load({"train": {"iterations": 20, "eval_every": 10}, "seeds": [0],
+                   "pruning": {"rounds": 1, "arms": [{"criterion": "large_final"},
+                                                     {"criterion": "random"}]},
+                   "store": str(root)})
+lottery.run_iterative(exp, progress=False)
+print(trained)
+"""
+
+
+def worker(root, role):
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(root), role], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(*procs):
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(procs), [err for _, err in outs]
+    return [int(out) for out, _ in outs]
+
+
+def assert_complete(root):
+    store = RunStore(root)
+    assert len(store.keys()) == 2
+    for key in store.keys():
+        assert store.rounds(key) == [0, 1]
+        store.load_round(key, 1)
+    assert [p for p in root.rglob("*") if p.name.endswith(".part")] == []
+
+
+def test_two_processes_started_together_train_everything_once(tmp_path):
+    root = tmp_path / "runs"
+    counts = finish(worker(root, "plain"), worker(root, "plain"))
+    assert sorted(counts) == [0, 3]  # one trained all 3 members, the other reused them
+    assert_complete(root)
+
+
+def test_a_process_started_during_a_save_waits_and_loses_nothing(tmp_path):
+    root = tmp_path / "runs"
+    first = worker(root, "first")
+    deadline = time.time() + 120
+    while not (tmp_path / "runs.saving").exists() and first.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    second = worker(root, "second")  # the first one's round-0 temp file is on disk now
+    assert finish(first, second) == [3, 0]
+    assert_complete(root)
+
+
+def test_a_store_that_cannot_be_written_fails_before_any_training(tmp_path, monkeypatch,
+                                                                  read_only, capsys):
+    from lt_core import engine
+    from lt_core.__main__ import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+                      f"store: {tmp_path / 'runs'}\n")
+    exp = config.load(params)
+    for arm in exp.pruning.arms:  # registered by an earlier process, no round finished yet
+        RunStore(exp.store).prepare(lottery.run_config(exp, "fc", "mnist-embedded-5k", arm, 0))
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started on a store that cannot be written")
+
+    monkeypatch.setattr(engine, "train", train)
+    read_only(tmp_path / "runs")
+    assert main(["run", str(params)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: run store {tmp_path / 'runs'} cannot be written (Read-only")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..files import check_writable
 from . import sources
 from .dataset import DataError
 from .sources import TINY_FOLDER, find_mnist_file, read_idx
@@ -68,8 +69,8 @@ def _gz_content_md5(path: Path) -> str | None:
         return None
 
 
-def _readable_by_all(path: Path) -> None:
-    """Give a finished file the permissions of the umask (temp files are created 0600)."""
+def _readable_as_umask(path: Path) -> None:
+    """Give a finished download the umask's permissions (pooch's temp files are 0600)."""
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(path, 0o666 & ~mask)
@@ -108,6 +109,11 @@ def download_file(urls: Sequence[str], dest: Path, md5: str, content_md5: str | 
 
     pooch.get_logger().setLevel(logging.ERROR)  # it logs every download and the missing hash
     dest = Path(dest)
+    try:  # before downloading anything: a read-only root would otherwise fail every URL
+        check_writable(dest.parent)
+    except OSError as err:
+        raise DataError(f"data folder {dest.parent} cannot be written ({err.strerror}); set "
+                        "LT_DATA (or --root) to a folder you can write") from None
     errors = []
     with _Staging(dest.parent) as staging:
         for url in urls:
@@ -118,7 +124,7 @@ def download_file(urls: Sequence[str], dest: Path, md5: str, content_md5: str | 
                 got = _md5(part)
                 if got != md5 and not (content_md5 and _gz_content_md5(part) == content_md5):
                     raise DataError(f"checksum mismatch (MD5 {got}, expected {md5})")
-                _readable_by_all(part)
+                _readable_as_umask(part)
                 os.replace(part, dest)
                 return dest
             except (requests.RequestException, OSError, ValueError, DataError) as err:
