@@ -196,9 +196,139 @@ def test_download_mnist_accepts_recompressed_gz_by_content(server, tmp_path, mon
 def test_download_into_a_folder_that_cannot_be_written_says_so(tmp_path, read_only,
                                                                 monkeypatch):
     tried = []
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: tried.append(a))
+    import pooch
+
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: tried.append(a))
     read_only(tmp_path)
     with pytest.raises(DataError) as err:
         data.download_mnist(tmp_path)
     assert str(err.value).startswith(f"data folder {tmp_path / 'mnist'} cannot be written")
     assert "\n" not in str(err.value) and tried == []
+
+
+# -- augmentation, options, Tiny ImageNet, the CIFAR archive ---------------------------------
+
+
+def test_crop_flip_by_hand():
+    from lt_core.data.augment import crop_flip
+
+    x = torch.arange(2 * 1 * 3 * 3, dtype=torch.uint8).view(2, 1, 3, 3)
+    # member 0: window at (0, 1) of the 1-padded image, flipped; member 1: centre, no flip
+    d = torch.tensor([[0, 1], [1, 1], [1, 0]])
+    out = crop_flip(x, d, padding=1)
+    assert out[0, 0].tolist() == [[0, 0, 0], [2, 1, 0], [5, 4, 3]]
+    assert torch.equal(out[1], x[1])
+
+
+def test_augmentation_draws_depend_on_member_and_epoch_only():
+    from lt_core.data.augment import draws
+
+    a = draws(seed=1, epoch=3, n=50, padding=4)
+    assert torch.equal(a, draws(seed=1, epoch=3, n=50, padding=4))
+    assert not torch.equal(a, draws(seed=1, epoch=4, n=50, padding=4))
+    assert not torch.equal(a, draws(seed=2, epoch=3, n=50, padding=4))
+    assert a[:2].min() >= 0 and a[:2].max() <= 8 and set(a[2].tolist()) == {0, 1}
+
+
+def test_options_name_the_data_and_keep_the_pixels():
+    ds = data.synthetic_images({"train": 40, "val": 10, "test": 10}, shape=(3, 4, 4))
+    assert ds.with_options().name == ds.name  # the defaults are Z19's: same run keys
+    opt = ds.with_options(validation="none", normalize="imagenet", augment="crop_flip")
+    assert opt.name == "synthetic-uint8+noval+imagenetnorm+cropflip4"
+    assert opt.sizes() == {"train": 50, "test": 10} and not opt.has_validation
+    x = opt.splits["train"][0][:1]
+    mean, std = torch.tensor(data.dataset.IMAGENET_MEAN), torch.tensor(data.dataset.IMAGENET_STD)
+    expected = (x.float() / 255 - mean.view(3, 1, 1)) / std.view(3, 1, 1)
+    torch.testing.assert_close(opt.inputs(x), expected)
+    norm = ds.with_options(normalize="dataset")
+    assert abs(float(norm.inputs(norm.splits["train"][0]).mean((0, 2, 3)).abs().max())) < 1e-5
+
+
+def _tiny_imagenet(folder, n_train=3, n_val=2, corrupt=False):
+    """The canonical layout, 2 classes of 64x64 JPEGs whose colour is the class index."""
+    pil = pytest.importorskip("PIL.Image")
+    wnids = ["n01443537", "n01629819"]
+    lines = []
+    for c, w in enumerate(wnids):
+        (folder / "train" / w / "images").mkdir(parents=True)
+        for i in range(n_train):
+            pil.fromarray(np.full((64, 64, 3), 40 + 100 * c, np.uint8)).save(
+                folder / "train" / w / "images" / f"{w}_{i}.JPEG", format="JPEG")
+    (folder / "val" / "images").mkdir(parents=True)
+    for i in range(n_val * 2):
+        pil.fromarray(np.full((64, 64, 3), 40 + 100 * (i % 2), np.uint8)).save(
+            folder / "val" / "images" / f"val_{i}.JPEG", format="JPEG")
+        lines.append(f"val_{i}.JPEG\t{wnids[i % 2]}\t0\t0\t63\t63")
+    (folder / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
+    (folder / "wnids.txt").write_text("\n".join(wnids) + "\n")
+
+
+def test_tiny_imagenet_layout(tmp_path, monkeypatch):
+    _tiny_imagenet(tmp_path / "tiny-imagenet-200")
+    monkeypatch.setattr(data.dataset, "papers_split", lambda n, n_val=5000: (np.arange(n - 1),
+                                                                              np.array([n - 1])))
+    ds = data.load("tiny_imagenet", tmp_path)
+    assert ds.num_classes == 200 and ds.sizes() == {"train": 5, "val": 1, "test": 4}
+    x, y = ds.splits["test"]
+    assert x.dtype == torch.uint8 and x.shape == (4, 3, 64, 64)
+    assert (x[:, 0, 32, 32].int() - (40 + 100 * y).int()).abs().max() <= 3  # JPEG, nearly exact
+    nov = data.load("tiny_imagenet", tmp_path, validation="none")
+    assert nov.sizes() == {"train": 6, "test": 4}
+
+
+def test_tiny_imagenet_download_against_a_local_server(server, tmp_path, monkeypatch):
+    import zipfile
+
+    from lt_core.data import download as dl
+
+    root, url = server
+    _tiny_imagenet(tmp_path / "src" / "tiny-imagenet-200")
+    archive = root / "tiny-imagenet-200.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted((tmp_path / "src").rglob("*")):
+            z.write(p, p.relative_to(tmp_path / "src"))
+    (root / "bad").mkdir()
+    (root / "bad" / "tiny-imagenet-200.zip").write_bytes(archive.read_bytes()[:-100])
+    monkeypatch.setattr(dl, "TINY_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    dest = tmp_path / "data"
+    with pytest.raises(DataError, match="checksum mismatch.*nothing was written"):
+        data.download_tiny_imagenet(dest, base_urls=[url + "bad/"])
+    assert _visible(dest) == []
+    folder = data.download_tiny_imagenet(dest, base_urls=[url + "bad/", url])  # falls back
+    assert folder == dest / "tiny-imagenet-200" and _visible(dest) == ["tiny-imagenet-200"]
+    assert data.load("tiny_imagenet", dest, validation="none").sizes() == {"train": 6, "test": 4}
+
+
+def test_missing_tiny_imagenet_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match="Tiny ImageNet not found in .*--tiny-imagenet"):
+        data.load("tiny_imagenet", tmp_path)
+
+
+def test_cifar10_from_the_jpeg_archive_itself(tmp_path, monkeypatch):
+    import tarfile
+
+    pil = pytest.importorskip("PIL.Image")
+    src = tmp_path / "src" / "cifar10-jpg"
+    for split, n in (("train", 2), ("test", 1)):
+        for label, cls in enumerate(data.CIFAR_CLASSES):
+            (src / split / cls).mkdir(parents=True)
+            for i in range(n):
+                pil.fromarray(np.full((32, 32, 3), label * 20, np.uint8)).save(
+                    src / split / cls / f"{i:04d}.jpg", format="JPEG", quality=100)
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(root / "cifar10-jpg.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="cifar10-jpg")
+    monkeypatch.setenv("LT_CACHE", str(tmp_path / "cache"))
+    root.chmod(0o555)  # read-only data root: the decoded cache goes to LT_CACHE
+    try:
+        ds = data.load("cifar10", root, validation="none")
+    finally:
+        root.chmod(0o755)
+    assert ds.name == "cifar10-jpg+noval" and ds.sizes() == {"train": 20, "test": 10}
+    x, y = ds.splits["test"]
+    assert (x[:, 0, 16, 16].int() - (20 * y).int()).abs().max() <= 2
+    (root / "cifar10-jpg.tar.gz").write_bytes(b"not a tar")
+    monkeypatch.setenv("LT_CACHE", str(tmp_path / "cache2"))
+    with pytest.raises(DataError, match="cifar10-jpg.tar.gz is corrupt"):
+        data.load("cifar10", root)

@@ -59,11 +59,12 @@ def load(dataset: str, root: str | os.PathLike | None = None, device: str | torc
     base = data_root(root)
     explicit = root is not None or bool(os.environ.get("LT_DATA"))
     if dataset == "mnist":
-        ds = load_mnist(base) if mnist_available(base) or explicit else load_mnist_embedded()
+        ds = (load_mnist(base, validation) if mnist_available(base) or explicit
+              else load_mnist_embedded())
     elif dataset == "cifar10":
-        ds = load_cifar10(base)
+        ds = load_cifar10(base, validation)
     elif dataset == "tiny_imagenet":
-        ds = load_tiny_imagenet(base)
+        ds = load_tiny_imagenet(base, validation)
     else:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     return ds.with_options(validation, normalize, augment, crop_padding).to(device)

@@ -76,10 +76,11 @@ class Dataset:
         """This dataset under an experiment's data options; each non-default one is named in
         ``name`` (the run key) and ``description``."""
         ds, tags, notes = self, [], []
-        if validation == "none" and "val" in ds.splits:
-            (xt, yt), (xv, yv) = ds.splits["train"], ds.splits["val"]
-            ds = replace(ds, splits={"train": (torch.cat([xt, xv]), torch.cat([yt, yv])),
-                                     "test": ds.splits["test"]})
+        if validation == "none":  # the loader made no val split (make_splits); name it
+            if "val" in ds.splits:  # data built without one in mind: fold val into train
+                (xt, yt), (xv, yv) = ds.splits["train"], ds.splits["val"]
+                ds = replace(ds, splits={"train": (torch.cat([xt, xv]), torch.cat([yt, yv])),
+                                         "test": ds.splits["test"]})
             tags.append("noval")
             notes.append("no validation split: all training examples train")
         if normalize == "dataset":
@@ -128,8 +129,13 @@ def papers_split(n_train_full: int, n_val: int = 5000) -> tuple[np.ndarray, np.n
 
 
 def make_splits(x_full: np.ndarray, y_full: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                n_val: int = 5000) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Z19's train/val/test split of uint8 arrays (val: ``papers_split``)."""
+                validation: str = "z19", n_val: int = 5000
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Splits of uint8 arrays: Z19's train/val/test (val: ``papers_split``), or with
+    ``validation="none"`` every training example in train (L23, OpenLTH)."""
+    if validation == "none":
+        return {"train": (as_pixels(x_full), as_labels(y_full)),
+                "test": (as_pixels(x_test), as_labels(y_test))}
     tr, va = papers_split(len(y_full), n_val)
     return {
         "train": (as_pixels(x_full[tr]), as_labels(y_full[tr])),

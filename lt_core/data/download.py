@@ -109,11 +109,7 @@ def download_file(urls: Sequence[str], dest: Path, md5: str, content_md5: str | 
 
     pooch.get_logger().setLevel(logging.ERROR)  # it logs every download and the missing hash
     dest = Path(dest)
-    try:  # before downloading anything: a read-only root would otherwise fail every URL
-        check_writable(dest.parent)
-    except OSError as err:
-        raise DataError(f"data folder {dest.parent} cannot be written ({err.strerror}); set "
-                        "LT_DATA (or --root) to a folder you can write") from None
+    _writable(dest.parent)
     errors = []
     with _Staging(dest.parent) as staging:
         for url in urls:
@@ -138,6 +134,15 @@ def download_file(urls: Sequence[str], dest: Path, md5: str, content_md5: str | 
     )
 
 
+def _writable(folder: Path) -> None:
+    """Before downloading anything: a read-only root would otherwise fail every URL."""
+    try:
+        check_writable(folder)
+    except OSError as err:
+        raise DataError(f"data folder {folder} cannot be written ({err.strerror}); set "
+                        "LT_DATA (or --root) to a folder you can write") from None
+
+
 def _reason(err: Exception) -> str:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return text[:200]
@@ -147,6 +152,7 @@ def download_mnist(root: Path, base_urls: Sequence[str] | None = None) -> Path:
     """The four MNIST files into ``root/mnist``: those already there are verified, the others
     fetched. Every missing file is tried before one error names all that failed."""
     folder = root / "mnist"
+    _writable(folder)
     failed = []
     for name in sources.MNIST_FILES:
         if (found := find_mnist_file(folder, name)) is not None:

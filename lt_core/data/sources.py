@@ -79,7 +79,7 @@ def mnist_available(base: Path) -> bool:
     return all(find_mnist_file(base / "mnist", n) is not None for n in MNIST_FILES)
 
 
-def load_mnist(base: Path) -> Dataset:
+def load_mnist(base: Path, validation: str = "z19") -> Dataset:
     folder = base / "mnist"
     arrays = {}
     for name, md5 in MNIST_FILES.items():
@@ -96,8 +96,10 @@ def load_mnist(base: Path) -> Dataset:
         arrays["train-labels-idx1-ubyte"],
         arrays["t10k-images-idx3-ubyte"][:, None],
         arrays["t10k-labels-idx1-ubyte"],
+        validation,
     )
-    return Dataset("mnist", f"MNIST (full, 55k/5k/10k split; files in {folder})", splits)
+    sizes = "55k/5k/10k" if validation == "z19" else "60k/10k"
+    return Dataset("mnist", f"MNIST (full, {sizes} split; files in {folder})", splits)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def load_mnist_embedded() -> Dataset:
 CIFAR_CLASSES = "airplane automobile bird cat deer dog frog horse ship truck".split()
 
 
-def load_cifar10(base: Path) -> Dataset:
+def load_cifar10(base: Path, validation: str = "z19") -> Dataset:
     """CIFAR-10 from cifar-10-batches-py/ (canonical), cifar10-jpg/ (image folders) or
     cifar10-jpg.tar.gz (the same folders, read from the archive)."""
     batches, folders, archive = (base / "cifar-10-batches-py", base / "cifar10-jpg",
@@ -156,7 +158,7 @@ def load_cifar10(base: Path) -> Dataset:
             "cifar10-jpg.tar.gz); run `python -m lt_core data --cifar10` or point LT_DATA at a "
             "folder holding one of them"
         )
-    return Dataset(name, desc, make_splits(*arrays))
+    return Dataset(name, desc, make_splits(*arrays, validation))
 
 
 def _read_cifar_batches(folder: Path):
@@ -204,7 +206,7 @@ def _read_cifar_jpegs(source: Path):
 TINY_FOLDER = "tiny-imagenet-200"
 
 
-def load_tiny_imagenet(base: Path) -> Dataset:
+def load_tiny_imagenet(base: Path, validation: str = "z19") -> Dataset:
     """Tiny ImageNet (200 classes, 64x64): 100k training images; the 10k official validation
     images are the test set (paper_specs.md 6.1). Classes in sorted wnid order."""
     folder = base / TINY_FOLDER
@@ -215,7 +217,7 @@ def load_tiny_imagenet(base: Path) -> Dataset:
             "LT_DATA at a folder holding tiny-imagenet-200/"
         )
     x_full, y_full, x_test, y_test = cached_arrays(folder, lambda: _read_tiny(folder))
-    splits = make_splits(x_full, y_full, x_test, y_test)
+    splits = make_splits(x_full, y_full, x_test, y_test, validation)
     return Dataset("tiny-imagenet", f"Tiny ImageNet (64x64, 200 classes; files in {folder})",
                    splits, num_classes=200)
 

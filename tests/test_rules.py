@@ -1,0 +1,134 @@
+"""Pruning rules beyond Z19's layerwise criteria: L23's importance measures, global selection
+(exact counts and OpenLTH's threshold), a reference run's per-layer counts, and the loop that
+runs them with rewinding to iteration k. Expectations worked out by hand."""
+
+import math
+
+import pytest
+import torch
+
+from lt_core import lottery, masks, models
+from lt_core.config import Arm, Train
+from lt_core.data import synthetic
+from lt_core.store import RunStore, unpack_mask
+
+W = torch.tensor([0.0, -1.0, 2.0, -2.0, 3.0])  # a layer with a tie (|-2| = |2|)
+M = torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])  # the first entry is already pruned
+
+
+def test_importance_measures_by_hand():
+    got = {m: masks.importance(m, W, M) for m in masks.L23_MEASURES}
+    # unpruned |w| = 1, 2, 2, 3; the pruned entry scores 0 in every measure
+    assert got["magnitude"].tolist() == [0, 1, 2, 2, 3]
+    torch.testing.assert_close(got["l1"], torch.tensor([0, 1, 2, 2, 3]) / 8)
+    torch.testing.assert_close(got["l2"], torch.tensor([0, 1, 4, 4, 9]) / 18)
+    e = torch.exp(torch.tensor([1.0, 2, 2, 3]) - 3)  # exp(0) of the pruned zero never enters
+    torch.testing.assert_close(got["softmax"], torch.cat([torch.zeros(1), e / e.sum()]))
+    torch.testing.assert_close(got["minmax"], torch.tensor([0, 0, 0.5, 0.5, 1]))
+    # LAMP: ascending 1, 2 (index 2), 2 (index 3), 3; tail sums of squares 18, 17, 13, 9
+    torch.testing.assert_close(got["lamp"], torch.tensor([0, 1 / 18, 4 / 17, 4 / 13, 1.0]))
+
+
+def test_importance_of_constant_and_single_entry_layers():
+    const = torch.full((4,), -0.5)
+    ones = torch.ones(4)
+    assert masks.importance("minmax", const, ones).tolist() == [1.0] * 4  # max = min: 1
+    torch.testing.assert_close(masks.importance("softmax", const, ones), torch.full((4,), 0.25))
+    single = torch.tensor([0.7])
+    for m in masks.L23_MEASURES:
+        assert masks.importance(m, single, torch.ones(1)).item() == pytest.approx(
+            {"magnitude": 0.7}.get(m, 1.0))
+    zeros = torch.zeros(3)  # every unpruned entry is 0: no division by 0
+    assert masks.importance("l1", zeros, torch.ones(3)).tolist() == [0.0] * 3
+
+
+def test_global_selection_exact_and_threshold():
+    w = {"a": torch.tensor([1.0, 2.0, 3.0, 4.0]), "b": torch.tensor([2.0, 2.0, 5.0, 6.0, 7.0])}
+    m = {n: torch.ones_like(t) for n, t in w.items()}
+    g = torch.Generator().manual_seed(0)
+    # 9 remaining, ceil(0.2 * 9) = 2 pruned: 1.0 and one of the three 2.0s
+    exact = masks.global_masks("magnitude", w, w, m, 0.2, "exact", g)
+    assert sum(int(t.sum()) for t in exact.values()) == 7 and exact["a"][0] == 0
+    # OpenLTH: tau = sorted[2] = 2.0, keep |w| > 2: all three 2.0s go as well
+    thr = masks.global_masks("magnitude", w, w, m, 0.2, "threshold", g)
+    assert thr["a"].tolist() == [0, 0, 1, 1] and thr["b"].tolist() == [0, 0, 1, 1, 1]
+    assert masks.prune_count(0.2, 266_200) == 53_240  # not 53,241 from the float product
+
+
+def test_reference_counts_within_each_layer():
+    w = {"a": torch.tensor([4.0, -3.0, 2.0, 1.0]), "b": torch.tensor([1.0, 2.0, 3.0])}
+    m = {"a": torch.ones(4), "b": torch.tensor([1.0, 1.0, 0.0])}
+    g = torch.Generator().manual_seed(0)
+    lpr = masks.reference_masks("magnitude", w, w, m, {"a": 2, "b": 1}, g)
+    assert lpr["a"].tolist() == [1, 1, 0, 0] and lpr["b"].tolist() == [0, 1, 0]  # nested
+    rand = masks.reference_masks("random", w, w, m, {"a": 3, "b": 2}, g)
+    assert int(rand["a"].sum()) == 3 and rand["b"].tolist() == [1, 1, 0]
+    with pytest.raises(ValueError, match="keeps 3 weights but only 2 remain"):
+        masks.reference_masks("random", w, w, m, {"a": 3, "b": 3}, g)
+
+
+@pytest.fixture(scope="module")
+def loop_store(tmp_path_factory):
+    """Global magnitude (L23's threshold rule) and L2, rewound to iteration 6, plus a
+    preserve-LPR run that follows the magnitude run: 2 levels, one population each."""
+    toy = synthetic({"train": 64, "val": 0, "test": 32}, shape=(1, 6, 6)).with_options("none")
+    model = models.build("lenet_300_100", toy.input_shape)
+    train = Train(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=16, epochs=3,
+                  last_batch="keep", eval_every=4)
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    arms = {"magnitude": Arm("magnitude", selection="global", count="threshold"),
+            "l2": Arm("l2", selection="global", count="threshold")}
+    runs = [lottery.Run({"kind": "test", "model": "lenet_300_100", "arm": n, "seed": 0}, 0, arm,
+                        train, rewind_iteration=6, keep_final=True) for n, arm in arms.items()]
+    keys = lottery.prune_loop(model, toy, runs, 2, store, torch.device("cpu"), progress=False)
+    follower = lottery.Run({"kind": "test", "model": "lenet_300_100", "arm": "lpr", "seed": 1}, 1,
+                           Arm("random", selection="reference"), train, reference=keys[0])
+    keys += lottery.prune_loop(model, toy, [follower], 2, store, torch.device("cpu"),
+                               progress=False)
+    return store, keys, model
+
+
+def test_global_levels_prune_ceil_fifth_of_what_remains(loop_store):
+    store, keys, model = loop_store
+    total = models.count_prunable(model)
+    remaining = total
+    for level in range(3):
+        kept = sum(int(unpack_mask(p).sum()) for p in store.load_round(keys[0], level)["next_mask"].values())
+        assert kept <= remaining - math.ceil(0.2 * remaining)  # threshold: at least n + 1 go
+        remaining = kept
+
+
+def test_rewind_point_is_trained_once_and_every_level_starts_there(loop_store):
+    store, keys, model = loop_store
+    points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
+    assert len(points) == 1 and store.config(points[0])["iteration"] == 6  # shared by measures
+    state_k = store.load_round(points[0], 0)["state"]
+    for key in keys[:2]:
+        level = store.load_round(key, 1)
+        assert level["iterations"][0] == 6 and "final" in level  # from k; weights kept
+        # biases (never pruned) restart from the state at k at every level
+        assert not torch.equal(level["final"]["fc.bias"], state_k["fc.bias"])
+    # the measures share level 0 (same start, mask and data): identical results
+    a, b = (store.load_round(k, 0)["test_acc_at_end"] for k in keys[:2])
+    assert a == b
+
+
+def test_preserve_lpr_follows_the_reference_counts(loop_store):
+    store, keys, _ = loop_store
+    for level in range(3):
+        ref = store.load_round(keys[0], level)["next_mask"]
+        got = store.load_round(keys[2], level)["next_mask"]
+        for name in ref:
+            assert int(unpack_mask(got[name]).sum()) == int(unpack_mask(ref[name]).sum())
+
+
+def test_an_impossible_rewind_point_fails_before_anything_is_written(tmp_path):
+    toy = synthetic({"train": 64, "val": 0, "test": 32}, shape=(1, 6, 6)).with_options("none")
+    model = models.build("lenet_300_100", toy.input_shape)
+    train = Train(optimizer="sgd", lr=0.05, batch_size=16, epochs=2, eval_every=4)
+    run = lottery.Run({"kind": "test", "model": "lenet_300_100", "seed": 0}, 0,
+                      Arm("magnitude", selection="global"), train, rewind_iteration=8)
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(ValueError, match="rewind_iteration 8 must be >= 0 and before the end"):
+        lottery.prune_loop(model, toy, [run], 1, store, torch.device("cpu"), progress=False)
+    assert not (tmp_path / "runs").exists()
