@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("data", help="download the full datasets (checksummed) into the data root")
     p.add_argument("--root", help="data root (default: $LT_DATA, else ./data)")
     p.add_argument("--cifar10", action="store_true", help="also CIFAR-10 (163 MB)")
+    p.add_argument("--tiny-imagenet", action="store_true", help="also Tiny ImageNet (237 MB)")
+    p.add_argument("--mirror", action="append", metavar="URL",
+                   help="base URL to fetch the canonical file names from instead of the "
+                        "canonical hosts (repeatable; or LT_DATA_MIRRORS)")
 
     sub.add_parser("bench", help="engine vs plain-loop benchmark; options: see lt_core.bench")
 
@@ -103,9 +107,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "data":
         from . import data
 
-        print(f"MNIST ready in {data.download_mnist(args.root)}")
+        root = data.data_root(args.root)
+        print(f"MNIST ready in {data.download_mnist(root, args.mirror)}")
         if args.cifar10:
-            print(f"CIFAR-10 ready in {data.download_cifar10(args.root)}")
+            print(f"CIFAR-10 ready in {data.download_cifar10(root, args.mirror)}")
+        if args.tiny_imagenet:
+            print(f"Tiny ImageNet ready in {data.download_tiny_imagenet(root, args.mirror)}")
         return 0
     if args.cmd == "bench":
         from .bench import main as bench_main

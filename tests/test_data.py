@@ -332,3 +332,14 @@ def test_cifar10_from_the_jpeg_archive_itself(tmp_path, monkeypatch):
     monkeypatch.setenv("LT_CACHE", str(tmp_path / "cache2"))
     with pytest.raises(DataError, match="cifar10-jpg.tar.gz is corrupt"):
         data.load("cifar10", root)
+
+
+def test_data_command_takes_a_mirror(server, tmp_path, monkeypatch, capsys):
+    from lt_core.__main__ import main
+
+    root, url = server
+    _, sums = _fake_mnist(root, n_train=60000, n_test=10)
+    monkeypatch.setattr(sources, "MNIST_FILES", sums)
+    assert main(["data", "--root", str(tmp_path / "d"), "--mirror", url]) == 0
+    assert "MNIST ready in" in capsys.readouterr().out
+    assert _visible(tmp_path / "d" / "mnist") == sorted(f"{n}.gz" for n in sums)

@@ -32,7 +32,7 @@ def test_executed_notebooks_state_scale_and_data(executed):
     import nbformat
 
     for src in notebooks.sources():
-        if src.stem in ("index", "05_scorecard"):
+        if src.stem in ("index", "09_scorecard"):
             continue  # no experiment of their own
         nb = nbformat.read(BOOK / f"{src.stem}.ipynb", as_version=4)
         text = "".join(str(o.get("data", {}).get("text/markdown", ""))
@@ -71,7 +71,7 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
 
     index = text("index")
     assert "mnist-embedded-5k" in index and "tiny" in index  # read from the store
-    card = text("05_scorecard")
+    card = text("09_scorecard")
     assert "mask_x" not in card and "large_final_same_sign" in card
     assert "not run at this scale (tiny)" in card  # numbers are never judged off paper scale
     assert "reproduced" in card
