@@ -1,8 +1,11 @@
 """lt_core: the library behind the lottery-ticket companion book.
 
-Modules, one job each: config (typed params), data (whole-split tensors), models (Z19 nets),
-masks (criteria, selection), engine (population trainer), store (run store), lottery
-(iterative pruning), plots (paper-style figures), notebooks (papermill runner), bench.
+Modules, one job each: config (typed params), data/ (whole-split tensors, augmentation,
+downloads), models (the papers' networks), masks (criteria, importance measures, selections),
+actions (mask-1 and mask-0 actions), schedule (iterations and learning rates by global step),
+optim (population SGD and Adam), engine (population trainer), store (run store), lottery (THE
+pruning loop), supermask, stats, plots (paper-style figures), widgets, scorecard, notebooks
+(papermill runner), bench.
 """
 
 __version__ = "0.1.0"
