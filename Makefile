@@ -1,6 +1,8 @@
-# make book | make test | make bench | make data | make clean      (SCALE=tiny|quick|paper)
+# make book | make test | make bench | make data | make clean   (SCALE=tiny|quick|paper, EXECUTOR=local|ray)
 SHELL := /bin/bash
 SCALE ?= quick
+# EXECUTOR=ray spreads populations over a Ray cluster ($$RAY_ADDRESS; none: a local one)
+EXECUTOR ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # A local folder of CPU torch wheels, where the machine has one (pip reads it, uv does not).
@@ -18,7 +20,7 @@ FONTS := book/_extra/@jupyter-widgets/html-manager/dist
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade uv
-	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode $(FIND_LINKS) "$(TORCH)" -e ".[book,test]"
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode $(FIND_LINKS) "$(TORCH)" -e ".[book,test,ray]"
 	touch $@
 
 # Web assets the static book needs, vendored so that pages load nothing from the internet.
@@ -36,7 +38,7 @@ $(VENDOR)/.done:
 	touch $@
 
 notebooks: $(VENV)/.installed
-	$(PY) -m lt_core notebooks --scale $(SCALE)
+	$(PY) -m lt_core notebooks --scale $(SCALE) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 html: $(VENV)/.installed $(VENDOR)/.done
 	rm -rf book/_build   # a clean build: incremental ones can miss html_extra_path changes

@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", default="quick", choices=("tiny", "quick", "paper"))
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01")
     p.add_argument("--store", help="run-store root (default: the params' store, runs/)")
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where populations train (default: the params', local)")
+    p.add_argument("--ray-address", help="Ray cluster to use (default: $RAY_ADDRESS, else a "
+                                         "local one)")
 
     p = sub.add_parser("run", help="run one experiment from a params file (progress bars)")
     p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml or "

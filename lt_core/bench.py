@@ -7,7 +7,9 @@ memory format, ``torch.optim``, tensors in memory) and the population engine at 
 * Conv2, batch 60, Adam, CIFAR-shaped: ``conv2_population_vs_plain`` (P = 3);
 * ResNet-20, batch 128, SGD with momentum and weight decay, crop+flip augmentation,
   CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8), and on CUDA images per second at
-  P = 1, 8 and 32 for both executions (``vmap``, ``loop``).
+  P = 1, 8 and 32 for both executions (``vmap``, ``loop``);
+* a tiny sweep of 4 independent populations through the pruning loop, the local executor
+  against 2 Ray workers of one thread each: ``ray_vs_local``.
 
 Each configuration is timed in several interleaved repeats and the median is printed, so a
 noisy neighbour on the machine hits all of them alike. Lines are ``name value``; ratios > 1
@@ -168,12 +170,54 @@ def bench_resnet20_throughput(device: torch.device, steps: int, repeats: int,
     return out
 
 
+def bench_ray(steps: int, repeats: int) -> dict[str, float]:
+    """A tiny sweep of 4 independent populations (LeNet-300-100 at 4 batch sizes, 2 seeds
+    each, one level) through the pruning loop: the local executor (one population after the
+    other, all threads) against 2 Ray workers of one thread each on a local cluster."""
+    import tempfile
+
+    from . import executor, lottery
+    from .config import Arm, RayOptions
+    from .store import RunStore
+
+    try:
+        import ray
+    except ImportError:
+        return {}
+    toy = synthetic({"train": 2_000, "val": 200, "test": 200})
+    model = models.build("lenet_300_100", toy.input_shape)
+    runs = [lottery.Run({"kind": "bench", "batch": b, "seed": s}, s, Arm("magnitude",
+                        selection="global"), Train(optimizer="sgd", lr=0.05, batch_size=b,
+                                                   iterations=steps, eval_every=steps))
+            for b in (32, 48, 64, 96) for s in (0, 1)]
+
+    def sweep(ex) -> float:
+        with tempfile.TemporaryDirectory() as root:
+            t0 = time.perf_counter()
+            lottery.prune_loop(model, toy, runs, 0, RunStore(root), torch.device("cpu"),
+                               progress=False, executor=ex)
+            return time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start = time.perf_counter() - t0
+    try:
+        remote = executor.make("ray", RayOptions(cpus_per_task=1))
+        sweep(remote)  # warm-up: workers start, import torch
+        t = _median_of(repeats, {"local": lambda: sweep(executor.LocalExecutor()),
+                                 "ray": lambda: sweep(remote)})
+    finally:
+        ray.shutdown()
+    return {"ray_cluster_start_s": start, "ray_sweep_local_s": t["local"],
+            "ray_sweep_2_workers_s": t["ray"], "ray_vs_local": t["local"] / t["ray"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=["fc", "conv2", "resnet20"],
-                        choices=["fc", "conv2", "resnet20", "throughput"])
+    parser.add_argument("--only", nargs="*", default=["fc", "conv2", "resnet20", "ray"],
+                        choices=["fc", "conv2", "resnet20", "throughput", "ray"])
     parser.add_argument("--steps", type=int, default=None, help="steps per timing (per network)")
     parser.add_argument("--population", type=int, default=16, help="FC's population size")
     args = parser.parse_args(argv)
@@ -189,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
         lines |= bench_resnet20(device, args.steps or (8 if cpu else 200), args.repeats)
     if "throughput" in args.only:
         lines |= bench_resnet20_throughput(device, args.steps or (4 if cpu else 100), args.repeats)
+    if "ray" in args.only and cpu:
+        lines |= bench_ray(args.steps or 300, args.repeats)
     tag = "" if cpu else f"_{device.type}"
     for name, value in lines.items():
         print(f"{name}{tag} {value:.3f}", flush=True)

@@ -185,6 +185,27 @@ class Pruning:
 
 
 @dataclass(frozen=True)
+class RayOptions:
+    """Where Ray runs populations (``executor: ray``); never part of a run's key."""
+
+    address: str | None = None  # None: $RAY_ADDRESS, else a local cluster
+    gpus_per_task: float = 0.0  # e.g. 0.25: four populations share a GPU
+    cpus_per_task: int = 1  # also the task's intra-op threads
+    max_population: int | None = None  # split larger populations into tasks of this size
+    max_retries: int = 3  # a task whose worker died runs again
+
+    def __post_init__(self) -> None:
+        if self.gpus_per_task < 0:
+            raise ConfigError(f"ray.gpus_per_task must be >= 0 (got {self.gpus_per_task})")
+        _positive(self, "cpus_per_task", "max_population")
+        if self.max_retries < 0:
+            raise ConfigError(f"ray.max_retries must be >= 0 (got {self.max_retries})")
+
+
+Executor = Literal["local", "ray"]  # where populations train (lt_core.executor)
+
+
+@dataclass(frozen=True)
 class Experiment:
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
 
@@ -195,6 +216,8 @@ class Experiment:
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     store: str = "runs"  # run-store root
+    executor: Executor = "local"
+    ray: RayOptions = field(default_factory=RayOptions)
 
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
@@ -264,6 +287,8 @@ class Supermasks:
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"
     store: str = "runs"
+    executor: Executor = "local"
+    ray: RayOptions = field(default_factory=RayOptions)
 
     def __post_init__(self) -> None:
         if self.max_power < 0:
@@ -275,7 +300,8 @@ class Supermasks:
         same store entry as notebook 1's ``large_final`` run with the same training."""
         return Experiment(models=self.models, data=self.data, train=self.dense,
                           pruning=Pruning(rounds=0, arms=[Arm("large_final")]),
-                          seeds=self.seeds, device=self.device, store=self.store)
+                          seeds=self.seeds, device=self.device, store=self.store,
+                          executor=self.executor, ray=self.ray)
 
 
 def _positive(obj: Any, *names: str) -> None:

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,6 +31,8 @@ import torch
 from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
 from .config import PAPER_TRAIN, Arm, Experiment, Train, key_dict
+from .executor import LocalExecutor, Population, RayExecutor
+from .executor import make as make_executor
 from .store import RunStore, environment, pack_mask, unpack_mask
 
 
@@ -165,22 +168,34 @@ def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int)
 
 
 def run_iterative(exp: Experiment, progress: bool = True) -> Result:
-    """Run (or resume) the experiment; finished rounds in the store are never recomputed."""
+    """Run (or resume) the experiment; finished rounds in the store are never recomputed.
+
+    With ``executor: ray`` the networks' loops run side by side, so that the populations of
+    different networks train at once too."""
     device = engine.resolve_device(exp.device)
     store = RunStore(exp.store)
-    rows, data_info = [], {}
-    for model_name in exp.models:
+    ex = make_executor(exp.executor, exp.ray)
+
+    def network(model_name: str) -> tuple[DataInfo, list[dict]]:
         data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device)
-        data_info[model_name] = DataInfo(data.name, data.description, data.sizes(),
-                                         data.input_shape)
         model = models.build(model_name, data.input_shape, data.num_classes)
         pairs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
         runs = [Run(run_config(exp, model_name, data.name, arm, s), s, arm,
                     exp.train_for(model_name)) for arm, s in pairs]
         keys = prune_loop(model, data, runs, exp.pruning.rounds, store, device, progress,
-                          name=model_name)
-        rows += [{"key": key, "model": model_name, "label": arm.label, **dataclasses.asdict(arm),
-                  "seed": seed} for key, (arm, seed) in zip(keys, pairs)]
+                          name=model_name, executor=ex)
+        info = DataInfo(data.name, data.description, data.sizes(), data.input_shape)
+        return info, [{"key": key, "model": model_name, "label": arm.label,
+                       **dataclasses.asdict(arm), "seed": seed}
+                      for key, (arm, seed) in zip(keys, pairs)]
+
+    if isinstance(ex, RayExecutor) and len(exp.models) > 1:
+        with ThreadPoolExecutor(len(exp.models)) as pool:
+            done = list(pool.map(network, exp.models))
+    else:
+        done = [network(m) for m in exp.models]
+    data_info = {m: info for m, (info, _) in zip(exp.models, done)}
+    rows = [row for _, rs in done for row in rs]
     return Result(exp, pd.DataFrame(rows), data_info, str(device), store)
 
 
@@ -206,7 +221,8 @@ class Run:
 
 def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], levels: int,
                store: RunStore, device: torch.device, progress: bool = True, name: str = "",
-               prunable: dict[str, float] | None = None) -> list[str]:
+               prunable: dict[str, float] | None = None,
+               executor: LocalExecutor | RayExecutor | None = None) -> list[str]:
     """Train, prune, act, repeat: levels 0..``levels`` of every run; returns the run keys.
 
     All runs advance level by level in lockstep. At each level the unfinished runs train as
@@ -216,6 +232,7 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     run applies its rule (runs that follow a reference run after it) and its actions, and
     its level is saved. A finished level is never recomputed; a run whose training diverged
     stops. ``prunable`` (default: the model's) maps prunable tensors to their layerwise rates.
+    ``executor`` is where populations train (``lt_core.executor``; default: here, in turn).
     """
     rates = prunable if prunable is not None else model.prune_rates
     n_train = len(data.splits["train"][1])
@@ -225,17 +242,18 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     keys = [store.prepare(run.config) for run in runs]
     # One process at a time computes a run; a second one waits here, then finds its rounds done.
     unfinished = [k for k in keys if (n := len(store.rounds(k))) <= levels and _alive(store, k, n)]
+    ex = executor or LocalExecutor()
     with store.claim(unfinished):
-        starts = _rewind_points(model, data, runs, store, device, progress, name)
+        starts = _rewind_points(model, data, runs, store, device, progress, name, ex)
         for level in range(levels + 1):
             _train_level(model, data, runs, keys, level, levels, starts, store, device, progress,
-                         name, rates)
+                         name, rates, ex)
     return keys
 
 
 def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
                  keys: list[str], level: int, levels: int, starts: list[dict], store: RunStore,
-                 device: torch.device, progress: bool, name: str, rates: dict) -> None:
+                 device: torch.device, progress: bool, name: str, rates: dict, ex) -> None:
     """One level of every unfinished run: train the populations, then prune and save."""
     todo = [i for i, key in enumerate(keys)
             if not store.has_round(key, level) and _alive(store, key, level)]
@@ -244,7 +262,7 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
     # Each run's state for this level was computed at the end of the previous one.
     states = {i: _state_for(store, keys[i], level, starts[i], runs[i].start_mask, rates)
               for i in todo}
-    trained = {}
+    groups, populations = [], []
     for group in _populations(runs, todo).values():
         slot = {i: (runs[i].seed, runs[i].lr, runs[i].weight_decay, _fingerprint(states[i]))
                 for i in group}
@@ -255,18 +273,21 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
                                  mask=states[i]["mask"], frozen=states[i]["frozen"],
                                  lr=runs[i].lr, weight_decay=runs[i].weight_decay)
                    for i in unique.values()]
-        started = time.time()
-        results = engine.train(
-            model, members, data, runs[group[0]].train, device, progress,
-            desc=f"{name} round {level}/{levels} ({len(members)} nets)",
-            start=runs[group[0]].rewind_iteration)
-        wall = (time.time() - started) / len(members)
-        by_slot = dict(zip(unique, results))
-        trained.update({i: (by_slot[slot[i]], wall) for i in group})
+        groups.append((group, slot, unique))
+        populations.append(Population(model, members, data, runs[group[0]].train, device, {
+            "progress": progress, "desc": f"{name} round {level}/{levels} ({len(members)} nets)",
+            "start": runs[group[0]].rewind_iteration}))
+    started = time.time()
+    results = ex.map(populations)  # independent populations: at once where the executor can
+    wall = (time.time() - started) / sum(len(p.members) for p in populations)
+    trained = {}
+    for (group, slot, unique), res in zip(groups, results):
+        by_slot = dict(zip(unique, res))
+        trained.update({i: by_slot[slot[i]] for i in group})
     for i in sorted(todo, key=lambda i: runs[i].reference is not None):
         counts = _reference_counts(store, runs[i].reference, level)
-        record = _next_round(runs[i], level, states[i], trained[i][0], rates, counts)
-        record.update(wall_s=trained[i][1], env=environment(device))
+        record = _next_round(runs[i], level, states[i], trained[i], rates, counts)
+        record.update(wall_s=wall, env=environment(device))
         store.save_round(keys[i], level, record)
 
 
@@ -280,7 +301,7 @@ def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
 
 
 def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
-                   store: RunStore, device: torch.device, progress: bool, name: str
+                   store: RunStore, device: torch.device, progress: bool, name: str, ex
                    ) -> list[dict]:
     """Each run's state_0: its initial state, or the state of all parameters and buffers at
     global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
@@ -300,16 +321,19 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
             group = (json.dumps(key_dict(run.train), sort_keys=True), run.rewind_iteration)
             pending.setdefault(group, []).append((i, key))
         starts[i] = key
+    populations, points = [], []
     for todo in pending.values():
         todo = list(dict((key, i) for i, key in todo).items())  # each point once
         first = runs[todo[0][1]]
         members = [engine.Member(seed=runs[i].seed, init=models.initial_state(model, runs[i].seed),
                                  lr=runs[i].lr, weight_decay=runs[i].weight_decay)
                    for _, i in todo]
-        results = engine.train(model, members, data, first.train, device, progress,
-                               desc=f"{name} to iteration {first.rewind_iteration} "
-                                    f"({len(members)} nets)", stop=first.rewind_iteration)
-        for (key, _), res in zip(todo, results):
+        populations.append(Population(model, members, data, first.train, device, {
+            "progress": progress, "stop": first.rewind_iteration,
+            "desc": f"{name} to iteration {first.rewind_iteration} ({len(members)} nets)"}))
+        points.append([key for key, _ in todo])
+    for keys, results in zip(points, ex.map(populations)):
+        for key, res in zip(keys, results):
             store.save_round(key, 0, {"round": 0, "state": res.final, "metrics": res.metrics,
                                       "iterations": res.iterations, "failed_at": res.failed_at,
                                       "percent_remaining": 100.0})

@@ -26,10 +26,13 @@ def sources(book: Path = REPO / "book") -> list[Path]:
 
 
 def execute(scale: str = "quick", only: list[str] | None = None, book: Path = REPO / "book",
-            params: Path = REPO / "params", store: str | None = None) -> list[str]:
+            params: Path = REPO / "params", store: str | None = None,
+            executor: str | None = None, ray_address: str | None = None) -> list[str]:
     """Execute every notebook (or those whose name starts with one of ``only``).
 
-    Returns one line per failure (empty when all succeeded); prints progress as it goes.
+    ``store``, ``executor`` and ``ray_address`` override the params files' (``executor: ray``
+    spreads every experiment's populations over a Ray cluster). Returns one line per failure
+    (empty when all succeeded); prints progress as it goes.
     """
     import jupytext
     import papermill
@@ -50,6 +53,10 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
         values = yaml.safe_load(param_file.read_text()) or {}
         if store is not None:
             values["store"] = store
+        if executor is not None:
+            values["executor"] = executor
+        if ray_address is not None:
+            values["ray"] = {**values.get("ray", {}), "address": ray_address}
         started = time.time()
         print(f"[{scale}] {src.stem} ...", flush=True)
         out = book / f"{src.stem}.ipynb"
