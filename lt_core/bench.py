@@ -3,19 +3,22 @@
 FC 300-100-10, batch 60, Adam, MNIST-shaped data in memory, a fixed number of steps. Each
 configuration is timed in several interleaved repeats and the median is printed, so a noisy
 neighbour on the machine hits all of them alike. Lines are ``name value``; the last one is
-``population_vs_plain``.
+``population_vs_plain``, after ``supermask_vs_fc_step``: a learned-supermask step (SGD on mask
+logits, a Bernoulli mask sample per forward) against an engine FC training step (Adam), both
+at the supermask's batch 250 and the same population.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from . import engine, models
+from . import engine, models, supermask
 from .config import Train
 from .data import synthetic
 
@@ -43,17 +46,34 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def engine_step_ms(model: torch.nn.Module, data, population: int, steps: int) -> float:
-    """ms per population step of lt_core.engine.train (evaluation pushed past the end)."""
+ADAM = Train(lr=1.2e-3, eval_every=10**9)  # evaluation pushed past the end
+SUPERMASK_SGD = Train(optimizer="sgd", lr=100.0, momentum=0.9, batch_size=250, eval_every=10**9)
+
+
+def engine_step_ms(model: torch.nn.Module, data, population: int, steps: int,
+                   cfg: Train = ADAM) -> float:
+    """ms per population step of lt_core.engine.train."""
     members = [engine.Member(seed=s, init=models.initial_state(model, s)) for s in range(population)]
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=20, eval_every=10**9), progress=False)
-    # Timing the whole call includes the two evaluations (start and end); time them separately.
-    t0 = time.perf_counter()
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=1, eval_every=10**9), progress=False)
-    overhead = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    engine.train(model, members, data, Train(lr=1.2e-3, iterations=steps + 1, eval_every=10**9), progress=False)
-    return (time.perf_counter() - t0 - overhead) / steps * 1e3
+    return _train_step_ms(model, members, data, cfg, steps)
+
+
+def supermask_step_ms(base: torch.nn.Module, data, population: int, steps: int) -> float:
+    """ms per population step of learned-supermask training (c = 0), as supermask.learned runs
+    it."""
+    members = [supermask.learned_member(base, s, 0.0) for s in range(population)]
+    return _train_step_ms(supermask.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
+
+
+def _train_step_ms(model, members, data, cfg: Train, steps: int) -> float:
+    def run(n: int) -> float:
+        t0 = time.perf_counter()
+        engine.train(model, members, data, dataclasses.replace(cfg, iterations=n), progress=False)
+        return time.perf_counter() - t0
+
+    run(20)
+    # The whole call includes setup and the two evaluations (start and end): subtract a
+    # one-step call.
+    return (run(steps + 1) - run(1)) / steps * 1e3
 
 
 def matmul_rate_gflops(device: torch.device) -> float:
@@ -95,13 +115,17 @@ def main(argv: list[str] | None = None) -> None:
     model = models.build("fc", data.input_shape)
     P = args.population
 
-    plain, p1, pP = [], [], []
-    for _ in range(args.repeats):  # interleaved, so drifting machine load hits all three alike
+    plain, p1, pP, fc250, sm250 = [], [], [], [], []
+    big = dataclasses.replace(ADAM, batch_size=SUPERMASK_SGD.batch_size)
+    for _ in range(args.repeats):  # interleaved, so drifting machine load hits all alike
         torch.manual_seed(0)
         plain.append(plain_loop(models.build("fc", data.input_shape).to(device), x, y, args.steps))
         p1.append(engine_step_ms(model, data, 1, args.steps))
         pP.append(engine_step_ms(model, data, P, max(args.steps // 4, 50)) / P)
-    plain_ms, p1_ms, pP_ms = (statistics.median(v) for v in (plain, p1, pP))
+        fc250.append(engine_step_ms(model, data, P, max(args.steps // 8, 25), big) / P)
+        sm250.append(supermask_step_ms(model, data, P, max(args.steps // 8, 25)) / P)
+    plain_ms, p1_ms, pP_ms, fc250_ms, sm250_ms = (
+        statistics.median(v) for v in (plain, p1, pP, fc250, sm250))
     floor_ms = step_flops(model) / (matmul_rate_gflops(device) * 1e9) * 1e3
     tag = "" if device.type == "cpu" else f"_{device.type}"
     print(f"device{tag} {device} threads={torch.get_num_threads()}")
@@ -109,7 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"engine_p1_ms_per_step{tag} {p1_ms:.3f}")
     print(f"engine_p{P}_ms_per_network_step{tag} {pP_ms:.3f}")
     print(f"matmul_limit_ms_per_step{tag} {floor_ms:.3f}")
+    print(f"engine_fc_batch250_p{P}_ms_per_network_step{tag} {fc250_ms:.3f}")
+    print(f"supermask_batch250_p{P}_ms_per_network_step{tag} {sm250_ms:.3f}")
     print(f"engine_p1_vs_plain{tag} {p1_ms / plain_ms:.3f}")
+    print(f"supermask_vs_fc_step{tag} {sm250_ms / fc250_ms:.3f}")
     print(f"population_vs_plain{tag} {plain_ms / pP_ms:.3f}")
 
 

@@ -29,6 +29,6 @@ def test_bench_prints_the_named_lines():
     names = [line.split()[0] for line in r.stdout.strip().splitlines()]
     assert r.returncode == 0, r.stderr
     for name in ("plain_loop_ms_per_step", "engine_p1_ms_per_step", "engine_p2_ms_per_network_step",
-                 "matmul_limit_ms_per_step"):
+                 "matmul_limit_ms_per_step", "supermask_vs_fc_step"):
         assert name in names
     assert names[-1] == "population_vs_plain"

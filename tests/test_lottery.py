@@ -103,20 +103,6 @@ def test_welch_needs_two_values_and_a_higher_mean():
     assert stats.beats([0.9, 0.91, 0.9], [0.1, 0.12, 0.11])
 
 
-def test_supermask_straight_through_gradient_and_exact_freeze():
-    base = models.FC((1, 2, 2), num_classes=2)
-    net = supermask.SupermaskNet(base)
-    for p in net.w.values():
-        torch.nn.init.normal_(p)
-    m = net.m["fc1__weight"]
-    with torch.no_grad():
-        m.fill_(0.0)
-    torch.manual_seed(0)
-    net(torch.ones(3, 1, 2, 2)).sum().backward()
-    # dg/dm = s(1 - s) = 0.25 at m = 0: the gradient exists and is finite everywhere.
-    assert m.grad is not None and torch.isfinite(m.grad).all() and m.grad.abs().sum() > 0
-
-
 def test_signed_constant_uses_the_layer_population_std():
     w = torch.tensor([1.0, -3.0, 0.0, 2.0])
     sigma = w.std(unbiased=False)
