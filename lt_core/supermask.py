@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,32 +219,45 @@ class _Run:
 def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     """Train a learned supermask for every (network, c, seed); one row each.
 
-    Columns: model, c, seed, final_acc (mean test accuracy over ``samples`` mask samples at
-    the early-stopping iteration), pruned_pct (1 - mean keep-probability), early_stop_iteration,
-    failed; finished runs are loaded from the store, never retrained.
+    Columns: model, c, seed, final_acc (mean test accuracy over ``samples`` mask samples, at
+    the end of training or, where the network early-stops, at the minimum validation loss),
+    iteration (where final_acc was taken), iterations (the training length), pruned_pct
+    (1 - mean keep-probability), failed. Finished runs are loaded from the store, never
+    retrained; ``learned_runs`` gives their keys (the curves are in their metrics).
     """
+    rows = []
+    for model_name, runs, store in learned_runs(cfg, progress):
+        for r in runs:
+            rows.append({"model": model_name, "c": r.c, "seed": r.seed,
+                         **store.load_round(r.key, 0)["summary"]})
+    return pd.DataFrame(rows)
+
+
+def learned_runs(cfg: Supermasks, progress: bool = True):
+    """Per network: (name, its runs with their store keys, the store), training what is
+    missing."""
     device = engine.resolve_device(cfg.device)
     store = RunStore(cfg.store)
-    rows = []
     for model_name in cfg.models:
         data, base = _data_and_network(cfg, model_name, device)
-        train_cfg = cfg.learned.train_for(model_name)
+        train_cfg = cfg.learned.train_for(model_name, data.sizes()["train"])
+        early_stop = cfg.learned.early_stop_for(model_name)
         runs = []
         for c in cfg.learned.init_values:
             for seed in cfg.seeds:
                 key = store.prepare({
                     "kind": "learned_supermask", "model": model_name, "data": data.name,
-                    "c": c, "seed": seed, "train": train_cfg.__dict__,
-                    "samples": cfg.learned.samples})
+                    "c": c, "seed": seed, "train": dataclasses.asdict(train_cfg),
+                    "samples": cfg.learned.samples, "early_stop": early_stop,
+                    # 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
+                    # torch.bernoulli from torch's global generator).
+                    "sampler": 2})
                 runs.append(_Run(model_name, c, seed, key))
         todo = [r for r in runs if not store.has_round(r.key, 0)]
         if todo:
-            _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
-                           progress)
-        for r in runs:
-            rec = store.load_round(r.key, 0)
-            rows.append({"model": model_name, "c": r.c, "seed": r.seed, **rec["summary"]})
-    return pd.DataFrame(rows)
+            _train_learned(base, todo, data, train_cfg, early_stop, cfg.learned.samples, store,
+                           device, progress)
+        yield model_name, runs, store
 
 
 def learned_member(base: nn.Module, seed: int, c: float) -> engine.Member:
@@ -258,23 +272,25 @@ def learned_member(base: nn.Module, seed: int, c: float) -> engine.Member:
 
 
 def _train_learned(base: nn.Module, runs: list[_Run], data: data_mod.Dataset, train_cfg,
-                   samples: int, store: RunStore, device: torch.device, progress: bool) -> None:
+                   early_stop: bool, samples: int, store: RunStore, device: torch.device,
+                   progress: bool) -> None:
     net = SupermaskNet(base, seeds.derive(runs[0].seed, "bernoulli", len(runs)))
     members = [learned_member(base, r.seed, r.c) for r in runs]
-    results = engine.train(net, members, data, train_cfg, device, progress, keep_best=True,
+    results = engine.train(net, members, data, train_cfg, device, progress, keep_best=early_stop,
                            desc=f"learned supermasks {runs[0].model} ({len(runs)} nets)")
-    accs = engine.evaluate(net, [res.best for res in results], data, "test", device,
-                           repeats=samples)
-    for r, res, acc in zip(runs, results, accs):
-        keep = [torch.sigmoid(res.best[f"m.{_key(n)}"]) for n in base.prune_rates]
+    reported = [res.best if early_stop else res.final for res in results]
+    accs = engine.evaluate(net, reported, data, "test", device, repeats=samples)
+    for r, res, params, acc in zip(runs, results, reported, accs):
+        keep = [torch.sigmoid(params[f"m.{_key(n)}"]) for n in base.prune_rates]
         kept = sum(float(k.sum()) for k in keep) / sum(k.numel() for k in keep)
         store.save_round(r.key, 0, {
             "iterations": res.iterations, "metrics": res.metrics,
             "masks": {n: k.half() for n, k in zip(base.prune_rates, keep)},
             "summary": {
                 "final_acc": float(acc) if not res.failed else np.nan,
+                "iteration": res.early_stop_iteration if early_stop else train_cfg.iterations,
+                "iterations": train_cfg.iterations,
                 "pruned_pct": 100.0 * (1.0 - kept),
-                "early_stop_iteration": res.early_stop_iteration,
                 "failed": res.failed,
             }})
 
@@ -315,7 +331,7 @@ def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
              f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in lines]]
     for model in cfg.models:
-        tr = cfg.learned.train_for(model)
+        tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
         lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
                      f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
@@ -329,12 +345,14 @@ def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:
     if cfg.max_power != 24:
         out.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
     for model in cfg.models:
-        tr, paper_tr = cfg.learned.train_for(model), config.PAPER_SUPERMASK[model]
-        if tr.iterations != paper_tr["iterations"]:
+        tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
+        paper_tr = config.Learned().train_for(
+            model, config.PAPER_TRAIN_SIZE[config.PAPER_DATASET[model]])
+        if tr.iterations != paper_tr.iterations:
             out.append(f"{model} learned masks trained {tr.iterations:,} iterations "
-                       f"instead of {paper_tr['iterations']:,}")
-        if tr.lr != paper_tr["lr"]:
-            out.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr['lr']:g}")
+                       f"instead of {paper_tr.iterations:,}")
+        if tr.lr != paper_tr.lr:
+            out.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr.lr:g}")
     if len(cfg.seeds) != 5:
         out.append(f"{len(cfg.seeds)} seeds instead of 5")
     return out
