@@ -283,6 +283,10 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"field '{where}' must be a list (got {value!r})")
         (inner,) = typing.get_args(tp)
         return [_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"field '{where}' must be true or false (got {value!r})")
+        return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"field '{where}' must be a number (got {value!r})")

@@ -19,8 +19,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import config, engine, lottery, masks, models, seeds
 from . import data as data_mod
+from . import departures as departures_mod
+from . import engine, lottery, masks, models, seeds
 from .config import Supermasks
 from .store import RunStore
 
@@ -326,36 +327,24 @@ def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
 
 def describe(cfg: Supermasks, dense: lottery.Result, scale: str) -> str:
     """Markdown: scale, data, device, and every departure from the paper's settings."""
-    lines, _ = dense.describe_networks()
     lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
-             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in lines]]
+             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in dense.describe_networks()]]
     for model in cfg.models:
         tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
+        stop = ("the early-stopping iteration (minimum validation loss, evaluated every "
+                f"{tr.eval_every})" if cfg.learned.early_stop_for(model) else "the end of training")
         lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
-                     f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
-                     f"the test set, each batch of 2,500 with a fresh mask sample.")
-    return "\n\n".join([*lines, lottery.scale_verdict(departures(cfg, dense))])
+                     f"{tr.batch_size}); accuracy at {stop} = mean over {cfg.learned.samples} "
+                     "passes over the test set, each batch of 2,500 with a fresh mask sample.")
+    return "\n\n".join([*lines, departures_mod.verdict(departures(cfg, dense))])
 
 
-def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:
+def departures(cfg: Supermasks, dense: lottery.Result) -> list[departures_mod.Departure]:
     """How this supermask experiment departs from the paper's settings; empty at paper scale."""
-    out = dense.describe_networks()[1]
-    if cfg.max_power != 24:
-        out.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
-    for model in cfg.models:
-        tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
-        paper_tr = config.Learned().train_for(
-            model, config.PAPER_TRAIN_SIZE[config.PAPER_DATASET[model]])
-        if tr.iterations != paper_tr.iterations:
-            out.append(f"{model} learned masks trained {tr.iterations:,} iterations "
-                       f"instead of {paper_tr.iterations:,}")
-        if tr.lr != paper_tr.lr:
-            out.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr.lr:g}")
-    if len(cfg.seeds) != 5:
-        out.append(f"{len(cfg.seeds)} seeds instead of 5")
-    return out
+    sizes = {model: d.sizes["train"] for model, d in dense.data.items()}
+    return departures_mod.supermasks(cfg, dense.data_name_by_model, sizes)
 
 
 def conclusions(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame) -> str:
