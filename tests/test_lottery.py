@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lt_core import config, lottery, models, stats, supermask
+from lt_core import config, lottery, models, supermask
 from lt_core.store import unpack_mask
 
 ARMS = [
@@ -77,30 +77,6 @@ def test_rerun_loads_everything_from_the_store(result):
     again = lottery.run_iterative(result.experiment, progress=False)
     assert again.summary.equals(result.summary)
     assert set(result.summary["member"]) == {config.Arm(**a).label for a in ARMS}
-
-
-def test_stars_and_orderings_on_hand_built_summaries():
-    import pandas as pd
-
-    rows = [{"round": 1, "percent_remaining": 50.0, "member": m, "seed": s,
-             "test_acc_at_early_stop": v, "failed": False}
-            for m, vals in {"a": [0.9, 0.91, 0.92], "b": [0.5, 0.52, 0.51], "c": [0.3, 0.31, 0.3]}.items()
-            for s, v in enumerate(vals)]
-    frame = pd.DataFrame(rows)
-    star = stats.stars(frame)
-    assert star["member"].tolist() == ["a"]
-    frame.loc[frame["member"] == "b", "test_acc_at_early_stop"] = [0.95, 0.8, 0.85]
-    assert stats.stars(frame).empty  # a no longer beats b significantly
-    means = {"a": 0.9, "b": 0.8, "c": 0.1}
-    assert stats.ordering(means, [["a"], ["b"], ["c"]])
-    assert not stats.ordering(means, [["a", "c"], ["b"]])
-    assert "does **not** hold" in stats.describe_ordering(means, [["c"], ["a"]])
-
-
-def test_welch_needs_two_values_and_a_higher_mean():
-    assert not stats.beats([0.9], [0.1, 0.2])
-    assert not stats.beats([0.1, 0.2], [0.5, 0.6])
-    assert stats.beats([0.9, 0.91, 0.9], [0.1, 0.12, 0.11])
 
 
 def test_signed_constant_uses_the_layer_population_std():
