@@ -49,8 +49,9 @@ def masked_network(init: dict[str, torch.Tensor], mask: dict[str, torch.Tensor],
 def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lottery.Result]:
     """Test accuracy of every (criterion, prune power, weights) one-shot mask, untrained.
 
-    Returns the table (model, seed, criterion, power, percent_remaining, weights, test_acc)
-    and the dense runs it came from (for the trained baseline).
+    Returns the table (model, run: its key in the store, seed, criterion, power,
+    percent_remaining, weights, test_acc) and the dense runs it came from (for the trained
+    baseline).
     """
     dense = lottery.run_iterative(cfg.dense_experiment(), progress)
     device = engine.resolve_device(cfg.device)
@@ -65,7 +66,8 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
             if not store.has_round(key, 0):  # computed once; a finished table is reused
                 table = _heuristic_table(net, init, final, seed, cfg, data, device)
                 store.save_round(key, 0, {"table": table})
-            rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
+            rows += [{"model": model_name, "run": key, **r}
+                     for r in store.load_round(key, 0)["table"]]
     return pd.DataFrame(rows), dense
 
 
@@ -79,12 +81,10 @@ def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
 def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Supermasks,
                      data: data_mod.Dataset, device: torch.device) -> list[dict]:
     rows = []
-    ones = {n: torch.ones_like(init[n]) for n in net.prune_rates}
     for criterion in cfg.criteria:
         candidates, meta = [], []
         for power in range(cfg.max_power + 1):
-            gen = seeds.generator(seed, "heuristic", criterion, power)
-            mask = masks.next_masks(criterion, init, final, ones, net.prune_rates, gen, power)
+            mask = heuristic_mask(criterion, init, final, net.prune_rates, seed, power)
             for weights in ("initial", "signed_constant"):
                 candidates.append(masked_network(init, mask, weights))
                 meta.append({"seed": seed, "criterion": criterion, "power": power,
@@ -93,6 +93,15 @@ def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Su
         accs = engine.evaluate(net, candidates, data, "test", device)
         rows += [{**m, "test_acc": float(a)} for m, a in zip(meta, accs)]
     return rows
+
+
+def heuristic_mask(criterion: str, init: dict, final: dict, rates: dict, seed: int,
+                   power: int) -> dict[str, torch.Tensor]:
+    """The one-shot mask of one criterion at one prune power (seeded tie-break): the mask a
+    heuristic supermask is evaluated with, and the one ``maskfile.export`` writes."""
+    ones = {n: torch.ones_like(init[n]) for n in rates}
+    gen = seeds.generator(seed, "heuristic", criterion, power)
+    return masks.next_masks(criterion, init, final, ones, rates, gen, power)
 
 
 def best_heuristic(table: pd.DataFrame) -> pd.DataFrame:
@@ -259,6 +268,30 @@ def learned_runs(cfg: Supermasks, progress: bool = True):
             _train_learned(base, todo, data, train_cfg, early_stop, cfg.learned.samples, store,
                            device, progress)
         yield model_name, runs, store
+
+
+def learned_curves(cfg: Supermasks) -> pd.DataFrame:
+    """Every evaluation during learned-supermask training (tidy, as ``RunStore.metrics``),
+    with columns model and c."""
+    frames = []
+    for model, runs, store in learned_runs(cfg, progress=False):
+        info = pd.DataFrame([{"run": r.key, "model": model, "c": r.c} for r in runs])
+        frames.append(store.metrics([r.key for r in runs]).merge(info, on="run"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def lengths(cfg: Supermasks, dense: lottery.Result) -> dict[str, dict[str, int]]:
+    """Per network, the training lengths of the two readings of Z19's {2000, 2000, 1000,
+    800} on this build's data, and the one this build ran."""
+    out = {}
+    for model in cfg.models:
+        n = dense.data[model].sizes["train"]
+        read = {unit: dataclasses.replace(cfg.learned, length_unit=unit, iterations=None)
+                .train_for(model, n).iterations for unit in ("iterations", "epochs")}
+        out[model] = {"Z19 text (iterations)": read["iterations"],
+                      "Z19 code (epochs, this data)": read["epochs"],
+                      "this build": cfg.learned.train_for(model, n).iterations}
+    return out
 
 
 def learned_member(base: nn.Module, seed: int, c: float) -> engine.Member:
