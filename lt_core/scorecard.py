@@ -106,8 +106,10 @@ def _supermask_rows(cfg: config.Supermasks, scale: str, progress: bool) -> list[
             ("supermask large_final_same_sign x signed constant", "mask_x_signed_constant",
              same["signed_constant"][["mean", "min", "max"]], heuristic_statistic,
              ("dense.", "max_power")),
-            (f"learned supermask, {length:,} iterations (Z19's lengths read as "
-             f"{cfg.learned.length_unit}), best c = {c_best:g}",
+            (f"learned supermask, {length:,} iterations"
+             + ("" if cfg.learned.iterations else
+                f" (Z19's lengths read as {cfg.learned.length_unit})")
+             + f", best c = {c_best:g}",
              "learned_mask_x_initial_weights", _mean_min_max(at_best["final_acc"]),
              f"mean over seeds ({len(at_best)}) at the best c, "
              f"{cfg.learned.samples} mask samples each", ("learned.",)),
@@ -147,9 +149,9 @@ def styled(card: pd.DataFrame):
     def colour(verdict: str) -> str:
         return f"background-color: {VERDICT_COLOURS.get(verdict, '#e2e3e5')}; font-weight: bold"
 
-    widths = {"claim": 20, "network": 8, "verdict": 12, "paper": 6, "this build": 11,
-              "statistic": 17, "checked at": 13, "source": 13}  # percent of the page width
-    styles = [{"selector": "", "props": "table-layout: fixed; width: 100%; font-size: 0.8em"},
+    widths = {"claim": 19, "network": 9, "verdict": 14, "paper": 6, "this build": 11,
+              "statistic": 16, "checked at": 12, "source": 13}  # percent of the page width
+    styles = [{"selector": "", "props": "table-layout: fixed; width: 100%; font-size: 0.75em"},
               {"selector": "td, th", "props": "white-space: normal; overflow-wrap: break-word; "
                                               "vertical-align: top; text-align: left"}]
     styles += [{"selector": f"th.col_heading.col{i}", "props": f"width: {widths[c]}%"}

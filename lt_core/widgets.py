@@ -141,7 +141,7 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     layer = W.Dropdown(options=layers, index=0, description="layer")
     rnd = W.IntSlider(min=0, max=len(rounds) - 1, value=0, description="round",
                       continuous_update=True)
-    shared = W.Layout()  # one layout model for every image, not one each
+    shared = W.Layout()  # one layout model for every image and stack, not one each
     outer = []
     for lab in labels:
         per_layer = []
@@ -152,13 +152,13 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
                 image = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
                     if state else b""
                 images.append(W.Image(value=image, format="webp", layout=shared))
-            stack = W.Stack(images, selected_index=0)
+            stack = W.Stack(images, selected_index=0, layout=shared)
             W.jslink((rnd, "value"), (stack, "selected_index"))
             per_layer.append(stack)
-        stack = W.Stack(per_layer, selected_index=0)
+        stack = W.Stack(per_layer, selected_index=0, layout=shared)
         W.jslink((layer, "index"), (stack, "selected_index"))
         outer.append(stack)
-    top = W.Stack(outer, selected_index=0)
+    top = W.Stack(outer, selected_index=0, layout=shared)
     W.jslink((criterion, "index"), (top, "selected_index"))
     note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through rounds "
                   f"{rounds[0]}..{rounds[-1]} (the mask chosen at the end of each).</small>")
