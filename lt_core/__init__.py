@@ -2,7 +2,10 @@
 
 Modules, one job each: config (typed params), data (whole-split tensors), models (Z19 nets),
 masks (criteria, selection), engine (population trainer), store (run store), lottery
-(iterative pruning), plots (paper-style figures), notebooks (papermill runner), bench.
+(iterative pruning), supermask (heuristic and learned), maskfile (a supermask as a file),
+departures (this config vs the paper's), claims (the papers' orderings), stats, plots
+(paper-style figures), widgets (mask explorer), paper (the papers' numbers), scorecard,
+notebooks (papermill runner), bench.
 """
 
 __version__ = "0.1.0"
