@@ -22,8 +22,9 @@ from functools import cached_property
 import pandas as pd
 import torch
 
-from . import actions, departures, engine, masks, models, seeds
+from . import actions, engine, masks, models, seeds
 from . import data as data_mod
+from . import departures as departures_mod
 from .config import Arm, Experiment
 from .store import RunStore, environment, pack_mask, unpack_mask
 
@@ -74,11 +75,11 @@ class Result:
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
         return "\n\n".join([head, *self.describe_networks(),
-                             departures.verdict(self.departures())])
+                             departures_mod.verdict(self.departures())])
 
-    def departures(self) -> list[departures.Departure]:
+    def departures(self) -> list[departures_mod.Departure]:
         """How this result departs from the paper's settings; empty at paper scale."""
-        return departures.iterative(self.experiment, self.data_name_by_model)
+        return departures_mod.iterative(self.experiment, self.data_name_by_model)
 
     @property
     def data_name_by_model(self) -> dict[str, str]:
