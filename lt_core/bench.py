@@ -70,7 +70,7 @@ def _train_step_ms(model, members, data, cfg: Train, steps: int) -> float:
         engine.train(model, members, data, dataclasses.replace(cfg, iterations=n), progress=False)
         return time.perf_counter() - t0
 
-    run(20)
+    run(min(20, steps))  # warm-up
     # The whole call includes setup and the two evaluations (start and end): subtract a
     # one-step call.
     return (run(steps + 1) - run(1)) / steps * 1e3
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         plain.append(plain_loop(models.build("fc", data.input_shape).to(device), x, y, args.steps))
         p1.append(engine_step_ms(model, data, 1, args.steps))
         pP.append(engine_step_ms(model, data, P, max(args.steps // 4, 50)) / P)
-        fc250.append(engine_step_ms(model, data, P, max(args.steps // 8, 25), big) / P)
-        sm250.append(supermask_step_ms(model, data, P, max(args.steps // 8, 25)) / P)
+        fc250.append(engine_step_ms(model, data, P, max(args.steps // 8, 5), big) / P)
+        sm250.append(supermask_step_ms(model, data, P, max(args.steps // 8, 5)) / P)
     plain_ms, p1_ms, pP_ms, fc250_ms, sm250_ms = (
         statistics.median(v) for v in (plain, p1, pP, fc250, sm250))
     floor_ms = step_flops(model) / (matmul_rate_gflops(device) * 1e9) * 1e3
