@@ -7,11 +7,13 @@
 # criterion `large_final` (keep the largest final magnitudes) and `magnitude_increase` find
 # networks that train to the dense accuracy or above down to a few percent of the weights;
 # `random` masks fall behind as pruning proceeds, and criteria that keep *small* final
-# weights (`small_final`) do worse than random.
+# weights (`small_final`) do worse than random. The NeurIPS supplement (§S5, Figure S5) adds
+# tickets of the two sign criteria of the supermasks: `large_final_same_sign`, the best
+# supermask, trains slightly *worse* than `large_final`.
 #
-# Here all nine criteria of Figure 1 and every seed train together as one population per
-# round; each round prunes 20% of each hidden layer's remaining weights and 10% of the output
-# layer's (per conv layer 10% or 15%).
+# Here all eleven criteria and every seed train together as one population per round; each
+# round prunes 20% of each hidden layer's remaining weights and 10% of the output layer's
+# (per conv layer 10% or 15%).
 
 # %% tags=["parameters"]
 scale = "tiny"
@@ -20,10 +22,20 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import config, lottery, plots, stats
+from lt_core import claims, config, lottery, paper, plots
 
 result = lottery.run_iterative(config.load(params), progress=False)
 display(Markdown(result.describe(scale)))
+
+# %% [markdown]
+# ## The networks (Z19 Table S1)
+#
+# Generated from this code's networks and settings (the paper's, whatever this page's scale):
+# compare it with the paper's Table S1. The last row is the learned supermasks' training
+# (§S6.2), with Z19's lengths read as epochs (notebook 04).
+
+# %%
+paper.table_s1()
 
 # %% [markdown]
 # ## Test accuracy at the sparsest round reached
@@ -37,32 +49,46 @@ result.final_round_accuracy().round(4)
 # %% [markdown]
 # ## Figure 1: early-stopping iteration and test accuracy vs weights remaining
 #
-# Lines are means over seeds, bands span the minimum and maximum; a star marks a round where
-# one criterion beats all others (one-sided Welch t-test, p < 0.05).
+# Lines are means over seeds, bands span the minimum and maximum. As in the NeurIPS
+# supplement's Figure S1, a star marks a round where `large_final` or `magnitude_increase` is
+# significantly better than the other (one-sided Welch t-test over seeds, p < 0.05; never on
+# an exact tie).
 
 # %%
-fig = plots.rounds(result.summary, title=f"Mask criteria on {result.data_names}, scale {scale}")
+S5 = ["large_final_same_sign", "large_final_diff_sign"]
+summary = result.summary
+fig = plots.rounds(summary[~summary["member"].isin(S5)], stars=("large_final", "magnitude_increase"),
+                   title=f"Mask criteria on {result.data_names}, scale {scale}")
+
+# %% [markdown]
+# ## Figure S5 (NeurIPS supplement): tickets of the sign criteria
+#
+# Trained tickets of `large_final_same_sign` (keep large final weights that kept their sign)
+# and `large_final_diff_sign`, with `large_final` for reference.
+
+# %%
+fig = plots.rounds(summary[summary["member"].isin(["large_final", *S5])],
+                   panels=("test_acc_at_early_stop",),
+                   title=f"Sign criteria on {result.data_names}, scale {scale}")
 
 # %% [markdown]
 # ## What this run shows
 #
-# Mean test accuracy at early stopping over the sparser half of the pruning rounds:
+# Each claim compares the lines by the statistic in its row (pooled over seeds, over the
+# sparser half of the pruning rounds, where the paper's lines separate).
 
 # %%
-for model, part in result.summary.groupby("model"):
-    display(Markdown(f"**{model}:** " + stats.describe_ordering(
-        stats.sparse_mean(part),
-        [["large_final", "magnitude_increase"], ["random"], ["small_final"]])))
+claims.check(summary, "01_mask_criteria")
 
 # %% [markdown]
 # ## Mask explorer
 #
 # Pick a criterion, a layer and a pruning round (seed of the first run). Left: the mask chosen
-# at the end of that round (dark = kept); for the first layer also how many hidden units keep
-# each input pixel; the density of every layer; and a fixed sample of weights in the
-# (w_i, w_f) plane, orange where the new mask prunes them, with the criterion's decision
-# boundary where it is a curve in that plane (Figure S1/S2 of the paper). Every state is
-# rendered in advance, so the controls work in the static page.
+# at the end of that round (dark = kept); for the first layer instead how many hidden units
+# keep each input pixel. Right: a fixed sample of weights in the (w_i, w_f) plane, orange
+# where the new mask prunes them, with the criterion's decision boundary where it is a curve
+# in that plane (Figure S1/S2 of the paper). The title gives every layer's density. Every
+# state is rendered in advance, so the controls work in the static page.
 
 # %%
 from lt_core import widgets  # noqa: E402

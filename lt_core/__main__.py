@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import ConfigError
 from .data import DataError
+from .maskfile import MaskFileError
 from .store import RunStore, StoreError
 
 
@@ -44,6 +45,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="base URL to fetch the canonical file names from instead of the "
                         "canonical hosts (repeatable; or LT_DATA_MIRRORS)")
 
+    p = sub.add_parser("export", help="write a heuristic supermask of a stored run as a file")
+    p.add_argument("key", help="a heuristic_supermask run key (or its dense run's), from runs")
+    p.add_argument("--power", type=int, required=True, help="prune power (0..max_power)")
+    p.add_argument("--criterion", default="large_final_same_sign")
+    p.add_argument("--weights", default="signed_constant", choices=("initial", "signed_constant"))
+    p.add_argument("--out", help="file to write (default: <key>-p<power>.supermask)")
+    p.add_argument("--store", default="runs")
+
+    p = sub.add_parser("import", help="rebuild a supermask file's network and evaluate it")
+    p.add_argument("file")
+    p.add_argument("--model", help="the architecture the file must be for (e.g. fc)")
+    p.add_argument("--data", help="data root (default: $LT_DATA, else ./data)")
+
     sub.add_parser("bench", help="engine vs plain-loop benchmark; options: see lt_core.bench")
 
     args, rest = parser.parse_known_args(argv)
@@ -52,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rest = rest
     try:
         return _dispatch(args)
-    except (ConfigError, DataError, StoreError) as err:
+    except (ConfigError, DataError, StoreError, MaskFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -118,6 +132,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.tiny_imagenet:
             print(f"Tiny ImageNet ready in {data.download_tiny_imagenet(root, args.mirror)}")
         return 0
+    if args.cmd == "export":
+        from . import maskfile
+
+        out = args.out or f"{args.key}-p{args.power}.supermask"
+        sm, size = maskfile.export(args.store, args.key, args.power, out, args.criterion,
+                                   args.weights)
+        h = sm.header
+        full = maskfile.float32_bytes(h["model"], tuple(h["input_shape"]))
+        print(f"{out}: {size:,} bytes ({h['model']}, seed {h['seed']}, {args.criterion} at "
+              f"power {args.power}, {args.weights}); as float32 parameters: {full:,} bytes; "
+              f"test accuracy {100 * h['test_acc']:.2f}%")
+        return 0
+    if args.cmd == "import":
+        from . import maskfile
+
+        sm = maskfile.read(args.file, args.model)
+        acc = sm.test_accuracy(args.data)
+        same = "identical to" if acc == sm.header["test_acc"] else "DIFFERENT from"
+        print(f"{args.file}: {sm.header['model']}, seed {sm.header['seed']}, "
+              f"{sm.header['weights']}; test accuracy {100 * acc:.2f}%, {same} the "
+              f"{100 * sm.header['test_acc']:.2f}% recorded when it was written")
+        return 0 if acc == sm.header["test_acc"] else 1
     if args.cmd == "bench":
         from .bench import main as bench_main
 

@@ -3,7 +3,10 @@
 Three networks, each with a plain loop as a user would write it (one ``nn.Module``, default
 memory format, ``torch.optim``, tensors in memory) and the population engine at several P:
 
-* FC 300-100-10, batch 60, Adam, MNIST-shaped: ``population_vs_plain`` (P = 16);
+* FC 300-100-10, batch 60, Adam, MNIST-shaped: ``population_vs_plain`` (P = 16), and
+  ``supermask_vs_fc_step``: a learned-supermask step (SGD on mask logits, a Bernoulli mask
+  sample per forward) against an engine FC training step (Adam), both at the supermask's
+  batch 250 and the same population;
 * Conv2, batch 60, Adam, CIFAR-shaped: ``conv2_population_vs_plain`` (P = 3);
 * ResNet-20, batch 128, SGD with momentum and weight decay, crop+flip augmentation,
   CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8), and on CUDA images per second at
@@ -13,19 +16,20 @@ memory format, ``torch.optim``, tensors in memory) and the population engine at 
 
 Each configuration is timed in several interleaved repeats and the median is printed, so a
 noisy neighbour on the machine hits all of them alike. Lines are ``name value``; ratios > 1
-mean the engine is faster per network.
+mean the engine is faster per network (``supermask_vs_fc_step``: below 1.5 is the target).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from . import engine, models, schedule, seeds
+from . import engine, models, schedule, seeds, supermask
 from .config import Train
 from .data import synthetic, synthetic_images
 from .data.augment import crop_flip, draws
@@ -34,6 +38,8 @@ FC_CFG = Train(optimizer="adam", lr=1.2e-3, batch_size=60, eval_every=10**9)
 CONV2_CFG = Train(optimizer="adam", lr=2e-4, batch_size=60, eval_every=10**9)
 RESNET_CFG = Train(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
                    eval_every=10**9, last_batch="keep")
+# Z19's learned supermask: SGD on mask logits at batch 250 (its FC comparison: FC_CFG at 250).
+SUPERMASK_SGD = Train(optimizer="sgd", lr=100.0, momentum=0.9, batch_size=250, eval_every=10**9)
 
 
 def plain_loop(model: torch.nn.Module, data, cfg: Train, steps: int) -> float:
@@ -74,12 +80,25 @@ def engine_step_ms(model: torch.nn.Module, data, cfg: Train, population: int, st
     """ms per population step of lt_core.engine.train (evaluation pushed past the end; the
     fixed cost of a call, its two evaluations included, measured and subtracted)."""
     members = [engine.Member(seed=s, init=models.initial_state(model, s)) for s in range(population)]
+    return _train_step_ms(model, members, data, cfg, steps, execution)
+
+
+def supermask_step_ms(base: torch.nn.Module, data, population: int, steps: int) -> float:
+    """ms per population step of learned-supermask training (c = 0), as supermask.learned runs
+    it."""
+    members = [supermask.learned_member(base, s, 0.0) for s in range(population)]
+    return _train_step_ms(supermask.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
+
+
+def _train_step_ms(model, members, data, cfg: Train, steps: int,
+                   execution: engine.Execution | None = None) -> float:
+    device = data.splits["train"][0].device
 
     def call(iterations: int) -> float:
         t0 = time.perf_counter()
-        engine.train(model, members, data, Train(**{**cfg.__dict__, "iterations": iterations}),
-                     data.splits["train"][0].device, progress=False, execution=execution)
-        _sync(data.splits["train"][0].device)
+        engine.train(model, members, data, dataclasses.replace(cfg, iterations=iterations),
+                     device, progress=False, execution=execution)
+        _sync(device)
         return time.perf_counter() - t0
 
     call(3)  # warm-up
@@ -105,15 +124,22 @@ def _median_of(repeats: int, fns: dict) -> dict[str, float]:
 def bench_fc(device: torch.device, steps: int, repeats: int, P: int) -> dict[str, float]:
     data = synthetic({"train": 55_000, "val": 100, "test": 100}).to(device)
     model = models.build("fc", data.input_shape)
+    fc250 = dataclasses.replace(FC_CFG, batch_size=SUPERMASK_SGD.batch_size)
     t = _median_of(repeats, {
         "plain": lambda: plain_loop(models.build("fc", data.input_shape).to(device), data,
                                     FC_CFG, steps),
         "p1": lambda: engine_step_ms(model, data, FC_CFG, 1, steps),
         "pP": lambda: engine_step_ms(model, data, FC_CFG, P, max(steps // 4, 50)) / P,
+        "fc250": lambda: engine_step_ms(model, data, fc250, P, max(steps // 8, 5)) / P,
+        "sm250": lambda: supermask_step_ms(model, data, P, max(steps // 8, 5)) / P,
     })
     return {"plain_loop_ms_per_step": t["plain"], "engine_p1_ms_per_step": t["p1"],
             f"engine_p{P}_ms_per_network_step": t["pP"],
-            "engine_p1_vs_plain": t["p1"] / t["plain"], "population_vs_plain": t["plain"] / t["pP"]}
+            f"engine_fc_batch250_p{P}_ms_per_network_step": t["fc250"],
+            f"supermask_batch250_p{P}_ms_per_network_step": t["sm250"],
+            "engine_p1_vs_plain": t["p1"] / t["plain"],
+            "supermask_vs_fc_step": t["sm250"] / t["fc250"],
+            "population_vs_plain": t["plain"] / t["pP"]}
 
 
 def bench_conv2(device: torch.device, steps: int, repeats: int, P: int = 3) -> dict[str, float]:

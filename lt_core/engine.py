@@ -206,6 +206,22 @@ class Functional:
         return -logp.gather(-1, y.unsqueeze(-1)).mean()
 
 
+def reparameterisation(model: nn.Module) -> tuple[nn.Module, Callable | None]:
+    """The network that ``model``'s forward runs, and the map from ``model``'s parameters
+    (stacked over the population, in ``named_parameters()`` order) to that network's.
+
+    A model that computes its network's weights from parameters of its own (the learned
+    supermask: frozen weights times a mask sampled from trained logits) exposes ``base`` and
+    ``population_params``; the engine then applies that map once per step to the whole
+    population, outside ``vmap``, where in-place and out= ops are allowed: on a CPU the mask
+    sampling is bound by memory traffic, and vmap allows neither. Other models: themselves
+    and None (no map).
+    """
+    if hasattr(model, "population_params"):
+        return model.base, model.population_params
+    return model, None
+
+
 def population(fn: Callable, P: int, in_dims: int | tuple) -> Callable:
     """``fn`` mapped over a leading population dimension of size P (P = 1 included).
 
@@ -219,8 +235,9 @@ def population(fn: Callable, P: int, in_dims: int | tuple) -> Callable:
 class _Vmap:
     """The whole population in one vmapped forward and one backward."""
 
-    def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int):
-        self.call, self.state = call, tuple(state)
+    def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int,
+                 to_net: Callable | None = None):
+        self.call, self.state, self.to_net = call, tuple(state), to_net or tuple
         self.trainable = [state[j] for j in trained]
         for t in self.trainable:
             t.requires_grad_(True)
@@ -229,11 +246,11 @@ class _Vmap:
 
     def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         # vmap cannot batch BatchNorm over a channels_last input (the augmented batch's layout)
-        losses = self.loss_fn(self.state, x.contiguous(), y)
+        losses = self.loss_fn(self.to_net(self.state), x.contiguous(), y)
         return list(torch.autograd.grad(losses.sum(), self.trainable))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_fn(self.state, x.contiguous())
+        return self.forward_fn(self.to_net(self.state), x.contiguous())
 
 
 class _Loop:
@@ -241,8 +258,12 @@ class _Loop:
     running statistics update in place), and the gradients land in stacked buffers."""
 
     def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int,
-                 channels_last: bool):
+                 channels_last: bool, to_net: Callable | None = None):
         self.call, self.trained = call, trained
+        # A reparameterised model (see ``reparameterisation``) maps each member as a
+        # population of one.
+        self.member_net = (lambda views: tuple(t[0] for t in to_net(
+            tuple(v.unsqueeze(0) for v in views)))) if to_net else tuple
         self.format = torch.channels_last if channels_last else torch.contiguous_format
         self.members = []
         for i in range(P):
@@ -257,7 +278,7 @@ class _Loop:
 
     def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         for i, views in enumerate(self.members):
-            loss = self.call.loss(views, self._input(x[i]), y[i])
+            loss = self.call.loss(self.member_net(views), self._input(x[i]), y[i])
             grads = torch.autograd.grad(loss, [views[j] for j in self.trained])
             for buf, g in zip(self.grad_buffers, grads):
                 buf[i].copy_(g)
@@ -265,7 +286,18 @@ class _Loop:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = self._input(x)
-        return torch.stack([self.call(views, x) for views in self.members])
+        return torch.stack([self.call(self.member_net(views), x) for views in self.members])
+
+
+def _runner(model: nn.Module, call: Functional, state: list[torch.Tensor], trained: list[int],
+            P: int, execution: Execution) -> _Vmap | _Loop:
+    """The runner for ``execution``; ``call`` (which names the state) is reused when the model
+    is its own network."""
+    net, to_net = reparameterisation(model)
+    net_call = call if to_net is None else Functional(net)
+    if execution.strategy == "vmap":
+        return _Vmap(net_call, state, trained, P, to_net)
+    return _Loop(net_call, state, trained, P, execution.channels_last, to_net)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,7 +382,7 @@ def train(
     if _pad(execution, device, n_members):  # see _pad; the copy's result is dropped
         members = members * 2
     P = len(members)
-    call = Functional(model)
+    call = Functional(model)  # names the state; the runner calls the network it computes
     state, masks = _stack_members(members, call.names, device)
     n_params = sum(1 for _ in model.parameters())
     # A tensor frozen everywhere in every member (the learned supermask's weights) is a
@@ -361,8 +393,7 @@ def train(
         [m.lr if m.lr is not None else cfg.lr for m in members],
         [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members],
         cfg.momentum)
-    runner = (_Vmap(call, state, trained, P) if execution.strategy == "vmap"
-              else _Loop(call, state, trained, P, execution.channels_last))
+    runner = _runner(model, call, state, trained, P, execution)
     best = [t.detach().clone() for t in state] if keep_best else None
     best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
 
@@ -377,7 +408,7 @@ def train(
     bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
 
     def record(step: int) -> None:
-        call.module.eval()
+        runner.call.module.eval()
         with torch.no_grad():
             history.append(_evaluate(runner, data, splits, P))
             if on_eval is not None:
@@ -387,7 +418,7 @@ def train(
                 best_loss.copy_(torch.where(better, history[-1][0], best_loss))
                 for b, t in zip(best, state):
                     b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
-        call.module.train()
+        runner.call.module.train()
 
     record(start)
     for step in range(start, stop):
@@ -486,7 +517,6 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     device = resolve_device(device)
     data = data.to(device)
     call = Functional(model)
-    call.module.eval()
     execution = execution_for(model, device, min(group_size, len(members)))
     x, y = data.splits[split]
     out = []
@@ -494,8 +524,8 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
         group = members[s : s + group_size]
         group = group * 2 if _pad(execution, device, len(group)) else group
         state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
-        runner = (_Vmap(call, state, [], len(group)) if execution.strategy == "vmap"
-                  else _Loop(call, state, [], len(group), execution.channels_last))
+        runner = _runner(model, call, state, [], len(group), execution)
+        runner.call.module.eval()
         acc = torch.zeros(len(group), device=device)
         for _ in range(repeats):
             for c in range(0, len(y), 2500):

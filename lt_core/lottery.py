@@ -30,7 +30,8 @@ import torch
 
 from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
-from .config import PAPER_TRAIN, Arm, Experiment, Train, key_dict
+from . import departures as departures_mod
+from .config import Arm, Experiment, Train, key_dict
 from .executor import LocalExecutor, Population, RayExecutor
 from .executor import make as make_executor
 from .store import RunStore, environment, pack_mask, unpack_mask
@@ -77,49 +78,36 @@ class Result:
 
     def describe(self, scale: str) -> str:
         """Markdown: the scale, data and device this result came from, and how it departs
-        from the paper's settings (paper_specs.md 0.3/0.4)."""
+        from the paper's settings (``departures.iterative``)."""
         exp = self.experiment
-        lines, _ = self.describe_networks()
-        departures = self.departures()
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
-        return "\n\n".join([head, *lines, *failure_note(self.failures()),
-                            scale_verdict(departures)])
+        return "\n\n".join([head, *self.describe_networks(), *failure_note(self.failures()),
+                            departures_mod.verdict(self.departures())])
 
     def failures(self) -> list[str]:
         """One line per run that failed (``engine.divergence``): from that round on it has no
         result, and every table, figure and score leaves it out."""
         return failed_runs(self.summary)
 
-    def departures(self) -> list[str]:
+    def departures(self) -> list[departures_mod.Departure]:
         """How this result departs from the paper's settings; empty at paper scale."""
-        exp = self.experiment
-        out = self.describe_networks()[1]
-        if exp.pruning.rounds != 24:
-            out.append(f"{exp.pruning.rounds} pruning rounds instead of 24")
-        if len(exp.seeds) != 5:
-            out.append(f"{len(exp.seeds)} seeds instead of 5")
-        return out
+        return departures_mod.iterative(self.experiment, self.data_name_by_model)
 
-    def describe_networks(self) -> tuple[list[str], list[str]]:
-        """Per network one line of training settings and data, and the departures from the
-        paper's training settings and dataset."""
-        lines, departures = [], []
+    @property
+    def data_name_by_model(self) -> dict[str, str]:
+        return {model: d.name for model, d in self.data.items()}
+
+    def describe_networks(self) -> list[str]:
+        """Per network one line of training settings and data."""
+        lines = []
         for model in self.experiment.models:
             tr = self.experiment.train_for(model)
             d = self.data[model]
             lines.append(f"**{model}:** {tr.iterations:,} iterations per training (batch "
                          f"{tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
                          f"{tr.eval_every}. **Data:** {d.description}; sizes {d.sizes}.")
-            paper = PAPER_TRAIN[model]
-            if tr.iterations != paper["iterations"]:
-                departures.append(f"{model} {tr.iterations:,} training iterations instead of "
-                                  f"{paper['iterations']:,}")
-            if tr.lr != paper["lr"]:
-                departures.append(f"{model} learning rate {tr.lr:g} instead of {paper['lr']:g}")
-            if d.name not in ("mnist", "cifar10"):
-                departures.append(f"{model} on a different dataset than the paper's ({d.name})")
-        return lines, departures
+        return lines
 
     def final_round_accuracy(self) -> pd.DataFrame:
         """Mean, min and max test accuracy at early stopping in the sparsest round reached."""
@@ -146,13 +134,6 @@ def failure_note(failures: list[str]) -> list[str]:
     return [f"**Failed runs, left out of every table and figure** (diverged: validation loss "
             f"non-finite, above {engine.DIVERGENCE_FACTOR:g} x its start, or never below its "
             "start): " + "; ".join(failures) + "."]
-
-
-def scale_verdict(departures: list[str]) -> str:
-    """The one visible sentence that says whether a result is comparable with the paper."""
-    if departures:
-        return "**This is not a paper-scale result:** it runs with " + "; ".join(departures) + "."
-    return "**Paper scale:** the paper's settings, seeds and data."
 
 
 def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:

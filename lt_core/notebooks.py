@@ -25,6 +25,39 @@ def sources(book: Path = REPO / "book") -> list[Path]:
     return sorted(book.glob("[0-9][0-9]_*.py")) + sorted(book.glob("index.py"))
 
 
+def show_parameters_once(path: Path, values: dict, source: Path) -> None:
+    """Hide the notebook's parameters cell and papermill's injected one (two code cells a
+    reader would have to diff) and put the injected values in their place as one table."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    hidden = [i for i, c in enumerate(nb.cells)
+              if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    for i in hidden:
+        nb.cells[i].metadata.setdefault("tags", []).append("remove-cell")
+    rows = "\n".join(f"| `{k}` | {v} |" for k, v in _flatten(values).items())
+    table = nbformat.v4.new_markdown_cell(
+        f"**Parameters of this page** (`{source}`):\n\n| parameter | value |\n|---|---|\n{rows}")
+    nb.cells.insert(hidden[0] if hidden else 0, table)
+    nbformat.write(nb, path)
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, str]:
+    """Nested params as dotted names; a list of mappings (the arms) as one entry per item."""
+    out = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            out[name] = "; ".join(", ".join(map(str, v.values())) for v in value)
+        elif isinstance(value, list):
+            out[name] = ", ".join(map(str, value))
+        else:
+            out[name] = str(value)
+    return out
+
+
 def execute(scale: str = "quick", only: list[str] | None = None, book: Path = REPO / "book",
             params: Path = REPO / "params", store: str | None = None,
             executor: str | None = None, ray_address: str | None = None) -> list[str]:
@@ -70,6 +103,7 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
                         kernel_name="python3", language="python", cwd=str(REPO),
                         progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"],
                     )
+                    show_parameters_once(tmp_nb, values, param_file.relative_to(params.parent))
                     os.replace(tmp_nb, tmp)
                 finally:
                     tmp_nb.unlink(missing_ok=True)

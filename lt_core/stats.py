@@ -1,8 +1,8 @@
-"""Comparisons between lines of a figure: significance stars and claimed orderings.
+"""Comparisons between lines of a figure: significance stars and the claims' statistic.
 
 Pure functions on the tidy summaries (one row per run and round). A star marks a round where
-one line beats every other line by a one-sided Welch t-test at p < 0.05 over seeds
-(paper_specs.md decision 14).
+one of a pair of lines beats the other by a one-sided Welch t-test at p < 0.05 over seeds
+(NeurIPS supplement Figs. S1, S4; the test: paper_specs.md decision 14).
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ ALPHA = 0.05
 def beats(a: np.ndarray, b: np.ndarray, alpha: float = ALPHA) -> bool:
     """Mean of ``a`` greater than mean of ``b``: one-sided Welch t-test, p < alpha.
 
-    With fewer than two values on either side there is no variance to test: never.
+    With fewer than two values on either side there is no variance to test: never. An exact
+    tie (the same values) is never a win, whatever rounding does to the two means.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2 or a.mean() <= b.mean():
+    if len(a) < 2 or len(b) < 2 or np.array_equal(np.sort(a), np.sort(b)):
+        return False
+    if a.mean() <= b.mean():
         return False
     if a.std() == 0 and b.std() == 0:  # both exact: t is infinite
         return True
@@ -31,49 +34,39 @@ def beats(a: np.ndarray, b: np.ndarray, alpha: float = ALPHA) -> bool:
         return bool(sps.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue < alpha)
 
 
-def stars(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop",
-          higher_is_better: bool = True) -> pd.DataFrame:
-    """Rounds where one member beats all others: columns round, percent_remaining, member,
-    value (its mean)."""
-    ok = summary[~summary["failed"]]
+def pairwise_stars(summary: pd.DataFrame, pair: tuple[str, str],
+                   metric: str = "test_acc_at_early_stop", higher_is_better: bool = True
+                   ) -> pd.DataFrame:
+    """Rounds where one line of ``pair`` beats the other (the figures' stars): columns round,
+    percent_remaining, member (the winner), value (its mean)."""
+    ok = summary[~summary["failed"] & summary["member"].isin(pair)]
+    sign = 1 if higher_is_better else -1
     out = []
     for rnd, g in ok.groupby("round"):
-        values = {m: v[metric].to_numpy() * (1 if higher_is_better else -1)
-                  for m, v in g.groupby("member")}
+        values = {m: sign * v[metric].to_numpy() for m, v in g.groupby("member")}
         if len(values) < 2:
             continue
-        best = max(values, key=lambda m: values[m].mean())
-        if all(beats(values[best], v) for m, v in values.items() if m != best):
-            out.append({"round": rnd, "percent_remaining": g["percent_remaining"].mean(),
-                        "member": best, "value": g[g["member"] == best][metric].mean()})
+        for winner, loser in (pair, pair[::-1]):
+            if beats(values[winner], values[loser]):
+                out.append({"round": rnd, "percent_remaining": g["percent_remaining"].mean(),
+                            "member": winner, "value": g[g["member"] == winner][metric].mean()})
     return pd.DataFrame(out, columns=["round", "percent_remaining", "member", "value"])
 
 
-def sparse_mean(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop") -> pd.Series:
-    """Per member: the mean of ``metric`` over the sparser half of the pruned rounds (where
-    the papers' lines separate), all seeds pooled."""
+def sparse_rounds(summary: pd.DataFrame) -> list[int]:
+    """The sparser half of the pruned rounds reached (where the papers' lines separate):
+    rounds above half the last one; all rounds when there are at most two."""
     ok = summary[~summary["failed"] & (summary["round"] > 0)]
     if ok.empty:
         ok = summary[~summary["failed"]]
-    if ok.empty:  # every run failed: no member has a value
-        return pd.Series(dtype=float)
-    last = int(ok["round"].max())
-    sparse = ok[ok["round"] > last / 2] if last > 1 else ok
-    return sparse.groupby("member")[metric].mean()
+    if ok.empty:  # every run failed: no round has a value
+        return []
+    rounds = sorted(ok["round"].unique())
+    last = rounds[-1]
+    return [int(r) for r in rounds if r > last / 2] if last > 1 else [int(r) for r in rounds]
 
 
-def ordering(values: pd.Series | dict, groups: list[list[str]]) -> bool:
-    """True when every member of each group is above every member of the next group."""
-    for upper, lower in zip(groups, groups[1:]):
-        if min(values[m] for m in upper) <= max(values[m] for m in lower):
-            return False
-    return True
-
-
-def describe_ordering(values: pd.Series | dict, groups: list[list[str]], unit: str = "%"
-                      ) -> str:
-    """One sentence: the claimed ordering, whether it holds, and the numbers behind it."""
-    claim = " > ".join(" and ".join(f"`{m}`" for m in g) for g in groups)
-    numbers = ", ".join(f"`{m}` {100 * values[m]:.2f}{unit}" for g in groups for m in g)
-    verdict = "holds" if ordering(values, groups) else "does **not** hold"
-    return f"The ordering {claim} {verdict} in this run ({numbers})."
+def sparse_mean(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop") -> pd.Series:
+    """Per member: the mean of ``metric`` over ``sparse_rounds``, all seeds pooled."""
+    ok = summary[~summary["failed"] & summary["round"].isin(sparse_rounds(summary))]
+    return ok.groupby("member")[metric].mean()

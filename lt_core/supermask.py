@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +19,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import config, engine, lottery, masks, models, seeds
 from . import data as data_mod
+from . import departures as departures_mod
+from . import engine, lottery, masks, models, seeds
 from .config import Supermasks
 from .store import RunStore
 
@@ -47,8 +49,9 @@ def masked_network(init: dict[str, torch.Tensor], mask: dict[str, torch.Tensor],
 def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lottery.Result]:
     """Test accuracy of every (criterion, prune power, weights) one-shot mask, untrained.
 
-    Returns the table (model, seed, criterion, power, percent_remaining, weights, test_acc)
-    and the dense runs it came from (for the trained baseline).
+    Returns the table (model, run: its key in the store, seed, criterion, power,
+    percent_remaining, weights, test_acc) and the dense runs it came from (for the trained
+    baseline).
     """
     dense = lottery.run_iterative(cfg.dense_experiment(), progress)
     device = engine.resolve_device(cfg.device)
@@ -65,8 +68,10 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, lot
                     if not store.has_round(key, 0):  # unless another process just made it
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
                         store.save_round(key, 0, {"table": table})
-            rows += [{"model": model_name, **r} for r in store.load_round(key, 0)["table"]]
-    columns = ["model", "seed", "criterion", "power", "percent_remaining", "weights", "test_acc"]
+            rows += [{"model": model_name, "run": key, **r}
+                     for r in store.load_round(key, 0)["table"]]
+    columns = ["model", "run", "seed", "criterion", "power", "percent_remaining", "weights",
+               "test_acc"]
     return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
 
 
@@ -80,12 +85,10 @@ def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
 def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Supermasks,
                      data: data_mod.Dataset, device: torch.device) -> list[dict]:
     rows = []
-    ones = {n: torch.ones_like(init[n]) for n in net.prune_rates}
     for criterion in cfg.criteria:
         candidates, meta = [], []
         for power in range(cfg.max_power + 1):
-            gen = seeds.generator(seed, "heuristic", criterion, power)
-            mask = masks.next_masks(criterion, init, final, ones, net.prune_rates, gen, power)
+            mask = heuristic_mask(criterion, init, final, net.prune_rates, seed, power)
             for weights in ("initial", "signed_constant"):
                 candidates.append(masked_network(init, mask, weights))
                 meta.append({"seed": seed, "criterion": criterion, "power": power,
@@ -94,6 +97,15 @@ def _heuristic_table(net: nn.Module, init: dict, final: dict, seed: int, cfg: Su
         accs = engine.evaluate(net, candidates, data, "test", device)
         rows += [{**m, "test_acc": float(a)} for m, a in zip(meta, accs)]
     return rows
+
+
+def heuristic_mask(criterion: str, init: dict, final: dict, rates: dict, seed: int,
+                   power: int) -> dict[str, torch.Tensor]:
+    """The one-shot mask of one criterion at one prune power (seeded tie-break): the mask a
+    heuristic supermask is evaluated with, and the one ``maskfile.export`` writes."""
+    ones = {n: torch.ones_like(init[n]) for n in rates}
+    gen = seeds.generator(seed, "heuristic", criterion, power)
+    return masks.next_masks(criterion, init, final, ones, rates, gen, power)
 
 
 def best_heuristic(table: pd.DataFrame) -> pd.DataFrame:
@@ -113,30 +125,97 @@ class SupermaskNet(nn.Module):
     """``base`` with frozen weights ``w`` and trainable mask logits ``m`` per kernel.
 
     Forward: W_eff = W * g, g = Bernoulli(sigmoid(m)) sampled anew at every call, with the
-    straight-through estimator g = b + s - stopgrad(s), so dg/dm = s(1 - s) (Z19's code).
+    straight-through estimator: dW_eff/dm = W * s(1 - s), s = sigmoid(m) (Z19's code).
     The frozen weights are parameters too, held by the engine's exact freeze (mask 0), so
-    that every member of a population can have its own.
+    that every member of a population can have its own. The engine trains a population
+    through ``population_params`` (see ``engine.reparameterisation``); ``seed`` fixes the
+    stream of mask samples.
     """
 
-    def __init__(self, base: nn.Module):
+    def __init__(self, base: nn.Module, seed: int = 0):
         super().__init__()
         self.names = [n for n, _ in base.named_parameters()]
-        self.call = engine.Functional(base)
+        self._base = [base]  # in a list: not a submodule, its parameters are not ours
         params = dict(base.named_parameters())
         self.w = nn.ParameterDict({_key(n): nn.Parameter(torch.zeros(p.shape))
                                    for n, p in params.items()})
         self.m = nn.ParameterDict({_key(n): nn.Parameter(torch.zeros(params[n].shape))
                                    for n in base.prune_rates})
+        self.sampler = _Sampler(seed)
+
+    @property
+    def base(self) -> nn.Module:
+        return self._base[0]
+
+    def population_params(self, params: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Our parameters stacked over members (``named_parameters()`` order) to the base
+        network's: each kernel times a fresh mask sample, biases as they are."""
+        by_name = dict(zip((n for n, _ in self.named_parameters()), params))
+        out = []
+        for name in self.names:
+            w, m = by_name[f"w.{_key(name)}"], by_name.get(f"m.{_key(name)}")
+            out.append(w if m is None else _SampledMask.apply(w, m, self.sampler))
+        return tuple(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        params = []
-        for name in self.names:
-            w = self.w[_key(name)]
-            if _key(name) in self.m:
-                s = torch.sigmoid(self.m[_key(name)])
-                w = w * (torch.bernoulli(s.detach()) + s - s.detach())
-            params.append(w)
-        return self.call(tuple(params), x)
+        """One network (not a population): the base network on a fresh mask sample."""
+        params = self.population_params(tuple(p.unsqueeze(0) for p in self.parameters()))
+        return engine.Functional(self.base)(tuple(p[0] for p in params), x)
+
+
+class _Sampler:
+    """Uniform noise for the mask samples, and buffers reused by every step.
+
+    On a CPU the noise comes from numpy's PCG64 (1.4 ns a number here, against 2.4 ns for
+    torch's Mersenne twister, which draws one element at a time behind a lock); elsewhere
+    from a torch generator on the device. A population's kernels are tens of MB, and a
+    fresh tensor that large is a fresh mmap whose pages fault in again at every step.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.numpy = np.random.Generator(np.random.PCG64(seed))
+        self.torch: dict[torch.device, torch.Generator] = {}
+        self.buffers: dict[tuple, tuple[torch.Tensor, ...]] = {}
+
+    def scratch(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Three tensors shaped and laid out like ``like``, the same ones at every call."""
+        key = (like.shape, like.stride(), like.device)
+        if key not in self.buffers:
+            self.buffers[key] = tuple(torch.empty_like(like) for _ in range(3))
+        return self.buffers[key]
+
+    def uniform_(self, t: torch.Tensor) -> torch.Tensor:
+        if t.device.type == "cpu" and t.is_contiguous():
+            self.numpy.random(out=t.view(-1).numpy(), dtype=np.float32)
+            return t
+        if t.device not in self.torch:
+            self.torch[t.device] = torch.Generator(t.device).manual_seed(self.seed)
+        return t.uniform_(generator=self.torch[t.device])
+
+
+class _SampledMask(torch.autograd.Function):
+    """w * b with b ~ Bernoulli(s), s = sigmoid(m); backward: d/dm = w * s(1 - s).
+
+    Written out rather than as ``w * (b + s - s.detach())``, for speed (the step is bound by
+    memory traffic): 3 passes over the kernel instead of 6, ``u < s`` with u uniform instead
+    of ``torch.bernoulli`` (whose CPU kernel is 4x slower), every tensor laid out like ``w``
+    (the weight gradient of a batched matmul comes back transposed; mixing the two layouts
+    in one elementwise op costs more than the op), and the sampler's buffers.
+    """
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, m: torch.Tensor, sampler: _Sampler) -> torch.Tensor:
+        s, sample, grad_m = sampler.scratch(w)
+        torch.sigmoid(m, out=s)
+        ctx.save_for_backward(w, s, grad_m)  # autograd checks they are intact at backward
+        return sampler.uniform_(sample).lt_(s).mul_(w).detach()  # u < s: 1 with probability s
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, None]:
+        w, s, grad_m = ctx.saved_tensors
+        torch.mul(grad, w, out=grad_m)
+        return None, torch.ops.aten.sigmoid_backward.grad_input(grad_m, s, grad_input=grad_m), None
 
 
 def _key(name: str) -> str:
@@ -154,63 +233,105 @@ class _Run:
 def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     """Train a learned supermask for every (network, c, seed); one row each.
 
-    Columns: model, c, seed, final_acc (mean test accuracy over ``samples`` mask samples at
-    the early-stopping iteration), pruned_pct (1 - mean keep-probability), early_stop_iteration,
-    failed; finished runs are loaded from the store, never retrained.
+    Columns: model, c, seed, final_acc (mean test accuracy over ``samples`` mask samples, at
+    the end of training or, where the network early-stops, at the minimum validation loss),
+    iteration (where final_acc was taken), iterations (the training length), pruned_pct
+    (1 - mean keep-probability), failed. Finished runs are loaded from the store, never
+    retrained; ``learned_runs`` gives their keys (the curves are in their metrics).
     """
+    rows = []
+    for model_name, runs, store in learned_runs(cfg, progress):
+        for r in runs:
+            rows.append({"model": model_name, "c": r.c, "seed": r.seed,
+                         **store.load_round(r.key, 0)["summary"]})
+    return pd.DataFrame(rows)
+
+
+def learned_runs(cfg: Supermasks, progress: bool = True):
+    """Per network: (name, its runs with their store keys, the store), training what is
+    missing."""
     device = engine.resolve_device(cfg.device)
     store = RunStore(cfg.store)
-    rows = []
     for model_name in cfg.models:
         data, base = _data_and_network(cfg, model_name, device)
-        train_cfg = cfg.learned.train_for(model_name)
+        train_cfg = cfg.learned.train_for(model_name, data.sizes()["train"])
         train_cfg.check_batch_size(data.name, data.sizes()["train"], "learned")
+        early_stop = cfg.learned.early_stop_for(model_name)
         runs = []
         for c in cfg.learned.init_values:
             for seed in cfg.seeds:
                 key = store.prepare({
                     "kind": "learned_supermask", "model": model_name, "data": data.name,
-                    "c": c, "seed": seed, "train": train_cfg.__dict__,
-                    "samples": cfg.learned.samples})
+                    "c": c, "seed": seed, "train": dataclasses.asdict(train_cfg),
+                    "samples": cfg.learned.samples, "early_stop": early_stop,
+                    # 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
+                    # torch.bernoulli from torch's global generator).
+                    "sampler": 2})
                 runs.append(_Run(model_name, c, seed, key))
         todo = [r for r in runs if not store.has_round(r.key, 0)]
         with store.claim([r.key for r in todo]):
             todo = [r for r in todo if not store.has_round(r.key, 0)]  # another process's now
             if todo:
-                _train_learned(base, todo, data, train_cfg, cfg.learned.samples, store, device,
-                               progress)
-        for r in runs:
-            rec = store.load_round(r.key, 0)
-            rows.append({"model": model_name, "c": r.c, "seed": r.seed, **rec["summary"]})
-    return pd.DataFrame(rows)
+                _train_learned(base, todo, data, train_cfg, early_stop, cfg.learned.samples,
+                               store, device, progress)
+        yield model_name, runs, store
+
+
+def learned_curves(cfg: Supermasks) -> pd.DataFrame:
+    """Every evaluation during learned-supermask training (tidy, as ``RunStore.metrics``),
+    with columns model and c."""
+    frames = []
+    for model, runs, store in learned_runs(cfg, progress=False):
+        info = pd.DataFrame([{"run": r.key, "model": model, "c": r.c} for r in runs])
+        frames.append(store.metrics([r.key for r in runs]).merge(info, on="run"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def lengths(cfg: Supermasks, dense: lottery.Result) -> dict[str, dict[str, int]]:
+    """Per network, the training lengths of the two readings of Z19's {2000, 2000, 1000,
+    800} on this build's data, and the one this build ran."""
+    out = {}
+    for model in cfg.models:
+        n = dense.data[model].sizes["train"]
+        read = {unit: dataclasses.replace(cfg.learned, length_unit=unit, iterations=None)
+                .train_for(model, n).iterations for unit in ("iterations", "epochs")}
+        out[model] = {"Z19 text (iterations)": read["iterations"],
+                      "Z19 code (epochs, this data)": read["epochs"],
+                      "this build": cfg.learned.train_for(model, n).iterations}
+    return out
+
+
+def learned_member(base: nn.Module, seed: int, c: float) -> engine.Member:
+    """One learned supermask as an engine member: the seed's initial weights (the same init
+    as the lottery-ticket runs) and every mask logit at c."""
+    w = models.initial_state(base, seed)
+    start = {f"w.{_key(n)}": t for n, t in w.items()}
+    start.update({f"m.{_key(n)}": torch.full_like(w[n], c) for n in base.prune_rates})
+    # Mask 0 on every weight: the engine holds them exactly at their values in `start`.
+    hold = {f"w.{_key(n)}": torch.zeros_like(t) for n, t in w.items()}
+    return engine.Member(seed=seed, init=start, mask=hold, frozen=start)
 
 
 def _train_learned(base: nn.Module, runs: list[_Run], data: data_mod.Dataset, train_cfg,
-                   samples: int, store: RunStore, device: torch.device, progress: bool) -> None:
-    net = SupermaskNet(base)
-    members = []
-    for r in runs:
-        w = models.initial_state(base, r.seed)  # the same init as the lottery-ticket runs
-        start = {f"w.{_key(n)}": t for n, t in w.items()}
-        start.update({f"m.{_key(n)}": torch.full_like(w[n], r.c) for n in base.prune_rates})
-        # Mask 0 on every weight: the engine holds them exactly at their values in `start`.
-        hold = {f"w.{_key(n)}": torch.zeros_like(t) for n, t in w.items()}
-        members.append(engine.Member(seed=r.seed, init=start, mask=hold, frozen=start))
-    torch.manual_seed(seeds.derive(runs[0].seed, "bernoulli", len(runs)))
-    results = engine.train(net, members, data, train_cfg, device, progress, keep_best=True,
+                   early_stop: bool, samples: int, store: RunStore, device: torch.device,
+                   progress: bool) -> None:
+    net = SupermaskNet(base, seeds.derive(runs[0].seed, "bernoulli", len(runs)))
+    members = [learned_member(base, r.seed, r.c) for r in runs]
+    results = engine.train(net, members, data, train_cfg, device, progress, keep_best=early_stop,
                            desc=f"learned supermasks {runs[0].model} ({len(runs)} nets)")
-    accs = engine.evaluate(net, [res.best for res in results], data, "test", device,
-                           repeats=samples)
-    for r, res, acc in zip(runs, results, accs):
-        keep = [torch.sigmoid(res.best[f"m.{_key(n)}"]) for n in base.prune_rates]
+    reported = [res.best if early_stop else res.final for res in results]
+    accs = engine.evaluate(net, reported, data, "test", device, repeats=samples)
+    for r, res, params, acc in zip(runs, results, reported, accs):
+        keep = [torch.sigmoid(params[f"m.{_key(n)}"]) for n in base.prune_rates]
         kept = sum(float(k.sum()) for k in keep) / sum(k.numel() for k in keep)
         store.save_round(r.key, 0, {
             "iterations": res.iterations, "metrics": res.metrics,
             "masks": {n: k.half() for n, k in zip(base.prune_rates, keep)},
             "summary": {
                 "final_acc": float(acc) if not res.failed else np.nan,
+                "iteration": res.early_stop_iteration if early_stop else train_cfg.iterations,
+                "iterations": train_cfg.iterations,
                 "pruned_pct": 100.0 * (1.0 - kept),
-                "early_stop_iteration": res.early_stop_iteration,
                 "failed": res.failed,
             }})
 
@@ -248,18 +369,19 @@ def describe(cfg: Supermasks, dense: lottery.Result, scale: str,
              learned_table: pd.DataFrame) -> str:
     """Markdown: scale, data, device, failed runs, and every departure from the paper's
     settings."""
-    lines, _ = dense.describe_networks()
     lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
              f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
-             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in lines]]
+             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in dense.describe_networks()]]
     for model in cfg.models:
-        tr = cfg.learned.train_for(model)
+        tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
+        stop = ("the early-stopping iteration (minimum validation loss, evaluated every "
+                f"{tr.eval_every})" if cfg.learned.early_stop_for(model) else "the end of training")
         lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
                      f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
-                     f"{tr.batch_size}); accuracy = mean over {cfg.learned.samples} passes over "
-                     f"the test set, each batch of 2,500 with a fresh mask sample.")
+                     f"{tr.batch_size}); accuracy at {stop} = mean over {cfg.learned.samples} "
+                     "passes over the test set, each batch of 2,500 with a fresh mask sample.")
     return "\n\n".join([*lines, *lottery.failure_note(failures(dense, learned_table)),
-                        lottery.scale_verdict(departures(cfg, dense))])
+                        departures_mod.verdict(departures(cfg, dense))])
 
 
 def failures(dense: lottery.Result, learned_table: pd.DataFrame) -> list[str]:
@@ -274,21 +396,10 @@ def failed_learned(learned_table: pd.DataFrame) -> list[str]:
             for r in bad.itertuples()]
 
 
-def departures(cfg: Supermasks, dense: lottery.Result) -> list[str]:
+def departures(cfg: Supermasks, dense: lottery.Result) -> list[departures_mod.Departure]:
     """How this supermask experiment departs from the paper's settings; empty at paper scale."""
-    out = dense.describe_networks()[1]
-    if cfg.max_power != 24:
-        out.append(f"prune powers 0..{cfg.max_power} instead of 0..24")
-    for model in cfg.models:
-        tr, paper_tr = cfg.learned.train_for(model), config.PAPER_SUPERMASK[model]
-        if tr.iterations != paper_tr["iterations"]:
-            out.append(f"{model} learned masks trained {tr.iterations:,} iterations "
-                       f"instead of {paper_tr['iterations']:,}")
-        if tr.lr != paper_tr["lr"]:
-            out.append(f"{model} learned-mask lr {tr.lr:g} instead of {paper_tr['lr']:g}")
-    if len(cfg.seeds) != 5:
-        out.append(f"{len(cfg.seeds)} seeds instead of 5")
-    return out
+    sizes = {model: d.sizes["train"] for model, d in dense.data.items()}
+    return departures_mod.supermasks(cfg, dense.data_name_by_model, sizes)
 
 
 def conclusions(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame) -> str:

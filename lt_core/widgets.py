@@ -1,9 +1,11 @@
 """The mask explorer (Z19 Figures S1/S2 view): pick criterion, layer and round; see the mask.
 
-For each state one figure: the layer's mask as an image (kept dark, pruned light), for the
-784-input layer also the 28x28 map of how many hidden units keep each input pixel, the
-per-layer densities, and the (w_i, w_f) scatter of a fixed sample of weights coloured by
-kept/pruned, with the criterion's decision boundary where it is a curve in that plane.
+For each state one small figure: the layer's mask as an image (kept dark, pruned light; for
+the 784-input layer the 28x28 map of how many hidden units keep each input pixel instead),
+the (w_i, w_f) scatter of a fixed sample of weights coloured by kept/pruned, with the
+criterion's decision boundary where it is a curve in that plane, and every layer's density
+in the title. Notebook 01 embeds about 300 of these, so each is drawn with crisp text in 16
+colours and stored as lossless WebP: 3-4 KB, a tenth of matplotlib's RGBA PNG.
 
 In the static book there is no kernel, so every state is rendered in advance into nested
 ``widgets.Stack``s whose ``selected_index`` is ``jslink``-ed to the controls: moving a control
@@ -18,6 +20,8 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
+from PIL import Image
 
 from . import masks as masks_mod
 from .lottery import Result
@@ -46,35 +50,51 @@ def states(result: Result, model: str, seed: int) -> dict:
     return out
 
 
-def render(state: dict, layer: str, title: str, dpi: int = 50) -> bytes:
-    """One state's figure as PNG bytes."""
+SCATTER_POINTS = 1000
+
+
+def render(state: dict, layer: str, title: str, dpi: int = 72) -> bytes:
+    """One state's figure as (lossless) WebP bytes."""
     mask = state["mask"]
-    pixels = layer.startswith("fc1") and mask.shape[1] == 784
-    ncols = 3 + pixels
-    fig, axes = plt.subplots(1, ncols, figsize=(3.3 * ncols, 3.1), dpi=dpi)
+    density = ", ".join(f"{n.split('.')[0]} {100 * d:.0f}%" for n, d in state["density"].items())
+    # A Figure of its own, not pyplot's: nothing here touches the notebook's figures.
+    fig = Figure(figsize=(7.0, 3.1), dpi=dpi)
+    axes = fig.subplots(1, 2)
     ax = axes[0]
-    ax.imshow(_as_image(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    ax.set_title(f"{layer} mask (dark = kept)", fontsize=9)
-    ax.set_xlabel("input unit", fontsize=8)
-    ax.set_ylabel("output unit", fontsize=8)
-    col = 1
-    if pixels:  # how many hidden units keep each input pixel
-        axes[1].imshow(mask.sum(0).view(28, 28).numpy(), cmap="viridis")
-        axes[1].set_title("kept per input pixel (28x28)", fontsize=9)
-        axes[1].axis("off")
-        col = 2
-    names = list(state["density"])
-    axes[col].barh(names, [100 * state["density"][n] for n in names], color="#4c72b0")
-    axes[col].set_xlim(0, 100)
-    axes[col].set_title(f"density per layer, % ({state['percent_remaining']:.1f}% overall)",
-                        fontsize=9)
-    axes[col].tick_params(labelsize=7)
-    _scatter(axes[col + 1], state)
-    fig.suptitle(title, fontsize=10)
+    if layer.startswith("fc1") and mask.shape[1] == 784:  # inputs are pixels
+        image = ax.imshow(mask.sum(0).view(28, 28).numpy(), cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ax.set_title("hidden units keeping each pixel")
+        ax.axis("off")
+    else:
+        ax.imshow(_as_image(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto",
+                  interpolation="nearest")
+        ax.set_title(f"{layer} mask (dark = kept)")
+        ax.set_xlabel("input unit")
+        ax.set_ylabel("output unit")
+    _scatter(axes[1], state)
+    fig.suptitle(f"{title}\nkept: {density} ({state['percent_remaining']:.1f}% overall)",
+                 fontsize=11)
+    for ax in fig.axes:
+        ax.title.set_fontsize(11)
+        ax.xaxis.label.set_fontsize(10)
+        ax.yaxis.label.set_fontsize(10)
+        ax.tick_params(labelsize=9)
+    # Crisp (not antialiased) text and lines: in 16 colours they compress several times better.
+    for artist in fig.findobj(lambda a: hasattr(a, "set_antialiased")):
+        artist.set_antialiased(False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
+    return _compact(buf.getvalue())
+
+
+def _compact(png: bytes, colours: int = 16) -> bytes:
+    # Octree keeps the rare orange of pruned points that median cut merges into the map's.
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(
+        colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="WEBP", lossless=True, method=6)
     return buf.getvalue()
 
 
@@ -85,23 +105,25 @@ def _as_image(mask: torch.Tensor) -> np.ndarray:
 
 def _scatter(ax: plt.Axes, state: dict) -> None:
     s = state["sample"]
-    ax.set_title("(w_i, w_f) sample; orange = pruned", fontsize=9)
+    ax.set_title("(w_i, w_f) sample; orange = pruned")
     if s is None:
         ax.text(0.5, 0.5, "no weight sample stored\nfor this run", ha="center", va="center")
         return
-    wi, wf, kept = s["w_i"].numpy(), s["w_f"].numpy(), s["kept"].numpy()
-    ax.scatter(wi[kept], wf[kept], s=2, color="#4c72b0", label="kept")
-    ax.scatter(wi[~kept], wf[~kept], s=2, color="#dd8452", label="pruned")
-    ax.set_xlabel("w_i (round start)", fontsize=8)
-    ax.set_ylabel("w_f (round end)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    n = SCATTER_POINTS  # of the stored sample (a random subset: its first n are one too)
+    wi, wf, kept = s["w_i"][:n].numpy(), s["w_f"][:n].numpy(), s["kept"][:n].numpy()
+    ax.scatter(wi[kept], wf[kept], s=1.5, color="#4c72b0", label="kept", lw=0)
+    ax.scatter(wi[~kept], wf[~kept], s=1.5, color="#dd8452", label="pruned", lw=0)
+    ax.set_xlabel("w_i (round start)")
+    ax.set_ylabel("w_f (round end)")
     criterion = state["criterion"]
     if criterion in ELEMENTWISE and kept.any() and (~kept).any():
         lim = float(max(np.abs(wi).max(), np.abs(wf).max()))
         gx, gy = np.meshgrid(np.linspace(-lim, lim, 200), np.linspace(-lim, lim, 200))
         score = masks_mod.score(criterion, torch.from_numpy(gx), torch.from_numpy(gy),
                                 torch.ones(gx.shape)).numpy()
-        kept_scores = masks_mod.score(criterion, s["w_i"], s["w_f"], torch.ones(len(wi)))[kept]
+        all_kept = s["kept"]  # the boundary from the whole sample, not just the points drawn
+        kept_scores = masks_mod.score(criterion, s["w_i"], s["w_f"],
+                                      torch.ones(len(all_kept)))[all_kept]
         level = float(kept_scores.min())
         if score.min() < level < score.max():
             ax.contour(gx, gy, score, levels=[level], colors="black", linewidths=0.8)
@@ -119,6 +141,7 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     layer = W.Dropdown(options=layers, index=0, description="layer")
     rnd = W.IntSlider(min=0, max=len(rounds) - 1, value=0, description="round",
                       continuous_update=True)
+    shared = W.Layout()  # one layout model for every image and stack, not one each
     outer = []
     for lab in labels:
         per_layer = []
@@ -126,16 +149,16 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
             images = []
             for r in rounds:
                 state = table.get((lab, name, r))
-                png = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
+                image = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
                     if state else b""
-                images.append(W.Image(value=png, format="png"))
-            stack = W.Stack(images, selected_index=0)
+                images.append(W.Image(value=image, format="webp", layout=shared))
+            stack = W.Stack(images, selected_index=0, layout=shared)
             W.jslink((rnd, "value"), (stack, "selected_index"))
             per_layer.append(stack)
-        stack = W.Stack(per_layer, selected_index=0)
+        stack = W.Stack(per_layer, selected_index=0, layout=shared)
         W.jslink((layer, "index"), (stack, "selected_index"))
         outer.append(stack)
-    top = W.Stack(outer, selected_index=0)
+    top = W.Stack(outer, selected_index=0, layout=shared)
     W.jslink((criterion, "index"), (top, "selected_index"))
     note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through rounds "
                   f"{rounds[0]}..{rounds[-1]} (the mask chosen at the end of each).</small>")
@@ -152,7 +175,7 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
 
     def show(arm: str, layer: str, rnd: int):
         state = table[(arm, layer, rnd)]
-        return W.Image(value=render(state, layer, f"{arm}: after round {rnd}"), format="png")
+        return W.Image(value=render(state, layer, f"{arm}: after round {rnd}"), format="webp")
 
     return W.interactive(show, arm=labels, layer=layers,
                          rnd=W.IntSlider(min=rounds[0], max=rounds[-1], value=rounds[0]))

@@ -32,7 +32,7 @@ def test_bench_prints_the_named_lines():
     names = [line.split()[0] for line in r.stdout.strip().splitlines()]
     assert r.returncode == 0, r.stderr
     for name in ("plain_loop_ms_per_step", "engine_p1_ms_per_step", "engine_p2_ms_per_network_step",
-                 "engine_p1_vs_plain"):
+                 "engine_p1_vs_plain", "supermask_vs_fc_step"):
         assert name in names
     assert names[-1] == "population_vs_plain"
 

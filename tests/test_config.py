@@ -13,7 +13,7 @@ def test_loads_params_files_of_every_scale():
     for path in files:
         config.load(path, config.Supermasks if "supermask" in path.name else config.Experiment)
     paper = config.load("params/paper/01_mask_criteria.yaml")
-    assert paper.models == ["fc", "conv2", "conv4", "conv6"] and len(paper.pruning.arms) == 9
+    assert paper.models == ["fc", "conv2", "conv4", "conv6"] and len(paper.pruning.arms) == 11
     # Unset training fields resolve to the paper's per-network settings (paper_specs.md 0.3).
     assert paper.train_for("fc").iterations == 50_380 and paper.train_for("fc").lr == 1.2e-3
     assert paper.train_for("conv6").iterations == 30_000 and paper.train_for("conv2").lr == 2e-4
@@ -86,3 +86,21 @@ def test_numbers_as_people_write_them(tmp_path):
         path.write_text(f"train: {{{text}}}\n")
         with pytest.raises(ConfigError, match=re.escape(message)):
             config.load(path)
+def test_learned_length_reads_z19s_numbers_as_epochs_or_iterations():
+    epochs = config.Learned()  # the default: Z19's code, --num_epochs at batch 250
+    assert [epochs.train_for(m, n).iterations for m, n in (
+        ("fc", 55_000), ("conv2", 45_000), ("conv4", 45_000), ("conv6", 45_000))] == [
+        440_000, 360_000, 180_000, 144_000]
+    assert epochs.train_for("fc", 3_500).iterations == 2000 * 14  # an epoch of this data
+    iterations = config.Learned(length_unit="iterations")  # Z19's text
+    assert iterations.train_for("conv6", 45_000).iterations == 800
+    assert config.Learned(iterations=1234).train_for("fc", 55_000).iterations == 1234
+    # Early stopping where the paper used it (S6.2: Conv4 and Conv6 overfit), unless set.
+    assert [epochs.early_stop_for(m) for m in ("fc", "conv2", "conv4", "conv6")] == [
+        False, False, True, True]
+    assert config.Learned(early_stop=True).early_stop_for("fc")
+
+
+def test_boolean_field_is_checked():
+    with pytest.raises(ConfigError, match="field 'learned.early_stop' must be true or false"):
+        config.load({"learned": {"early_stop": "yes"}}, config.Supermasks)

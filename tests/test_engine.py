@@ -110,14 +110,16 @@ def test_per_member_learning_rates_match_separate_runs(toy):
             torch.testing.assert_close(mixed[1].final[n], alone.final[n], rtol=1e-4, atol=1e-5)
 
 
-def test_adam_matches_torch_optim_adam(toy):
-    """The engine's Adam (fused kernel, masked) equals torch.optim.Adam on a plain model."""
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_optimizer_matches_torch_optim(toy, optimizer):
+    """The engine's Adam and SGD with momentum (fused kernels) equal torch.optim's."""
     model = fc(toy)
-    cfg = Train(iterations=5, eval_every=5, batch_size=300, lr=1e-3)  # one batch = all data
-    res = engine.train(model, [member(model, 0)], toy, cfg, progress=False)[0]
+    cfg = Train(optimizer=optimizer, iterations=5, eval_every=5, batch_size=300, lr=1e-3)
+    res = engine.train(model, [member(model, 0)], toy, cfg, progress=False)[0]  # 1 batch = all
     ref = fc(toy)
     ref.load_state_dict(models.initial_state(model, 0))
-    opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    opt = (torch.optim.Adam(ref.parameters(), lr=1e-3) if optimizer == "adam"
+           else torch.optim.SGD(ref.parameters(), lr=1e-3, momentum=0.9))
     x, y = toy.splits["train"]
     for _ in range(5):  # a full batch is the same set in any order
         loss = torch.nn.functional.cross_entropy(ref(x), y)
