@@ -49,6 +49,7 @@ Mask1Action = Literal[
     "reshuffle_init_sign",
     "constant",
     "constant_init_sign",
+    "continue",  # H21 Fig 4c (LR rewinding): the trained weights go on; only the LR rewinds
 ]
 # Z19 §4 "mask-0 actions": the values the pruned weights are frozen at.
 Mask0Action = Literal[
@@ -331,6 +332,10 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"field '{where}' must be a list (got {value!r})")
         (inner,) = typing.get_args(tp)
         return [_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"field '{where}' must be true or false (got {value!r})")
+        return value
     if tp is float:
         return float(_number(value, where, "a number"))
     if tp is int:
