@@ -60,7 +60,7 @@ def select(curves: pd.DataFrame, **where) -> pd.DataFrame:
         if isinstance(value, str) or isinstance(value, bool):
             keep &= (curves[col] == value).to_numpy()
         else:
-            keep &= np.array([same(v, value) for v in curves[col]])
+            keep &= np.array([same(v, value) for v in curves[col]], dtype=bool)
     return curves[keep]
 
 
@@ -162,6 +162,12 @@ def _fmt(v) -> str:
     return "full" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:g}"
 
 
+def _verdict(ok: bool, *values: float) -> str:
+    if any(np.isnan(v) for v in values):
+        return "not judged: runs failed"
+    return HOLDS if ok else FAILS
+
+
 def _claim(qid: str, figure: str, claim: str, verdict: str, numbers: str = "") -> dict:
     return {"id": qid, "figure": figure, "claim": claim, "verdict": verdict, "numbers": numbers}
 
@@ -197,10 +203,9 @@ def _eval_mean(curves: pd.DataFrame, study: str, eval_value) -> pd.Series:
 
 
 def _dense(find_accuracy: pd.DataFrame, study: str, find) -> float:
-    part = find_accuracy[(find_accuracy["study"] == study) & find_accuracy["lpr_from"].isna()
-                         & (find_accuracy["level"] == 0)]
-    part = part[[same(v, find) for v in part["find"]]]
-    return np.nan if part["failed"].any() else float(part["test_acc"].mean())
+    """The dense network trained under H_find (the find runs' level 0), NaN if one failed."""
+    part = select(find_accuracy, study=study, find=find, lpr_from=None, level=0)
+    return np.nan if part.empty or part["failed"].any() else float(part["test_acc"].mean())
 
 
 def best_eval_per_level(curves: pd.DataFrame, study: str) -> pd.Series:
@@ -238,7 +243,7 @@ def claims(curves: pd.DataFrame, find_accuracy: pd.DataFrame, lpr: pd.DataFrame,
                              (f"LR {lo:g}", f"LR {hi:g}")))
         d_hi, d_lo = _dense(find_accuracy, "lr", hi), _dense(find_accuracy, "lr", lo)
         out.append(_claim("Q3", "Fig 1", f"dense training: LR {hi:g} beats LR {lo:g} (H21: 0.5 "
-                          "beats 0.2)", HOLDS if d_hi > d_lo else FAILS,
+                          "beats 0.2)", _verdict(d_hi > d_lo, d_hi, d_lo),
                           f"dense {_pct(d_hi)} vs {_pct(d_lo)}"))
     else:
         out += [_claim(q, f, c, NOT_RUN) for q, f, c in (
@@ -273,8 +278,8 @@ def claims(curves: pd.DataFrame, find_accuracy: pd.DataFrame, lpr: pd.DataFrame,
                       _find_mean(curves, name, large), (f"LR_find {small:g}", f"{large:g}"))
         d_s, d_l = _dense(find_accuracy, name, small), _dense(find_accuracy, name, large)
         r["numbers"] += f"; dense {_pct(d_s)} vs {_pct(d_l)}"
-        if r["verdict"] == HOLDS and not d_s < d_l:
-            r["verdict"] = FAILS
+        if r["verdict"] == HOLDS:
+            r["verdict"] = _verdict(d_s < d_l, d_s, d_l)
         out.append(r)
         out.append(_direction("Q5", figure, f"{name.replace('_', ' ')}: the best LR_eval moves "
                               "from the higher to the lower value as sparsity grows",

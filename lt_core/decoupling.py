@@ -497,7 +497,7 @@ class Result:
         for f in self.finds.to_dict("records"):
             if self.cfg.study(f["study"]).structured:
                 continue
-            for rnd in self.store.rounds(f["key"]):
+            for rnd in self.store.rounds(f["key"])[: self.cfg.levels]:  # masks that trained
                 nxt = self.store.load_round(f["key"], rnd)["next_mask"]
                 for depth, layer in enumerate(self.layers):
                     rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},

@@ -315,10 +315,9 @@ def _dense_from_find(curves: pd.DataFrame, find_accuracy: pd.DataFrame, studies:
                      ) -> pd.DataFrame:
     """Level 0 of each line = the find run's own dense training (H21 Fig 9's 0% points)."""
     curves = curves.copy()
-    dense = find_accuracy[(find_accuracy["level"] == 0) & find_accuracy["lpr_from"].isna()]
     for i, row in curves[curves["study"].isin(studies) & (curves["level"] == 0)].iterrows():
-        d = dense[(dense["study"] == row["study"])]
-        d = d[[analysis.same(v, row["find"]) for v in d["find"]]]
+        d = analysis.select(find_accuracy, study=row["study"], find=row["find"], lpr_from=None,
+                            level=0)
         curves.loc[i, ["mean", "std", "failed"]] = [
             d["test_acc"].mean(), d["test_acc"].std(), bool(d["failed"].any())]
     return curves
