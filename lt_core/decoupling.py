@@ -34,6 +34,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -687,3 +688,47 @@ def describe_a9(result: Result | None, scale: str) -> str:
                 "--tiny-imagenet`).")
     return (result.describe(scale) + "\n\n"
             + analysis.describe_claims(result.claims(), ["Q15"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# The scorecard's and the entry page's view of this chapter
+
+PARAMS = Path(__file__).resolve().parent.parent / "params"
+CARD_VERDICTS = {analysis.HOLDS: "reproduced", analysis.FAILS: "not reproduced"}
+
+
+def _results(scale: str, store: str | None, progress: bool) -> list[Result]:
+    """The notebook's experiments at ``scale`` (and A9's where the params have it)."""
+    values = config_mod.read_yaml(PARAMS / scale / "05_decoupling.yaml")
+    configs = [{k: v for k, v in values.items() if k != "a9"}] + (
+        [values["a9"]] if "a9" in values else [])
+    if store is not None:
+        configs = [{**c, "store": store} for c in configs]
+    return [run(load(c), progress) for c in configs]
+
+
+def scorecard_rows(scale: str, store: str | None = None, progress: bool = False
+                   ) -> list[dict]:
+    """H21's orderings as scorecard rows (``scorecard.build``'s columns) with the verdicts
+    computed from the notebook's runs. H21 states no numbers; orderings its captions
+    contradict are marked so, not judged."""
+    rows = []
+    for result in _results(scale, store, progress):
+        where = "paper" if not result.departures() else scale
+        for c in result.claims().itertuples():
+            verdict = CARD_VERDICTS.get(c.verdict, c.verdict)
+            rows.append({"claim": f"{c.id}: {c.claim}", "network": result.cfg.model,
+                         "source": f"H21 {c.figure}", "paper": "holds (H21 states no numbers)",
+                         "scale": where, "this build": c.numbers, "verdict": verdict})
+    return rows
+
+
+def build_info(scale: str, store: str | None = None) -> dict:
+    """The entry page's row for this chapter (``scorecard.build_info``'s columns)."""
+    result = _results(scale, store, progress=False)[0]
+    env = result.store.load_round(result.finds["key"].iloc[0], 0)["env"]
+    return {"notebook": "05_decoupling", "scale": scale,
+            "paper settings": "yes" if not result.departures() else "no",
+            "networks": result.cfg.model, "data": result.data.name,
+            "seeds": len(result.cfg.seeds), "device": env["device_name"] or env["device"],
+            "torch": env["torch"], "lt_core": env["lt_core"]}

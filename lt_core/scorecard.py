@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import config, lottery, paper, stats, supermask
+from . import config, decoupling, lottery, paper, stats, supermask
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
@@ -108,6 +108,7 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
         rows.append({
             **row, "verdict": "reproduced" if signed > initial else "not reproduced",
             "this build": f"{100 * signed:.1f} vs {100 * initial:.1f}"})
+    rows += decoupling.scorecard_rows(scale, store, progress)  # H21's orderings
     return pd.DataFrame(rows)
 
 
@@ -146,6 +147,9 @@ def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
     rows = []
     for path in sorted((PARAMS / scale).glob("[0-9][0-9]_*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}
+        if "studies" in values:  # H21's decoupling experiment
+            rows.append(decoupling.build_info(scale, store))
+            continue
         if "pruning" not in values and "learned" not in values:
             continue  # not an experiment (the scorecard's own params)
         is_supermask = "learned" in values

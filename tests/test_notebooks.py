@@ -75,6 +75,7 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
     assert "mask_x" not in card and "large_final_same_sign" in card
     assert "not run at this scale (tiny)" in card  # numbers are never judged off paper scale
     assert "reproduced" in card
+    assert "H21 Fig 1a" in card and "05_decoupling" in index  # H21's orderings and build
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
