@@ -149,9 +149,10 @@ def compare(a: pd.Series, b: pd.Series) -> dict:
 
 def common_means(lines: dict) -> dict:
     """Each line's mean over the pruned levels where no line failed."""
-    frame = pd.DataFrame(lines)
+    keys = list(lines)
+    frame = pd.concat([lines[k] for k in keys], axis=1, keys=range(len(keys)))
     frame = frame[(frame.index >= 1)].dropna()
-    return {k: float(frame[k].mean()) if len(frame) else np.nan for k in lines}
+    return {k: float(frame[i].mean()) if len(frame) else np.nan for i, k in enumerate(keys)}
 
 
 def _pct(v: float) -> str:

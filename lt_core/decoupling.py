@@ -368,12 +368,13 @@ class _Plan:
             start_from = [f.key, "trained", level - 1]
         mask_from = "dense" if level == 0 else [f.key, level] + (
             [study.filters[level - 1]] if study.structured else [])
-        # The same training as one a find run did (coupled pairs): read that one. At level 0
-        # from the init, any find run of that training and seed did it.
-        same = [f] if level or start_from else [g for g in self.finds if g.lpr_from is None
-                                                and not g.study.rewind_epochs]
+        # The same training as one a find run did (coupled pairs): read that one.
+        if level == 0 and start_from is None:  # all weights from the init: any such find run
+            same = [g for g in self.finds if g.lpr_from is None and not g.study.rewind_epochs]
+        else:  # the find run's own training of this mask (a structured mask never trained)
+            same = [] if study.structured else [f]
         for g in same:
-            if g.train == train and g.seed == f.seed and not (g.study.structured and level):
+            if g.train == train and g.seed == f.seed:
                 return None, g.key, level
         config = self._config("h21_eval", train, f.seed, mask=mask_from,
                               **({"start": start_from} if start_from else {}),
@@ -558,8 +559,9 @@ class Result:
         one sentence on how this run compares with H21."""
         cfg, tr = self.cfg, self.cfg.train
         length = f"{tr.epochs:g} epochs" if tr.epochs is not None else f"{tr.iterations:,} iterations"
+        n_studies = f"{len(cfg.studies)} stud{'y' if len(cfg.studies) == 1 else 'ies'}"
         head = (f"**Scale: {scale}.** {cfg.model} ({sum(self.numel.values()):,} "
-                f"prunable weights), {len(cfg.studies)} studies x {len(cfg.seeds)} seeds, "
+                f"prunable weights), {n_studies} x {len(cfg.seeds)} seeds, "
                 f"{cfg.levels} pruning levels of {cfg.fraction:g} of the remaining weights "
                 f"(global magnitude). **Device:** {self.device}.")
         shared = (f"**Shared training:** {tr.optimizer} momentum {tr.momentum:g}, lr {tr.lr:g}, "

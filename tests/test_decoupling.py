@@ -125,6 +125,19 @@ def test_lr_order_by_rank_on_a_four_value_grid():
     assert analysis._lr_order(analysis.curves(acc), study)["verdict"] == analysis.FAILS
 
 
+def test_early_pruning_claim_with_pruning_at_convergence_as_the_default():
+    study = decoupling.Study("early_pruning", "stop_epoch", [20, 50, None], [None])
+    accs = {20: 0.80, 50: 0.95, None: 0.90}  # 20 worst, 50 beats convergence (None)
+    acc = frame({("lottery", f, None): [[0.9, 0.9], [a, a]] for f, a in accs.items()})
+    acc["study"] = "early_pruning"
+    (claim,) = analysis._early_pruning(analysis.curves(acc), study)
+    assert claim["verdict"] == analysis.HOLDS and "epoch full: 90.00%" in claim["numbers"]
+    accs[50] = 0.85
+    acc = frame({("lottery", f, None): [[0.9, 0.9], [a, a]] for f, a in accs.items()})
+    acc["study"] = "early_pruning"
+    assert analysis._early_pruning(analysis.curves(acc), study)[0]["verdict"] == analysis.FAILS
+
+
 def test_layerwise_pruning_ratios_and_the_global_random_reference():
     masks = pd.DataFrame([
         {"study": "lr", "find": 0.1, "lpr_from": None, "seed": 0, "level": 1, "layer": "a",
