@@ -171,6 +171,26 @@ def test_invalid_parameters_name_the_field():
             decoupling.load({**base, **extra})
 
 
+def test_learning_rates_and_weight_decays_share_a_population_batch_sizes_do_not():
+    import types
+
+    cfg = decoupling.load({
+        "model": "lenet_300_100", "levels": 1, "lpr_levels": [1], "train": TRAIN,
+        "studies": [{"name": "lr", "vary": "lr", "find": [0.02, 0.1], "eval": [0.02]},
+                    {"name": "weight_decay", "vary": "weight_decay", "find": [0, 1e-3],
+                     "eval": [1e-3]},
+                    {"name": "batch_size", "vary": "batch_size", "find": [64, 128],
+                     "eval": [128], "baselines": False}]})
+    data = types.SimpleNamespace(splits={"train": (None, torch.zeros(1000))}, name="toy")
+    plan = decoupling._Plan(cfg, data, models.build("lenet_300_100", (1, 28, 28)),
+                            decoupling.RunStore("unused"))  # keys only: nothing is written
+    trains = {(f.study.name, f.value): f.run.train for f in plan.finds}
+    assert trains[("lr", 0.02)] == trains[("lr", 0.1)] == trains[("weight_decay", 0)]
+    assert trains[("batch_size", 64)] != trains[("batch_size", 128)]
+    lrs = {(f.study.name, f.value): (f.run.lr, f.run.weight_decay) for f in plan.finds}
+    assert lrs[("lr", 0.1)] == (0.1, 1e-3) and lrs[("weight_decay", 0)] == (0.05, 0.0)
+
+
 # ---- the experiment at tiny scale -----------------------------------------------------------
 
 TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-3,
