@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 
 from lt_core import analysis, decoupling, plots, widgets
 
-cfg = decoupling.load({k: v for k, v in params.items() if k != "a9"})
+cfg = decoupling.load(params)
 result = decoupling.run(cfg, progress=False)
 claims = result.claims()
 display(Markdown(result.describe(scale)))
@@ -207,7 +207,7 @@ display(Markdown(analysis.describe_claims(claims, ["Q6"])))
 # have.)
 
 # %%
-a9 = decoupling.run_a9(params.get("a9"), progress=False)
+a9 = decoupling.run_a9(cfg, progress=False)
 display(Markdown(decoupling.describe_a9(a9, scale)))
 fig = plots.h21_figure(a9, "fig2", "lr")
 
