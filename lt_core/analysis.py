@@ -53,15 +53,15 @@ def curves(accuracy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def select(curves: pd.DataFrame, **where) -> pd.DataFrame:
-    """Rows of ``curves`` where each column equals the value given (None/NaN match NaN)."""
-    keep = np.ones(len(curves), dtype=bool)
+def select(frame: pd.DataFrame, **where) -> pd.DataFrame:
+    """Rows of ``frame`` where each column equals the value given (None/NaN match NaN)."""
+    keep = np.ones(len(frame), dtype=bool)
     for col, value in where.items():
-        if isinstance(value, str) or isinstance(value, bool):
-            keep &= (curves[col] == value).to_numpy()
+        if isinstance(value, str | bool):
+            keep &= (frame[col] == value).to_numpy()
         else:
-            keep &= np.array([same(v, value) for v in curves[col]], dtype=bool)
-    return curves[keep]
+            keep &= np.array([same(v, value) for v in frame[col]], dtype=bool)
+    return frame[keep]
 
 
 def line(curves: pd.DataFrame, **where) -> pd.Series:
@@ -93,10 +93,8 @@ def layerwise_pruning_ratios(masks_per_layer: pd.DataFrame) -> pd.DataFrame:
     """LPR_l = 1 - kept_l / numel_l of every find run's mask per level and layer (Fig 6)."""
     out = masks_per_layer.copy()
     out["lpr"] = 1.0 - out["kept"] / out["numel"]
-    out["fraction_pruned"] = 1.0 - out.groupby(
-        ["study", "find", "lpr_from", "seed", "level"], dropna=False)["kept"].transform("sum") \
-        / out.groupby(["study", "find", "lpr_from", "seed", "level"],
-                      dropna=False)["numel"].transform("sum")
+    mask = out.groupby(["study", "find", "lpr_from", "seed", "level"], dropna=False)
+    out["fraction_pruned"] = 1.0 - mask["kept"].transform("sum") / mask["numel"].transform("sum")
     return out
 
 
