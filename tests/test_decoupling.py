@@ -13,7 +13,7 @@ from torch import nn
 
 from lt_core import analysis, decoupling, lottery, models, plots, widgets
 from lt_core.config import ConfigError
-from lt_core.store import unpack_mask
+from lt_core.store import RunStore, unpack_mask
 
 matplotlib.use("Agg")
 
@@ -182,8 +182,8 @@ def test_learning_rates_and_weight_decays_share_a_population_batch_sizes_do_not(
                     {"name": "batch_size", "vary": "batch_size", "find": [64, 128],
                      "eval": [128], "baselines": False}]})
     data = types.SimpleNamespace(splits={"train": (None, torch.zeros(1000))}, name="toy")
-    plan = decoupling._Plan(cfg, data, models.build("lenet_300_100", (1, 28, 28)),
-                            decoupling.RunStore("unused"))  # keys only: nothing is written
+    plan = decoupling.Plan(cfg, data, models.build("lenet_300_100", (1, 28, 28)),
+                            RunStore("unused"))  # keys only: nothing is written
     trains = {(f.study.name, f.value): f.run.train for f in plan.finds}
     assert trains[("lr", 0.02)] == trains[("lr", 0.1)] == trains[("weight_decay", 0)]
     assert trains[("batch_size", 64)] != trains[("batch_size", 128)]
