@@ -12,14 +12,15 @@
 #   accuracy: 80% on MNIST, 95% when the mask is learned.
 # - **H21**: *Uncovering the Impact of Hyperparameters for Global Magnitude Pruning*
 #   (ICLR 2021 submission): the hyperparameters that find a mask and those that evaluate it
-#   should differ, and the layerwise pruning ratio carries the effect (chapters to come).
+#   should differ, and the layerwise pruning ratio carries the effect (chapter 05).
 # - **L23**: *Considering Layerwise Importance in the Lottery Ticket Hypothesis* (ICLR 2023
 #   submission): importance measures beyond magnitude find tickets of similar accuracy that
 #   overlap very little (chapters to come).
 #
 # **How the book is organised.** One page per figure or table family of Z19: mask criteria
 # (Figure 1, with a mask explorer), mask-1 actions (Figure 2), mask-0 actions (Figure 3),
-# supermasks (Figure 4, Table S2), then the reproduction scorecard. Every page is a notebook
+# supermasks (Figure 4, Table S2); one page for H21's figure families (05, with an LPR
+# explorer); then the reproduction scorecard. Every page is a notebook
 # executed by papermill from the parameters in `params/<scale>/`, with the `lt_core` library
 # doing the work, and states the scale, data and device it ran on. Only results at the
 # paper's settings are compared with the paper's numbers.

@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                                          "local one)")
 
     p = sub.add_parser("run", help="run one experiment from a params file (progress bars)")
-    p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml or "
-                                  "params/quick/04_supermasks.yaml")
+    p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml, "
+                                  "params/quick/04_supermasks.yaml or "
+                                  "params/quick/05_decoupling.yaml")
     p.add_argument("--scale", default="custom", help="label for the printed description")
 
     p = sub.add_parser("runs", help="list the runs in a store")
@@ -84,6 +85,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.params} is empty: it would run {_defaults()}; pass "
                               "--scale paper to run that, or set fields (e.g. start from "
                               "params/quick/01_mask_criteria.yaml)")
+        if "studies" in values:  # H21's decoupling experiment
+            from . import decoupling
+
+            result = decoupling.run(decoupling.load(args.params))
+            print(result.describe(args.scale))
+            print(result.report())
+            return _failed(result.failures())
         if "learned" in values:  # a supermask experiment
             cfg = config.load(args.params, config.Supermasks)
             heuristic, dense = supermask.heuristic(cfg)

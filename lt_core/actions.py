@@ -27,16 +27,20 @@ def _permute(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return flat[torch.randperm(flat.numel(), generator=generator).to(flat.device)].view_as(x)
 
 
-def mask1_action(action: str, w0: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
-                 ) -> torch.Tensor:
+def mask1_action(action: str, w0: torch.Tensor, mask: torch.Tensor, generator: torch.Generator,
+                 w_e: torch.Tensor | None = None) -> torch.Tensor:
     """Starting values of one layer's kept weights for the next round (pruned entries of the
     result are ignored: they hold their frozen values).
 
     ``w0`` is the round's starting weights (the original init under ``rewind``); sigma is the
-    population std over *all* entries of ``w0`` (paper_specs.md decision 9).
+    population std over *all* entries of ``w0`` (paper_specs.md decision 9). ``continue``
+    (H21 Fig 4c, learning-rate rewinding after Renda et al. 2020) keeps the round's
+    end-of-training weights ``w_e``.
     """
     if action == "rewind":
         return w0.clone()
+    if action == "continue":
+        return w_e.clone()
     if action in ("reinit", "reinit_init_sign"):
         # A draw without replacement from the layer's own init values, over all positions.
         out = _permute(w0, generator)

@@ -49,6 +49,7 @@ Mask1Action = Literal[
     "reshuffle_init_sign",
     "constant",
     "constant_init_sign",
+    "continue",  # H21 Fig 4c (LR rewinding): the trained weights go on; only the LR rewinds
 ]
 # Z19 §4 "mask-0 actions": the values the pruned weights are frozen at.
 Mask0Action = Literal[

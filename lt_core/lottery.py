@@ -198,6 +198,10 @@ class Run:
     start_mask: dict[str, torch.Tensor] | None = None  # level 0's mask (default: all ones)
     reference: str | None = None  # selection "reference": the run key whose masks give counts
     keep_final: bool = False  # store every level's end-of-training state, not only level 0's
+    # state_0 (all parameters and buffers) instead of the seed's init or its own rewind point:
+    # an H21 eval run starts where its find run rewinds (late rewinding) or stopped (LR
+    # rewinding)
+    start: dict[str, torch.Tensor] | None = None
 
 
 def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], levels: int,
@@ -290,14 +294,13 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
     starts: list[dict | None] = [None] * len(runs)
     pending: dict[tuple, list[tuple[int, str]]] = {}
     for i, run in enumerate(runs):
-        init = models.initial_state(model, run.seed)
-        if run.rewind_iteration == 0:
-            starts[i] = init
+        if run.start is not None:
+            starts[i] = run.start
             continue
-        key = store.prepare({
-            "kind": "rewind_point", "model": run.config["model"], "data": data.name,
-            "train": key_dict(run.train), "lr": run.lr, "weight_decay": run.weight_decay,
-            "seed": run.seed, "iteration": run.rewind_iteration})
+        if run.rewind_iteration == 0:
+            starts[i] = models.initial_state(model, run.seed)
+            continue
+        key = store.prepare(rewind_point_config(run, data.name))
         if not store.has_round(key, 0):
             group = (json.dumps(key_dict(run.train), sort_keys=True), run.rewind_iteration)
             pending.setdefault(group, []).append((i, key))
@@ -319,6 +322,13 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
                                       "iterations": res.iterations, "failed_at": res.failed_at,
                                       "percent_remaining": 100.0})
     return [s if isinstance(s, dict) else store.load_round(s, 0)["state"] for s in starts]
+
+
+def rewind_point_config(run: Run, data_name: str) -> dict:
+    """The store config of a run's rewind point: one per (training, lr, wd, seed, k)."""
+    return {"kind": "rewind_point", "model": run.config["model"], "data": data_name,
+            "train": key_dict(run.train), "lr": run.lr, "weight_decay": run.weight_decay,
+            "seed": run.seed, "iteration": run.rewind_iteration}
 
 
 def _reference_counts(store: RunStore, reference: str | None, level: int
@@ -384,8 +394,11 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
     for n in rates:
         next_frozen[n], zero_kept = actions.mask0_action(
             arm.mask0_action, w_s[n], w_e[n], next_mask[n], gen)
-        moved = actions.mask1_action(arm.mask1_action, state["start"][n], next_mask[n], gen)
+        moved = actions.mask1_action(arm.mask1_action, state["start"][n], next_mask[n], gen,
+                                     w_e[n])
         next_start[n] = torch.where(zero_kept, torch.zeros_like(moved), moved)
+    if arm.mask1_action == "continue":  # LR rewinding: biases and BatchNorm go on as well
+        next_start = {**res.final, **next_start}
     record = {
         "round": rnd,
         "seed": seed,

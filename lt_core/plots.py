@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import stats
+from . import analysis, stats
 
 PANELS = {  # metric -> (axis label, higher is better)
     "early_stop_iteration": ("early-stopping iteration", False),
@@ -176,3 +177,264 @@ def _log_x(ax: plt.Axes, frame: pd.DataFrame) -> None:
     ax.invert_xaxis()
     ax.set_xlabel("percent of weights remaining")
     ax.grid(True, which="both", alpha=0.3)
+
+
+# ----------------------------------------------------------------------------------------------
+# H21 (lt_core.decoupling): x = fraction of weights pruned (spaced as -log(1 - x), so that
+# levels of 20% each are evenly spaced), mean line with a band of one std over seeds; a point
+# where a seed's training failed is left out and marked x on the axis.
+
+H21_NAMES = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD", "stop_epoch": "pruning epoch"}
+H21_KINDS = {"lottery": "lottery", "global_random": "global random",
+             "preserve_lpr": "preserve LPR"}
+Panel = tuple[str, dict, list[str]]  # title, selection of curves rows, columns that split lines
+
+
+def _h21_value(v) -> str:
+    return "full" if v is None or pd.isna(v) else f"{v:g}"
+
+
+def _h21_axis(ax: plt.Axes, xs: list[float], label: str) -> None:
+    ax.set_xscale("function", functions=(lambda x: -np.log1p(-np.minimum(x, 0.9999)),
+                                         lambda y: -np.expm1(-y)))
+    ticks = sorted(set(round(x, 2) for x in xs))
+    ax.set_xticks(ticks[:: max(1, len(ticks) // 6)])
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.2f}"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    ax.set_xlabel(label)
+    ax.grid(True, alpha=0.3)
+
+
+def h21_panels(curves: pd.DataFrame, panels: list[Panel], title: str = "", ncols: int = 4,
+               x: str = "fraction_pruned") -> plt.Figure:
+    """One panel per (title, selection, hue): the selected rows of ``curves``, one line per
+    distinct value of the hue columns (an empty title leaves the panel blank)."""
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, (name, where, hue) in zip(axes.flat, panels):
+        if not name:
+            ax.axis("off")
+            continue
+        part = analysis.select(curves, **where)
+        keys = sorted({tuple(k) for k in part[hue].itertuples(index=False)},
+                      key=lambda k: [_sort_key(v) for v in k])
+        colors = sns.color_palette("tab10", max(1, len(keys)))
+        for key, color in zip(keys, colors):
+            g = analysis.select(part, **dict(zip(hue, key))).sort_values("level")
+            ok = g[~g["failed"]]
+            ax.plot(ok[x], ok["mean"], marker="o", ms=3, color=color, label=_h21_label(hue, key))
+            ax.fill_between(ok[x], ok["mean"] - ok["std"], ok["mean"] + ok["std"], color=color,
+                            alpha=0.15, lw=0)
+            bad = g[g["failed"]]
+            if len(bad):  # collapsed: no mean, an x on the axis
+                ax.plot(bad[x], [ax.get_ylim()[0]] * len(bad), "x", color=color, ms=7)
+        if part.empty:
+            ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
+        else:
+            _h21_axis(ax, list(part[x].dropna()), "fraction of units pruned"
+                      if x == "filters_pruned" else "fraction of weights pruned")
+            ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("test accuracy")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _h21_label(hue: list[str], key: tuple) -> str:
+    return ", ".join(H21_KINDS.get(v, v) if col == "kind" else f"{col} {_h21_value(v)}"
+                     for col, v in zip(hue, key))
+
+
+def _sort_key(v) -> tuple:
+    if isinstance(v, str):
+        return (0, v)
+    return (1, float("inf") if pd.isna(v) else v)
+
+
+def h21_coupled(curves: pd.DataFrame, study: str, values: list, title: str = "") -> plt.Figure:
+    """H21 Fig 1 / A1: each coupled run (H_find = H_eval) against both random baselines."""
+    name = H21_NAMES.get(study, study)
+    return h21_panels(curves, [
+        (f"{name}_find = {name}_eval = {_h21_value(v)}",
+         {"study": study, "find": v, "eval": v, "lpr_from": None}, ["kind"]) for v in values],
+        title)
+
+
+def h21_grid(curves: pd.DataFrame, study: str, vary: str, finds: list, evals: list,
+             title: str = "") -> plt.Figure:
+    """H21 Fig 2 / A2, A4, A6: top row, one panel per H_eval with a line per H_find and the
+    random baselines of that value (H_find = H_eval); bottom row, one panel per H_find with a
+    line per H_eval."""
+    name = H21_NAMES.get(vary, vary)
+    ncols = max(len(finds), len(evals))
+    top: list[Panel] = []
+    for e in evals:
+        top.append((f"masks evaluated with {name}_eval = {_h21_value(e)}",
+                    {"study": study, "eval": e, "lpr_from": None}, ["kind", "find"]))
+    bottom: list[Panel] = [(f"masks found with {name}_find = {_h21_value(f)}",
+                            {"study": study, "find": f, "kind": "lottery", "lpr_from": None},
+                            ["eval"]) for f in finds]
+    blank: Panel = ("", {}, [])
+    return h21_panels(curves, top + [blank] * (ncols - len(top)) + bottom
+                      + [blank] * (ncols - len(bottom)), title, ncols)
+
+
+def h21_best(best: dict[str, pd.DataFrame], title: str = "") -> plt.Figure:
+    """H21 Fig 3: per study, the best coupled and the best decoupled pair at each level (mean
+    and std over seeds; the pair may change from level to level)."""
+    fig, axes = plt.subplots(1, len(best), figsize=(4.6 * len(best), 3.4), squeeze=False)
+    for ax, (study, frame) in zip(axes[0], best.items()):
+        for name, color in (("decoupled", "#4c72b0"), ("coupled", "#dd8452")):
+            m, s = frame[f"{name}_mean"], frame[f"{name}_std"]
+            ax.errorbar(frame["fraction_pruned"], m, yerr=s, marker="o", ms=3, capsize=2,
+                        color=color, label=f"best {name}")
+        _h21_axis(ax, list(frame["fraction_pruned"]), "fraction of weights pruned")
+        ax.set_title(H21_NAMES.get(study, study), fontsize=9)
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def h21_lpr(means: pd.DataFrame, levels: list[int], what: str = "find",
+            title: str = "") -> plt.Figure:
+    """H21 Fig 6 / A17 / 8a-b: the LPR of every layer (by depth) for each H_find at fixed
+    levels, with a std band over seeds and the uniform LPR of a global random mask."""
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.0 * len(levels), 3.4), squeeze=False)
+    for ax, level in zip(axes[0], levels):
+        part = means[means["level"] == level]
+        finds = sorted(part["find"].unique(), key=_sort_key)
+        colors = sns.color_palette("tab10", max(1, len(finds)))
+        for f, color in zip(finds, colors):
+            g = analysis.select(part, find=f).sort_values("depth")
+            ax.plot(g["depth"], 100 * g["lpr"], marker="o", ms=3, color=color,
+                    label=f"{what} {_h21_value(f)}")
+            sd = 100 * g["std"].fillna(0)
+            ax.fill_between(g["depth"], 100 * g["lpr"] - sd, 100 * g["lpr"] + sd, color=color,
+                            alpha=0.15, lw=0)
+        if len(part):
+            uniform = 100 * part["global_random"].mean()
+            ax.axhline(uniform, color="black", ls="--", lw=1, label="global random")
+            ax.set_title(f"level {level}: {uniform:.1f}% of the weights pruned", fontsize=9)
+            layers = part.drop_duplicates("depth").sort_values("depth")
+            ax.set_xticks(layers["depth"])
+            ax.set_xticklabels([n.replace(".weight", "") for n in layers["layer"]],
+                               rotation=60, ha="right", fontsize=6)
+            ax.legend(fontsize=7)
+        ax.set_ylabel("layerwise pruning ratio (%)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _not_run(text: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 0.8))
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
+    ax.axis("off")
+    return fig
+
+
+def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure:
+    """The H21 figure ``figure`` (fig1, fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9) of a
+    ``decoupling.Result``; a one-line figure saying so when its studies did not run."""
+    if result is None:
+        return _not_run(f"{figure}: not run at this scale")
+    cfg, curves = result.cfg, result.curves
+    where = f"on {result.data.name}"
+    if figure == "fig1":
+        s = cfg.study("lr")
+        values = [v for v in s.find if v in s.eval] if s else []
+        if not values:
+            return _not_run("Figure 1 needs the lr study: not run at this scale")
+        return h21_coupled(curves, "lr", values, f"Coupled runs vs random baselines {where}")
+    if figure in ("fig2", "fig6"):
+        s = cfg.study(study)
+        if s is None:
+            return _not_run(f"study {study} not run at this scale")
+        if figure == "fig2":
+            return h21_grid(curves, study, s.vary, s.find, s.eval,
+                            f"All H_find x H_eval of {study} {where}")
+        return h21_lpr(analysis.lpr_means(result.lpr, study), cfg.lpr_levels,
+                       H21_NAMES[s.vary], f"LPR per layer by {study}_find {where}")
+    if figure == "fig3":
+        best = {s.name: analysis.best_coupled_vs_decoupled(curves, s.name)
+                for s in cfg.studies if s.name in ("lr", "batch_size", "weight_decay")}
+        if not best:
+            return _not_run("Figure 3 needs the lr, batch_size or weight_decay study")
+        return h21_best(best, f"Best coupled vs best decoupled {where}")
+    if figure == "fig7":
+        if not cfg.constrained:
+            return _not_run("Figure 7 (LPR-constrained pruning) not run at this scale")
+        return h21_constrained(curves, cfg.constrained, f"LPR-constrained pruning {where}")
+    if figure == "fig8":
+        s = cfg.study("wd0")
+        if s is None:
+            return _not_run("Figure 8 (weight decay 0 when finding) not run at this scale")
+        return h21_panels(curves, [("WD_find = 0: masks by LR_find",
+                                    {"study": "wd0", "kind": "lottery"}, ["find", "eval"])],
+                          f"Weight decay 0 in the find phase {where}")
+    if figure in ("fig4", "fig5", "fig9"):
+        names = {"fig4": ("late_rewinding", "warmup", "lr_rewinding"),
+                 "fig5": ("structured_lr", "structured_batch_size", "structured_weight_decay"),
+                 "fig9": ("early_pruning", "early_pruning_low_lr")}[figure]
+        present = [n for n in names if cfg.study(n)]
+        if not present:
+            return _not_run(f"{', '.join(names)}: not run at this scale")
+        if figure == "fig9":  # 0%: the dense network trained for the find run's epochs
+            curves = _dense_from_find(curves, result.find_accuracy, present)
+        panels = [(n.replace("_", " "), {"study": n, "kind": "lottery"}, ["find", "eval"])
+                  for n in present]
+        return h21_panels(curves, panels, f"{', '.join(present)} {where}",
+                          x="filters_pruned" if figure == "fig5" else "fraction_pruned")
+    raise ValueError(f"unknown H21 figure {figure!r}")
+
+
+def _dense_from_find(curves: pd.DataFrame, find_accuracy: pd.DataFrame, studies: list[str]
+                     ) -> pd.DataFrame:
+    """Level 0 of each line = the find run's own dense training (H21 Fig 9's 0% points)."""
+    curves = curves.copy()
+    for i, row in curves[curves["study"].isin(studies) & (curves["level"] == 0)].iterrows():
+        d = analysis.select(find_accuracy, study=row["study"], find=row["find"], lpr_from=None,
+                            level=0)
+        curves.loc[i, ["mean", "std", "failed"]] = [
+            d["test_acc"].mean(), d["test_acc"].std(), bool(d["failed"].any())]
+    return curves
+
+
+def h21_constrained(curves: pd.DataFrame, constrained: list, title: str = "") -> plt.Figure:
+    """H21 Fig 7: blue = bad H_find with the good run's LPR; orange = good H_find with the
+    bad run's LPR; green = the regular good run (blue's LPR); all under one H_eval."""
+    fig, axes = plt.subplots(1, len(constrained), figsize=(5.0 * len(constrained), 3.6),
+                             squeeze=False)
+    for ax, c in zip(axes[0], constrained):
+        base = {"study": c.study, "kind": "lottery", "eval": c.eval}
+        xs = []
+        for label, where, color in (
+                (f"bad find {c.bad:g}, LPR of {c.good:g}", {"find": c.bad, "lpr_from": c.good},
+                 "#1f77b4"),
+                (f"good find {c.good:g}, LPR of {c.bad:g}", {"find": c.good, "lpr_from": c.bad},
+                 "#ff7f0e"),
+                (f"regular find {c.good:g}", {"find": c.good, "lpr_from": None}, "#2ca02c")):
+            g = analysis.select(curves, **base, **where).sort_values("level")
+            ok = g[~g["failed"]]
+            xs += list(g["fraction_pruned"])
+            ax.plot(ok["fraction_pruned"], ok["mean"], marker="o", ms=3, color=color,
+                    label=label)
+            ax.fill_between(ok["fraction_pruned"], ok["mean"] - ok["std"],
+                            ok["mean"] + ok["std"], color=color, alpha=0.15, lw=0)
+        _h21_axis(ax, xs or [0.0], "fraction of weights pruned")
+        ax.set_title(f"{c.study}, all evaluated with {c.eval:g}", fontsize=9)
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

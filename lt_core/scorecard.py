@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import claims, config, departures, lottery, paper, supermask
+from . import claims, config, decoupling, departures, lottery, paper, supermask
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
@@ -81,6 +81,7 @@ def build(scale: str, store: str | None = None, progress: bool = False,
     cfg = _load(folder, "04_supermasks", config.Supermasks, store)
     if cfg is not None:
         rows += _supermask_rows(cfg, scale, progress)
+    rows += decoupling.scorecard_rows(scale, store, progress, folder)  # H21's orderings
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -190,6 +191,9 @@ def build_info(scale: str, store: str | None = None, params: Path | None = None
     rows = []
     for path in sorted(((params or PARAMS) / scale).glob("[0-9][0-9]_*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}
+        if "studies" in values:  # H21's decoupling experiment
+            rows.append(decoupling.build_info(scale, store))
+            continue
         if "pruning" not in values and "learned" not in values:
             continue  # not an experiment (the scorecard's own params)
         is_supermask = "learned" in values

@@ -7,6 +7,8 @@ criterion's decision boundary where it is a curve in that plane, and every layer
 in the title. Notebook 01 embeds about 300 of these, so each is drawn with crisp text in 16
 colours and stored as lossless WebP: 3-4 KB, a tenth of matplotlib's RGBA PNG.
 
+The LPR explorer (H21) works the same way for the layerwise pruning ratios.
+
 In the static book there is no kernel, so every state is rendered in advance into nested
 ``widgets.Stack``s whose ``selected_index`` is ``jslink``-ed to the controls: moving a control
 switches images in the browser. In live Jupyter ``interactive_explorer`` offers ``interact``.
@@ -19,10 +21,12 @@ import io
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
+from . import analysis
 from . import masks as masks_mod
 from .lottery import Result
 from .store import unpack_mask
@@ -180,3 +184,78 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
     return W.interactive(show, arm=labels, layer=layers,
                          rnd=W.IntSlider(min=rounds[0], max=rounds[-1], value=rounds[0]))
 
+
+
+# ----------------------------------------------------------------------------------------------
+# H21: the LPR explorer. Pick H_find and a level: the layerwise pruning ratio of every layer
+# (mean over seeds, with the std) next to a global random mask's (the level's overall
+# fraction pruned, in every layer). Built from ``analysis.lpr_means``.
+
+
+def render_lpr(part: pd.DataFrame, title: str, dpi: int = 50) -> bytes:
+    """One (H_find, level) state: a bar per layer by depth, LPR and global random."""
+    part = part.sort_values("depth")
+    y = np.arange(len(part))
+    fig, ax = plt.subplots(figsize=(6.0, 0.35 * len(part) + 1.4), dpi=dpi)
+    ax.barh(y - 0.2, 100 * part["lpr"], height=0.4, xerr=100 * part["std"].fillna(0),
+            color="#4c72b0", label="this mask")
+    ax.barh(y + 0.2, 100 * part["global_random"], height=0.4, color="#bbbbbb",
+            label="global random")
+    ax.set_yticks(y)
+    ax.set_yticklabels([n.replace(".weight", "") for n in part["layer"]], fontsize=7)
+    ax.invert_yaxis()  # input layer on top
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("layerwise pruning ratio (%)", fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _lpr_title(what: str, find, level: int, part: pd.DataFrame) -> str:
+    value = "full" if pd.isna(find) else f"{find:g}"
+    return (f"{what}_find = {value}, level {level} "
+            f"({100 * part['global_random'].mean():.1f}% of the weights pruned)")
+
+
+def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
+    """Controls and precomputed images (every H_find x level), switched in the browser
+    without a kernel, as the mask explorer."""
+    finds = sorted(means["find"].unique(), key=lambda v: float("inf") if pd.isna(v) else v)
+    levels = sorted(means["level"].unique())
+    find = W.Dropdown(options=[f"{what}_find {'full' if pd.isna(f) else f'{f:g}'}"
+                               for f in finds], index=0, description="mask")
+    level = W.IntSlider(min=int(levels[0]), max=int(levels[-1]), value=int(levels[0]),
+                        description="level", continuous_update=True)
+    per_find = []
+    for f in finds:
+        images = []  # index = level (jslink copies the slider's value as it is)
+        for lv in range(int(levels[-1]) + 1):
+            part = analysis.select(means, level=lv, find=f)
+            png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
+            images.append(W.Image(value=png, format="png"))
+        stack = W.Stack(images, selected_index=int(levels[0]))
+        W.jslink((level, "value"), (stack, "selected_index"))
+        per_find.append(stack)
+    top = W.Stack(per_find, selected_index=0)
+    W.jslink((find, "index"), (top, "selected_index"))
+    note = W.HTML(f"<small>Mean over seeds (bars: one std). Grey: a global random mask prunes "
+                  f"every layer alike. Levels {levels[0]}..{levels[-1]}.</small>")
+    return W.VBox([W.HBox([find, level]), note, top])
+
+
+def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
+    """Live-Jupyter version: renders on demand through ``interact``."""
+    finds = sorted(means["find"].unique(), key=lambda v: float("inf") if pd.isna(v) else v)
+    levels = sorted(means["level"].unique())
+
+    def show(find: float, level: int):
+        part = analysis.select(means, level=level, find=find)
+        return W.Image(value=render_lpr(part, _lpr_title(what, find, level, part)),
+                       format="png")
+
+    return W.interactive(show, find=finds, level=W.IntSlider(
+        min=int(levels[0]), max=int(levels[-1]), value=int(levels[0])))

@@ -105,6 +105,7 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
         for claim in claims.CLAIMS[notebook]:
             assert claim.text in card, claim.text
     assert "mean test acc. at early stop: round 2, 2 seeds" in card
+    assert "H21 Fig 1a" in card and "05_decoupling" in index  # H21's orderings and build
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
