@@ -81,12 +81,12 @@ def stability(finals: list[Masks], ticket: Masks, overlap: Masks) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def stability_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per layer (and ``all``) and group (in the overlap or not): the number of connections,
-    the mean and median std of their end-of-level values, how many flipped sign and the
-    percentage that did."""
+def stability_summary(frame: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per ``by`` columns (e.g. measure), layer (and ``all``) and group (in the overlap or
+    not): the number of connections, the mean and median std of their end-of-level values,
+    how many flipped sign and the percentage that did."""
     both = pd.concat([frame, frame.assign(layer="all")], ignore_index=True)
-    out = both.groupby(["layer", "in_overlap"], sort=False).agg(
+    out = both.groupby([*by, "layer", "in_overlap"], sort=False).agg(
         connections=("std", "size"), mean_std=("std", "mean"), median_std=("std", "median"),
         sign_flips=("sign_flip", "sum")).reset_index()
     out["sign_flip_pct"] = 100.0 * out["sign_flips"] / out["connections"]
