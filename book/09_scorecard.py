@@ -11,6 +11,8 @@
 # - an **ordering** is *reproduced* when it holds in this build, comparing mean test accuracy
 #   at early stopping over the sparser half of the pruning rounds. The scale column says at
 #   which settings it was checked: an ordering seen at quick scale is not a paper-scale result.
+# - L23's Table 2 cells use the paper's std instead: within max(0.1, 2 s sqrt(1/3 + 1/n))
+#   points (see the L23 chapter); numbers the paper gives without a std within 25%.
 
 # %% tags=["parameters"]
 scale = "tiny"

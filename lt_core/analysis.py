@@ -46,7 +46,9 @@ def overlap(tickets: dict[str, Masks]) -> pd.DataFrame:
     One row per measure and tensor, and per measure ``all``: ``numel``, the ticket's
     ``kept`` = |M_c|, ``overlap`` = |O|, ``pct_of_connections`` = 100 |O| / numel (L23 §5:
     0.33% of all prunable connections) and ``pct_of_ticket`` = 100 |O| / |M_c| (9.34% of a
-    ticket's connections; per layer, e.g. 68.78% in the first conv)."""
+    ticket's connections; per layer, e.g. 68.78% in the first conv), and
+    ``chance_pct_of_ticket``: what pct_of_ticket would be if the other tickets kept each
+    connection independently at their density in that tensor."""
     o = overlap_mask(list(tickets.values()))
     rows = []
     for measure, masks in tickets.items():
@@ -59,6 +61,12 @@ def overlap(tickets: dict[str, Masks]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame["pct_of_connections"] = 100.0 * frame["overlap"] / frame["numel"]
     frame["pct_of_ticket"] = 100.0 * frame["overlap"] / frame["kept"].where(frame["kept"] > 0)
+    # Chance: the other tickets keeping each connection of this tensor independently, at
+    # their densities in it (for "all", as if every tensor had the network's density).
+    density = frame.pivot_table(index="layer", columns="measure", values="kept", sort=False)
+    density = density.div(frame.groupby("layer", sort=False)["numel"].first(), axis=0)
+    frame["chance_pct_of_ticket"] = [
+        100.0 * density.loc[r.layer].drop(r.measure).prod() for r in frame.itertuples()]
     return frame
 
 
@@ -144,3 +152,13 @@ def extreme_range(std: float, n: int, q: float = 0.01) -> tuple[float, float]:
         return std * float(sps.norm.isf(-math.expm1(math.log(p) / n)))  # 1 - p^(1/n), exactly
 
     return quantile(q), quantile(1.0 - q)
+
+
+def reinit_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """``reinit_overlap`` rows of several re-initialisations, per measure and tensor: the mean
+    kept, observed and expected counts and the mean, min and max increase over chance."""
+    return frame.groupby(["measure", "layer"], sort=False).agg(
+        overlap=("overlap", "first"), kept=("kept", "mean"), observed=("observed", "mean"),
+        expected=("expected", "mean"), increase_pct=("increase_pct", "mean"),
+        increase_min=("increase_pct", "min"), increase_max=("increase_pct", "max"),
+        reinits=("increase_pct", "size")).reset_index()

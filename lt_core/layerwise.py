@@ -328,6 +328,7 @@ class LayerwiseResult:
         return self.store.load_round(key, 0)["state"]
 
     # -- analyses --------------------------------------------------------------------------
+    @cached_property
     def layer_sparsity(self) -> pd.DataFrame:
         """LPR per prunable tensor of every ticket at every level it trained (L23 Figure 1,
         Appendices C and D): model, measure, seed, level, layer, depth, numel, kept,
@@ -338,11 +339,12 @@ class LayerwiseResult:
             frames.append(f.assign(model=r.model, measure=r.measure, seed=r.seed, level=r.level))
         return pd.concat(frames, ignore_index=True)
 
-    def overlaps(self, measures: list[str] | None = None) -> pd.DataFrame:
-        """The overlap of the tickets of ``measures`` (default: overlap.measures) of every
-        network, seed and level all of them trained (L23 §5, Appendix B.3): the columns of
-        ``analysis.overlap`` and model, seed, level."""
-        measures = measures or self.config.overlap.measures
+    @cached_property
+    def overlaps(self) -> pd.DataFrame:
+        """The overlap of the tickets of overlap.measures of every network, seed and level
+        all of them trained (L23 §5, Appendix B.3): the columns of ``analysis.overlap`` and
+        model, seed, level."""
+        measures = self.config.overlap.measures
         t = self.ticket_levels()
         t = t[t["measure"].isin(measures)]
         frames = []
@@ -365,6 +367,7 @@ class LayerwiseResult:
         tickets = {m: ticket(self.store, k, ov.level) for m, k in keys.items()}
         return model, keys, tickets, analysis.overlap_mask(list(tickets.values()))
 
+    @cached_property
     def stability(self) -> pd.DataFrame:
         """L23 Figure 2 at the overlap level: per ticket connection of each measure, the std
         of its end-of-level values over levels 0..L and whether its sign flipped
@@ -374,17 +377,20 @@ class LayerwiseResult:
         return pd.concat([analysis.stability(self._finals(k, level), tickets[m], o)
                           .assign(measure=m) for m, k in keys.items()], ignore_index=True)
 
-    def movement(self, layer: str | None = None) -> pd.DataFrame:
-        """L23 Figure 3: in one tensor (default the first), each ticket connection's value at
-        the rewind point and at the end of the overlap level (``analysis.movement``)."""
+    @cached_property
+    def movement(self) -> pd.DataFrame:
+        """L23 Figure 3: in the first layer, each ticket connection's value at the rewind
+        point and at the end of the overlap level (``analysis.movement``)."""
         model, keys, tickets, o = self._section5()
         level, seed = self.config.overlap.level, self.config.overlap.seed
-        layer = layer or next(iter(o))
+        layer = next(iter(o))
         start = self.start_state(model, seed)[layer]
         return pd.concat([analysis.movement(start, self._finals(k, level)[-1][layer],
-                                            tickets[m][layer], o[layer]).assign(measure=m)
-                          for m, k in keys.items()], ignore_index=True)
+                                            tickets[m][layer], o[layer])
+                          .assign(measure=m, layer=layer) for m, k in keys.items()],
+                         ignore_index=True)
 
+    @cached_property
     def reinit(self) -> pd.DataFrame:
         """The partial re-initialisation test: per measure, re-initialisation seed and tensor,
         the overlap's connections in the new ticket at the overlap level, observed vs
@@ -399,6 +405,7 @@ class LayerwiseResult:
                           .assign(measure=r.measure, reinit_seed=int(r.reinit_seed)))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
+    @cached_property
     def init_ranges(self) -> pd.DataFrame:
         """L23 Table 1's init column, for our ResNet-18 (Tiny ImageNet shapes, every seed):
         per layer, the min and max of the initial weights, and the central 98% interval of
@@ -415,6 +422,15 @@ class LayerwiseResult:
                 rows.append({"layer": name, "tensor": layer, "seed": s, "min": float(w.min()),
                              "max": float(w.max()), "extreme_lo": lo, "extreme_hi": hi})
         return pd.DataFrame(rows)
+
+    def overlap_at_level(self) -> pd.DataFrame:
+        """Section 5's overlap table: ``overlaps()`` of the overlap network and seed at the
+        overlap level."""
+        ov, o = self.config.overlap, self.overlaps
+        if o.empty:
+            return o
+        return o[(o["model"] == self.config.overlap_model) & (o["seed"] == ov.seed)
+                 & (o["level"] == ov.level)].reset_index(drop=True)
 
     # -- the paper's numbers -----------------------------------------------------------------
     def table2(self) -> pd.DataFrame:
@@ -559,7 +575,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
     ov, model = result.config.overlap, result.config.overlap_model
     rows = []
     try:
-        st = analysis.stability_summary(result.stability(), by=("measure",))
+        st = analysis.stability_summary(result.stability, by=("measure",))
     except RuntimeError as err:  # a ticket diverged before the overlap level
         return pd.DataFrame([{"claim": "section 5 analyses", "source": "L23 §5", "holds": None,
                               "numbers": str(err)}])
@@ -581,20 +597,20 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
         and all(o.sign_flip_pct < r.sign_flip_pct for o, r in by.values()),
         "; ".join(f"{m} {o.sign_flip_pct:.1f}% vs {r.sign_flip_pct:.1f}%"
                   for m, (o, r) in by.items()))
-    mv = result.movement().groupby(["measure", "in_overlap"])["movement"].mean()
+    mv = result.movement.groupby(["measure", "in_overlap"])["movement"].mean()
     moved = {m: (mv.get((m, True), float("nan")), mv.get((m, False), float("nan")))
              for m in ov.measures}
     row("in the first layer, connections in the overlap moved further from the rewind point "
         "(mean |end - start|, overlap > rest)", "L23 §5, Fig. 3",
         all(o > r for o, r in moved.values()),
         "; ".join(f"{m} {o:.4f} vs {r:.4f}" for m, (o, r) in moved.items()))
-    re = result.reinit()
+    re = result.reinit
     if not re.empty:
         inc = re[re["layer"] == "all"].groupby("measure")["increase_pct"].mean()
         row("after a partial re-initialisation the overlap stays in the new tickets more than "
             "chance (observed > expected, all layers, mean over re-init seeds)", "L23 §5",
             bool((inc > 0).all()), "; ".join(f"{m} {v:+.1f}%" for m, v in inc.items()))
-    ls = result.layer_sparsity()
+    ls = result.layer_sparsity
     ls = ls[(ls["model"] == model) & (ls["level"] == ov.level)]
     lpr = ls.groupby(["measure", "layer"])["lpr_pct"].mean()
     net = models.build(model, result.data[model].input_shape, _classes(
@@ -642,7 +658,7 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                      "verdict": ("reproduced" if r.within else "not reproduced")
                      if r.comparable else not_run})
     t1 = paper.load("l23_table1_ranges").set_index("layer")
-    for layer, g in result.init_ranges().groupby("layer", sort=False):
+    for layer, g in result.init_ranges.groupby("layer", sort=False):
         lo, hi = g["extreme_lo"].iloc[0], g["extreme_hi"].iloc[0]
         p_min, p_max = t1.loc[layer, "init_min"], t1.loc[layer, "init_max"]
         ok = lo <= -p_min <= hi and lo <= p_max <= hi
@@ -677,12 +693,7 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
     numbers = paper.load("l23_section5").set_index("metric")["value"]
     base = {"network": model, "source": "L23 §5",
             "scale": "paper" if comparable else scale}
-    try:
-        o = result.overlaps()
-    except RuntimeError:
-        o = pd.DataFrame()
-    o = o[(o["model"] == model) & (o["seed"] == ov.seed) & (o["level"] == ov.level)] \
-        if not o.empty else o
+    o = result.overlap_at_level()
     if o.empty:
         return [{**base, "claim": "overlap of the tickets", "paper": "", "this build":
                  "no tickets at the overlap level", "verdict": NOT_JUDGED}]
@@ -702,7 +713,7 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                      "paper": f"{ref:g}%", "this build": f"{value:.2f}%",
                      "verdict": ("reproduced" if ok else "not reproduced") if comparable
                      else f"not run at this scale ({scale}: {model})"})
-    re = result.reinit()
+    re = result.reinit
     if re.empty:
         return rows
     per = re[re["layer"] != "all"].groupby(["measure", "layer"])["increase_pct"].mean()
@@ -727,3 +738,26 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                      "verdict": ("reproduced" if ok else "not reproduced") if comparable
                      else f"not run at this scale ({scale}: {model})"})
     return rows
+
+
+def table2_verdict(table: pd.DataFrame, scale: str) -> str:
+    """One paragraph: how this build's Table 2 cells compare with L23's."""
+    if table.empty:
+        return "No level of this build is one of Table 2's steps."
+    parts = []
+    for model, t in table.groupby("model", sort=False):
+        judged = t[~t["failed"].astype(bool)]
+        n_ok = int(judged["within"].sum())
+        gap = judged["diff"].mean()
+        head = (f"**{model}:** {n_ok} of {len(judged)} cells within tolerance of L23 "
+                f"Table 2 (mean difference {gap:+.2f} points")
+        if bool(t["comparable"].iloc[0]):
+            parts.append(head + "); this network ran at the paper's settings, so these are "
+                         "verdicts.")
+        else:
+            parts.append(head + f"), **for reference only**: it ran at {scale} scale, not "
+                         "at the paper's settings.")
+        failed = [f for fs in t["failed"] for f in fs]
+        if failed:
+            parts.append(f"Not judged (diverged): {', '.join(sorted(set(failed)))}.")
+    return " ".join(parts)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import config, lottery, paper, stats, supermask
+from . import config, layerwise, lottery, paper, stats, supermask
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
@@ -108,6 +108,8 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
         rows.append({
             **row, "verdict": "reproduced" if signed > initial else "not reproduced",
             "this build": f"{100 * signed:.1f} vs {100 * initial:.1f}"})
+    l23 = layerwise.run(_load(scale, "06_layerwise", layerwise.Layerwise, store), progress)
+    rows += layerwise.scorecard_rows(l23, scale)
     return pd.DataFrame(rows)
 
 
