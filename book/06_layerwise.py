@@ -112,7 +112,8 @@ else:
 # L23's claims about its tickets, checked on these runs (section 5 and Appendix C):
 
 # %%
-display(layerwise.claims(result))
+display(Markdown(layerwise.describe_claims(
+    layerwise.claims(result), scale, not result.network_departures(model))))
 
 # %% [markdown]
 # ## Overlap explorer

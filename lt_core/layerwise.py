@@ -212,7 +212,7 @@ def _partial_reinit(cfg: Layerwise, model_name: str, net: torch.nn.Module,
     re-initialisation seed. None when a ticket run failed before that level."""
     ov = cfg.overlap
     keys = [tickets[(m, ov.seed)] for m in ov.measures]
-    if not all(_reached(store, k, ov.level) for k in keys):
+    if not all(_reached(store, k, ov.level - 1) for k in keys):  # level L-1 chose the ticket
         return []
     overlap = analysis.overlap_mask([ticket(store, k, ov.level) for k in keys])
     theta_0 = models.initial_state(net, ov.seed)
@@ -533,7 +533,7 @@ class LayerwiseResult:
         ov = cfg.overlap
         lines.append(f"**Section 5** on {cfg.overlap_model}, seed {ov.seed}: the tickets of "
                      f"{', '.join(ov.measures)} at level {ov.level}; partial re-initialisation "
-                     f"with {len(ov.reinit_seeds)} fresh draws.")
+                     f"with {len(ov.reinit_seeds)} fresh draw{'s' * (len(ov.reinit_seeds) != 1)}.")
         return "\n\n".join([head, *lines, *failure_note(self.failures()),
                              lottery.scale_verdict(self.departures())])
 
@@ -761,3 +761,13 @@ def table2_verdict(table: pd.DataFrame, scale: str) -> str:
         if failed:
             parts.append(f"Not judged (diverged): {', '.join(sorted(set(failed)))}.")
     return " ".join(parts)
+
+
+def describe_claims(table: pd.DataFrame, scale: str, paper_settings: bool) -> str:
+    """Markdown: each claim with its verdict and numbers, and at which settings it ran."""
+    word = {True: "**holds**", False: "**does not hold**", None: "**not judged**"}
+    lines = [f"- {word[c.holds]}: {c.claim} ({c.source}). {c.numbers}."
+             for c in table.itertuples()]
+    where = ("at the paper's settings" if paper_settings else
+             f"at {scale} scale: what these runs show, not a paper-scale result")
+    return f"Checked {where}:\n\n" + "\n".join(lines)
