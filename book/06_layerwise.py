@@ -54,12 +54,14 @@ fig = plots.l23_accuracy(result.ticket_levels(), table,
 # ## Layer sparsity (Figure 1, Appendices C and D)
 #
 # The layerwise pruning ratio (LPR: % of a layer's weights pruned) of every layer as the
-# levels go by, per measure (top), and by depth at the section-5 level (bottom). Mean over
-# seeds.
+# levels go by, per measure (top), and by depth at the section-5 level (bottom), per network.
+# Mean over seeds.
 
 # %%
 model, level = result.config.overlap_model, result.config.overlap.level
-fig = plots.l23_layer_sparsity(result.layer_sparsity, model, mark_level=level)
+for net in result.config.models:
+    fig = plots.l23_layer_sparsity(result.layer_sparsity, net,
+                                   mark_level=min(level, result.config.setting(net).levels))
 
 # %% [markdown]
 # ## Section 5: one initialisation, several tickets
