@@ -178,6 +178,8 @@ def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
     """Run (or resume) every network's tickets, then section 5's partial re-initialisation;
     finished levels in the store are never recomputed."""
     device = engine.resolve_device(cfg.device)
+    if device.type == "cuda":  # §5: tickets differ by their measure, not by kernel choices
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     store = RunStore(cfg.store)
     rows, info = [], {}
     for model_name in cfg.models:
@@ -262,6 +264,13 @@ class LayerwiseResult:
     data: dict[str, lottery.DataInfo]  # per network
     device: str
     store: RunStore
+
+    @property
+    def data_names(self) -> str:
+        return ", ".join(sorted({d.name for d in self.data.values()}))
+
+    def record(self, key: str, level: int) -> dict:
+        return self.store.load_round(key, level)
 
     # -- tables of runs --------------------------------------------------------------------
     @cached_property

@@ -148,15 +148,19 @@ def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
     rows = []
     for path in sorted((PARAMS / scale).glob("[0-9][0-9]_*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}
-        if "pruning" not in values and "learned" not in values:
+        if path.stem == "06_layerwise":  # L23's experiment
+            result = layerwise.run(_load(scale, path.stem, layerwise.Layerwise, store), False)
+            departures = result.departures()
+        elif "pruning" not in values and "learned" not in values:
             continue  # not an experiment (the scorecard's own params)
-        is_supermask = "learned" in values
-        cfg = _load(scale, path.stem, config.Supermasks if is_supermask else config.Experiment,
-                    store)
-        result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
-                                       progress=False)
-        departures = (supermask.departures(cfg, result) if is_supermask
-                      else result.departures())
+        else:
+            is_supermask = "learned" in values
+            cfg = _load(scale, path.stem,
+                        config.Supermasks if is_supermask else config.Experiment, store)
+            result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
+                                           progress=False)
+            departures = (supermask.departures(cfg, result) if is_supermask
+                          else result.departures())
         env = result.record(result.runs["key"].iloc[0], 0)["env"]
         rows.append({
             "notebook": path.stem, "scale": scale,
