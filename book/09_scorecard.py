@@ -13,7 +13,9 @@
 #   what it compares: for the iterative-pruning figures the mean test accuracy at early
 #   stopping over the sparser half of the pruning rounds (the rounds are listed), all seeds
 #   pooled; "~" means within 1 percentage point. An ordering seen at quick scale is not a
-#   paper-scale result: "checked at" says at which settings it was seen.
+#   paper-scale result: "checked at" says at which settings it was seen;
+# - L23's Table 2 cells use the paper's std instead: within max(0.1, 2 s sqrt(1/3 + 1/n))
+#   points (see the L23 chapter); numbers the paper gives without a std within 25%.
 #
 # The learned supermask's length follows notebook 04's decision: Z19's lengths read as epochs
 # (FC 440,000 iterations at the paper's scale), FC and Conv2 at the end of training, Conv4

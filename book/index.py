@@ -15,7 +15,7 @@
 #   should differ, and the layerwise pruning ratio carries the effect (chapter 05).
 # - **L23**: *Considering Layerwise Importance in the Lottery Ticket Hypothesis* (ICLR 2023
 #   submission): importance measures beyond magnitude find tickets of similar accuracy that
-#   overlap very little (chapters to come).
+#   overlap very little (chapter 06: Table 2, layer sparsity, overlap and re-initialisation).
 #
 # **How the book is organised.** One page per figure or table family of Z19: mask criteria
 # (Figure 1, with a mask explorer), mask-1 actions (Figure 2), mask-0 actions (Figure 3),

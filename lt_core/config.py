@@ -367,6 +367,10 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _convert(inner, value, where)
+    if tp is dict or origin is dict:  # checked by the dataclass that holds it
+        if not isinstance(value, dict):
+            raise ConfigError(f"field '{where}' must be a mapping of fields (got {value!r})")
+        return value
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"field '{where}' must be a list (got {value!r})")

@@ -198,10 +198,17 @@ class Run:
     start_mask: dict[str, torch.Tensor] | None = None  # level 0's mask (default: all ones)
     reference: str | None = None  # selection "reference": the run key whose masks give counts
     keep_final: bool = False  # store every level's end-of-training state, not only level 0's
-    # state_0 (all parameters and buffers) instead of the seed's init or its own rewind point:
-    # an H21 eval run starts where its find run rewinds (late rewinding) or stopped (LR
-    # rewinding)
+    # state_0 instead of the seed's initial state (L23's partial re-initialisation); its
+    # content hash enters the run's config (its key) and its rewind point's key.
+    init: dict[str, torch.Tensor] | None = None
+    # The state at the rewind iteration itself (all parameters and buffers), instead of
+    # training there from the initial state: an H21 eval run starts where its find run
+    # rewinds (late rewinding) or stopped (LR rewinding); its find run is in its config.
     start: dict[str, torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        if self.init is not None:
+            self.config = {**self.config, "init": state_hash(self.init)}
 
 
 def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], levels: int,
@@ -292,13 +299,15 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
     global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
     so every run that rewinds there shares it."""
     starts: list[dict | None] = [None] * len(runs)
+    inits = [run.init if run.init is not None else models.initial_state(model, run.seed)
+             for run in runs]
     pending: dict[tuple, list[tuple[int, str]]] = {}
     for i, run in enumerate(runs):
         if run.start is not None:
             starts[i] = run.start
             continue
         if run.rewind_iteration == 0:
-            starts[i] = models.initial_state(model, run.seed)
+            starts[i] = inits[i]
             continue
         key = store.prepare(rewind_point_config(run, data.name))
         if not store.has_round(key, 0):
@@ -309,9 +318,8 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
     for todo in pending.values():
         todo = list(dict((key, i) for i, key in todo).items())  # each point once
         first = runs[todo[0][1]]
-        members = [engine.Member(seed=runs[i].seed, init=models.initial_state(model, runs[i].seed),
-                                 lr=runs[i].lr, weight_decay=runs[i].weight_decay)
-                   for _, i in todo]
+        members = [engine.Member(seed=runs[i].seed, init=inits[i], lr=runs[i].lr,
+                                 weight_decay=runs[i].weight_decay) for _, i in todo]
         populations.append(Population(model, members, data, first.train, device, {
             "progress": progress, "stop": first.rewind_iteration,
             "desc": f"{name} to iteration {first.rewind_iteration} ({len(members)} nets)"}))
@@ -325,10 +333,12 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
 
 
 def rewind_point_config(run: Run, data_name: str) -> dict:
-    """The store config of a run's rewind point: one per (training, lr, wd, seed, k)."""
+    """The canonical config (the store key) of the state at iteration k a run rewinds to:
+    shared by every run with the same training, seed, k and initial state."""
+    given = {"init": run.config["init"]} if run.init is not None else {}
     return {"kind": "rewind_point", "model": run.config["model"], "data": data_name,
             "train": key_dict(run.train), "lr": run.lr, "weight_decay": run.weight_decay,
-            "seed": run.seed, "iteration": run.rewind_iteration}
+            "seed": run.seed, "iteration": run.rewind_iteration, **given}
 
 
 def _reference_counts(store: RunStore, reference: str | None, level: int
@@ -367,10 +377,21 @@ def _state_for(store: RunStore, key: str, rnd: int, state_0: dict,
 def _fingerprint(state: dict) -> str:
     h = hashlib.sha1()
     for part in ("mask", "start", "frozen"):
-        for name, t in sorted((state[part] or {}).items()):
-            h.update(name.encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        _hash_tensors(h, state[part] or {})
     return h.hexdigest()
+
+
+def state_hash(tensors: dict[str, torch.Tensor]) -> str:
+    """The identity of a given state: sha1 of its tensors' names and bytes."""
+    h = hashlib.sha1()
+    _hash_tensors(h, tensors)
+    return h.hexdigest()
+
+
+def _hash_tensors(h: hashlib._Hash, tensors: dict[str, torch.Tensor]) -> None:
+    for name, t in sorted(tensors.items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
 
 
 def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates: dict,

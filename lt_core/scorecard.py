@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import claims, config, decoupling, departures, lottery, paper, supermask
+from . import claims, config, decoupling, departures, layerwise, lottery, paper, supermask
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
@@ -82,6 +82,9 @@ def build(scale: str, store: str | None = None, progress: bool = False,
     if cfg is not None:
         rows += _supermask_rows(cfg, scale, progress)
     rows += decoupling.scorecard_rows(scale, store, progress, folder)  # H21's orderings
+    l23 = _load(folder, "06_layerwise", layerwise.Layerwise, store)
+    if l23 is not None:  # L23's numbers and claims
+        rows += layerwise.scorecard_rows(layerwise.run(l23, progress), scale)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -194,14 +197,20 @@ def build_info(scale: str, store: str | None = None, params: Path | None = None
         if "studies" in values:  # H21's decoupling experiment
             rows.append(decoupling.build_info(scale, store))
             continue
-        if "pruning" not in values and "learned" not in values:
+        if path.stem == "06_layerwise":  # L23's experiment
+            result = layerwise.run(_load(path.parent, path.stem, layerwise.Layerwise, store),
+                                   False)
+            deps = result.departures()
+        elif "pruning" not in values and "learned" not in values:
             continue  # not an experiment (the scorecard's own params)
-        is_supermask = "learned" in values
-        cfg = _load(path.parent, path.stem,
-                    config.Supermasks if is_supermask else config.Experiment, store)
-        result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
-                                       progress=False)
-        deps = (supermask.departures(cfg, result) if is_supermask else result.departures())
+        else:
+            is_supermask = "learned" in values
+            cfg = _load(path.parent, path.stem,
+                        config.Supermasks if is_supermask else config.Experiment, store)
+            result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
+                                           progress=False)
+            deps = (supermask.departures(cfg, result) if is_supermask
+                    else result.departures())
         env = result.record(result.runs["key"].iloc[0], 0)["env"]
         rows.append({
             "notebook": path.stem, "scale": scale,

@@ -17,6 +17,7 @@ switches images in the browser. In live Jupyter ``interactive_explorer`` offers 
 from __future__ import annotations
 
 import io
+import math
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -259,3 +260,100 @@ def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
 
     return W.interactive(show, find=finds, level=W.IntSlider(
         min=int(levels[0]), max=int(levels[-1]), value=int(levels[0])))
+
+
+# ----------------------------------------------------------------------------------------------
+# L23: the overlap explorer (book/06_layerwise.py)
+
+
+def overlap_states(result, model: str, seed: int) -> dict:
+    """Per (pair of measures, level both trained: 0, 1, ...): their tickets and overlap
+    table (level 0's tickets are the dense network)."""
+    from itertools import combinations
+
+    from . import analysis
+    from .layerwise import ticket
+
+    t = result.ticket_levels()
+    t = t[(t["model"] == model) & (t["seed"] == seed)]
+    tickets = {(r.measure, r.level): ticket(result.store, r.run, r.level) for r in t.itertuples()}
+    out = {}
+    for a, b in combinations(list(dict.fromkeys(t["measure"])), 2):
+        for level in sorted({lv for m, lv in tickets if m == a} & {lv for m, lv in tickets
+                                                                    if m == b}):
+            pair = {a: tickets[(a, level)], b: tickets[(b, level)]}
+            out[(f"{a} vs {b}", level)] = {"a": a, "b": b, "tickets": pair,
+                                           "table": analysis.overlap(pair)}
+    return out
+
+
+def _first_layer_view(mask: torch.Tensor) -> tuple[np.ndarray, str]:
+    """What to draw of a first layer's mask: for a linear layer on square images (784 inputs:
+    28 x 28), the fraction of units that keep each input pixel; otherwise the mask itself,
+    one row per output unit (conv kernels flattened)."""
+    side = math.isqrt(mask.shape[1]) if mask.dim() == 2 else 0
+    if side * side == mask.shape[1] and side > 8:
+        return mask.mean(0).view(side, side).numpy(), "fraction of units keeping each pixel"
+    return _as_image(mask), "mask, one row per output unit"
+
+
+def _png(img: np.ndarray, width: int = 180) -> bytes:
+    """A [0, 1] image as a greyscale PNG (dark = 1), scaled to ``width`` pixels, nearest."""
+    from PIL import Image
+
+    pixels = (255 * (1 - np.clip(img, 0, 1))).astype(np.uint8)
+    h, w = pixels.shape
+    size = (width, max(1, round(width * h / w))) if w >= h else (max(1, round(width * w / h)),
+                                                                  width)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).resize(size, Image.NEAREST).save(buf, format="png")
+    return buf.getvalue()
+
+
+def overlap_view(state: dict) -> W.Widget:
+    """One state: the first layer under each measure and where both keep it, and per layer
+    the % of the first measure's ticket that the second keeps too, next to chance. PNGs made
+    directly and an HTML table: hundreds of states render in seconds."""
+    a, b = state["a"], state["b"]
+    first = next(iter(state["tickets"][a]))
+    ma, mb = state["tickets"][a][first], state["tickets"][b][first]
+    panels = []
+    for name, m in ((a, ma), (b, mb), ("both", ma * mb)):
+        img, what = _first_layer_view(m)
+        panels.append(W.VBox([
+            W.HTML(f"<small><b>{name}</b>: {100 * float(m.mean()):.1f}% of {first} kept"
+                   f"</small>"),
+            W.Image(value=_png(img), format="png"), W.HTML(f"<small>{what}</small>")]))
+    t = state["table"]
+    rows = "".join(f"<tr><td>{r.layer}</td><td>{r.kept:,}</td><td>{r.pct_of_ticket:.1f}%</td>"
+                   f"<td>{r.chance_pct_of_ticket:.1f}%</td></tr>"
+                   for r in t[t["measure"] == a].itertuples())
+    table = W.HTML(f"<small>% of <b>{a}</b>'s ticket that <b>{b}</b> keeps too<table>"
+                   f"<tr><th>layer</th><th>{a} keeps</th><th>overlap</th><th>chance</th></tr>"
+                   f"{rows}</table></small>")
+    return W.HBox([*panels, table])
+
+
+def overlap_explorer(result, model: str | None = None, seed: int | None = None) -> W.Widget:
+    """Pick two measures and a level: per-layer overlap and the first layer's masks side by
+    side. Every state is rendered in advance, so the controls work in the static book."""
+    model = model or result.config.overlap_model
+    seed = result.config.overlap.seed if seed is None else seed
+    table = overlap_states(result, model, seed)
+    pairs = list(dict.fromkeys(k[0] for k in table))
+    levels = sorted({k[1] for k in table})  # 0..L: the slider's value is the stack's index
+    pair = W.Dropdown(options=pairs, index=0, description="measures")
+    level = W.IntSlider(min=0, max=levels[-1], value=min(1, levels[-1]), description="level",
+                        continuous_update=True)
+    outer = []
+    for p in pairs:
+        views = [overlap_view(table[(p, lv)]) if (p, lv) in table else W.HTML("")
+                 for lv in levels]
+        stack = W.Stack(views, selected_index=level.value)
+        W.jslink((level, "value"), (stack, "selected_index"))
+        outer.append(stack)
+    top = W.Stack(outer, selected_index=0)
+    W.jslink((pair, "index"), (top, "selected_index"))
+    note = W.HTML(f"<small>{model}, seed {seed}; the slider picks the level whose ticket "
+                  f"(the mask that level trained with) is shown; level 0 is dense.</small>")
+    return W.VBox([pair, level, note, top])

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from lt_core import config, decoupling
+from lt_core import config, decoupling, layerwise
 from lt_core.config import ConfigError
 
 
@@ -13,6 +13,9 @@ def test_loads_params_files_of_every_scale():
     for path in files:
         if "decoupling" in path.name:  # H21's experiment has its own schema
             assert decoupling.load(path).studies
+            continue
+        if "layerwise" in path.name:  # so has L23's
+            assert config.load(path, layerwise.Layerwise).measures
             continue
         config.load(path, config.Supermasks if "supermask" in path.name else config.Experiment)
     paper = config.load("params/paper/01_mask_criteria.yaml")

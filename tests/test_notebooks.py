@@ -173,9 +173,21 @@ def test_built_book_in_headless_chromium(built):
         page.wait_for_timeout(500)
         after = _visible_images(page)
         page.screenshot(path=str(ARTIFACTS / "explorer_round1.png"))
+
+        page.goto((built / "06_layerwise.html").as_uri(), wait_until="load")  # L23's explorer
+        slider = page.locator(".widget-slider [role=slider]").first
+        slider.wait_for(timeout=20_000)
+        slider.scroll_into_view_if_needed()
+        l23_before = _visible_images(page)
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(500)
+        l23_after = _visible_images(page)
+        page.screenshot(path=str(ARTIFACTS / "overlap_explorer.png"))
         browser.close()
     assert failed == [] and external == [] and errors == []
     assert len(after) == 1 and after != before  # the displayed mask changed
+    assert len(l23_before) == 3 and l23_after != l23_before  # the masks of the next level
 
 
 def test_mask_explorer_page_size_bound(built):

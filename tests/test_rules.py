@@ -42,6 +42,68 @@ def test_importance_of_constant_and_single_entry_layers():
     assert masks.importance("l1", zeros, torch.ones(3)).tolist() == [0.0] * 3
 
 
+def test_importance_ignores_pruned_entries_whatever_they_hold():
+    # A pruned entry may hold a non-zero (frozen) value: it enters no normaliser (sum, max,
+    # min) and scores 0. Unpruned |w| = 1, 3.
+    w, m = torch.tensor([5.0, -1.0, 3.0]), torch.tensor([0.0, 1.0, 1.0])
+    got = {k: masks.importance(k, w, m) for k in masks.L23_MEASURES}
+    assert got["magnitude"].tolist() == [0, 1, 3]
+    torch.testing.assert_close(got["l1"], torch.tensor([0, 0.25, 0.75]))
+    torch.testing.assert_close(got["l2"], torch.tensor([0, 0.1, 0.9]))
+    e = math.exp(-2)  # exp(1 - 3) / (exp(1 - 3) + exp(0)); 5 is not the max
+    torch.testing.assert_close(got["softmax"], torch.tensor([0, e / (1 + e), 1 / (1 + e)]))
+    torch.testing.assert_close(got["minmax"], torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(got["lamp"], torch.tensor([0, 1 / 10, 1.0]))  # tails 10, 9
+    for k in masks.L23_MEASURES:  # a fully pruned layer scores 0 everywhere
+        assert masks.importance(k, w, torch.zeros(3)).tolist() == [0.0] * 3
+
+
+def test_importance_ties_and_large_weights():
+    w, ones = torch.tensor([1.0, 1.0, 2.0]), torch.ones(3)
+    assert masks.importance("minmax", w, ones).tolist() == [0.0, 0.0, 1.0]  # both minima 0
+    torch.testing.assert_close(masks.importance("l1", w, ones), torch.tensor([0.25, 0.25, 0.5]))
+    # LAMP breaks the tie by index: ascending 1 (0), 1 (1), 2; tail sums of squares 6, 5, 4
+    torch.testing.assert_close(masks.importance("lamp", w, ones), torch.tensor([1 / 6, 1 / 5, 1]))
+    # softmax subtracts the max: no overflow at |w| = 1000
+    big = masks.importance("softmax", torch.tensor([1000.0, -1001.0]), torch.ones(2))
+    e = math.exp(-1)
+    torch.testing.assert_close(big, torch.tensor([e / (1 + e), 1 / (1 + e)]))
+
+
+# Two layers pooled: a = |1 2 3 4|, b = |10 40|; 6 remaining, n = ceil(0.2 * 6) = 2, and
+# OpenLTH keeps the scores above tau = the 3rd smallest (sorted[2]).
+POOLED = {"a": torch.tensor([1.0, -2.0, 3.0, 4.0]), "b": torch.tensor([-10.0, 40.0])}
+KEPT = {  # worked by hand: the normalised measures prune b's 10 instead of a's 3
+    # magnitude: 1 2 3 4 10 40, tau = 3
+    "magnitude": ([0, 0, 0, 1], [1, 1]),
+    # l1: a .1 .2 .3 .4, b .2 .8; tau = .2, and both .2s go (a tie across layers)
+    "l1": ([0, 0, 1, 1], [0, 1]),
+    # l2: a 1 4 9 16 / 30, b 100 1600 / 1700; sorted .033 .059 .133 ..., tau = .133
+    "l2": ([0, 0, 1, 1], [0, 1]),
+    # softmax: a e^-3 e^-2 e^-1 1 / 1.553 = .032 .087 .237 .644, b e^-30 1 / (1 + e^-30);
+    # tau = .087
+    "softmax": ([0, 0, 1, 1], [0, 1]),
+    # minmax: a 0 1/3 2/3 1, b 0 1; tau = 1/3
+    "minmax": ([0, 0, 1, 1], [0, 1]),
+}
+
+
+@pytest.mark.parametrize("measure", list(KEPT))
+def test_measures_pooled_globally_with_openlths_threshold(measure):
+    m = {n: torch.ones_like(t) for n, t in POOLED.items()}
+    g = torch.Generator().manual_seed(0)
+    got = masks.global_masks(measure, POOLED, POOLED, m, 0.2, "threshold", g)
+    assert (got["a"].tolist(), got["b"].tolist()) == KEPT[measure]
+
+
+def test_pooling_counts_only_the_remaining_weights():
+    # a's 1 is already pruned: 5 remain, n = ceil(0.2 * 5) = 1, tau = sorted(2 3 4 10 40)[1] = 3
+    m = {"a": torch.tensor([0.0, 1, 1, 1]), "b": torch.ones(2)}
+    g = torch.Generator().manual_seed(0)
+    got = masks.global_masks("magnitude", POOLED, POOLED, m, 0.2, "threshold", g)
+    assert got["a"].tolist() == [0, 0, 0, 1] and got["b"].tolist() == [1, 1]
+
+
 def test_global_selection_exact_and_threshold():
     w = {"a": torch.tensor([1.0, 2.0, 3.0, 4.0]), "b": torch.tensor([2.0, 2.0, 5.0, 6.0, 7.0])}
     m = {n: torch.ones_like(t) for n, t in w.items()}
@@ -132,3 +194,23 @@ def test_an_impossible_rewind_point_fails_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="rewind_iteration 8 must be >= 0 and before the end"):
         lottery.prune_loop(model, toy, [run], 1, store, torch.device("cpu"), progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_given_initial_state_keys_the_run_and_its_rewind_point(tmp_path):
+    """``Run.init``: the state training starts from instead of the seed's init. Its content
+    hash enters the run's key and the rewind point's: the seed's own init given explicitly
+    trains exactly as the default (another key), a different init differently."""
+    toy = synthetic({"train": 64, "val": 0, "test": 32}, shape=(1, 6, 6)).with_options("none")
+    model = models.build("lenet_300_100", toy.input_shape)
+    train = Train(optimizer="sgd", lr=0.05, batch_size=16, epochs=2, eval_every=4)
+    own, other = models.initial_state(model, 0), models.initial_state(model, 7)
+    runs = [lottery.Run({"kind": "test", "model": "lenet_300_100", "seed": 0}, 0,
+                        Arm("magnitude", selection="global", count="threshold"), train,
+                        rewind_iteration=3, init=init) for init in (None, own, other)]
+    store = RunStore(tmp_path / "runs")
+    keys = lottery.prune_loop(model, toy, runs, 0, store, torch.device("cpu"), progress=False)
+    assert len(set(keys)) == 3 and store.config(keys[1])["init"] == lottery.state_hash(own)
+    points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
+    assert len(points) == 3  # one per initial state
+    acc = [store.load_round(k, 0)["metrics"]["test_loss"][-1] for k in keys]
+    assert acc[0] == acc[1] != acc[2]

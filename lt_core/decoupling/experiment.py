@@ -14,8 +14,8 @@ import pandas as pd
 
 from .. import analysis, engine, executor, lottery, models, schedule
 from .. import config as config_mod
-from .. import departures as departures_mod
 from .. import data as data_mod
+from .. import departures as departures_mod
 from ..store import RunStore, unpack_mask
 from .config import FIGURES, PAPER, Decoupling, Study, load, phase_train
 from .plan import Plan

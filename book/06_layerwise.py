@@ -1,0 +1,131 @@
+# %% [markdown]
+# # Layerwise importance: many lottery tickets per initialisation
+#
+# **What the paper claims** (L23, *Considering Layerwise Importance in the Lottery Ticket
+# Hypothesis*). Lottery-ticket rewinding prunes the weights of smallest magnitude pooled over
+# the whole network. L23 replaces the magnitude by an *importance measure* that normalises
+# |w| within each layer over its unpruned weights (L1: |w| / sum |w|; L2: w² / sum w²;
+# SoftMax: exp|w| / sum exp|w|; MinMax: (|w| - min) / (max - min)) and still pools the scores
+# globally, pruning 20% of what remains per level (OpenLTH's rule: keep score > the n-th
+# smallest). Its findings: magnitude, L1 and L2 give tickets of about the same accuracy
+# (Table 2), while SoftMax and MinMax fall behind at high sparsity on the larger networks;
+# the measures spread the sparsity over the layers very differently (Figure 1, Appendix C);
+# from one initialisation they find **different** tickets that share few connections
+# (section 5); the shared connections vary less from level to level and flip sign less
+# (Figure 2), moved further in the first layer (Figure 3), and survive a re-initialisation of
+# every other weight more often than chance.
+#
+# Here every measure and seed of a network trains as one population per level, on the same
+# pruning loop as the Z19 chapters: pretrain k iterations once per seed, train level 0 from
+# there, and after each level score, prune and rewind every parameter and buffer to the state
+# at k.
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import analysis, config, layerwise, plots
+
+result = layerwise.run(config.load(params, layerwise.Layerwise), progress=False)
+display(Markdown(result.describe(scale)))
+
+# %% [markdown]
+# ## Table 2: accuracy of the tickets
+#
+# Test accuracy at the end of training (%), mean and std over seeds, at the levels of L23's
+# Table 2 that ran here, next to the paper's. A cell is within tolerance when the two means
+# differ by at most max(0.1, 2 s sqrt(1/3 + 1/n)) points: two standard errors of the
+# difference when the paper's std s is taken as the run-to-run std of both its 3 runs and
+# our n. It is a verdict only for a network run at the paper's settings.
+
+# %%
+table = result.table2()
+display(table.drop(columns=["comparable", "failed"]).round(2))
+display(Markdown(layerwise.table2_verdict(table, scale)))
+
+# %%
+fig = plots.l23_accuracy(result.ticket_levels(), table,
+                         title=f"Tickets of each measure, scale {scale} (squares: L23 Table 2)")
+
+# %% [markdown]
+# ## Layer sparsity (Figure 1, Appendices C and D)
+#
+# The layerwise pruning ratio (LPR: % of a layer's weights pruned) of every layer as the
+# levels go by, per measure (top), and by depth at the section-5 level (bottom), per network.
+# Mean over seeds.
+
+# %%
+model, level = result.config.overlap_model, result.config.overlap.level
+for net in result.config.models:
+    fig = plots.l23_layer_sparsity(result.layer_sparsity, net,
+                                   mark_level=min(level, result.config.setting(net).levels))
+
+# %% [markdown]
+# ## Section 5: one initialisation, several tickets
+#
+# The tickets that the measures below find from the same initialisation and data order, at
+# the section-5 level: how many connections all of them keep (the overlap O), as % of all
+# prunable connections and as % of each ticket, per layer, next to what chance would give.
+
+# %%
+overlap = result.overlap_at_level()
+display(overlap.pivot_table(index="layer", columns="measure", sort=False,
+                            values=["pct_of_ticket", "chance_pct_of_ticket"]).round(2))
+fig = plots.l23_overlap_curves(result.overlaps, model)
+
+# %% [markdown]
+# **Figure 2.** For each connection of a ticket, the end-of-training values it took at
+# levels 0..L: their std, and whether its sign changed, for connections in the overlap and
+# the others.
+
+# %%
+stability = result.stability
+display(analysis.stability_summary(stability, by=("measure",)).round(4))
+fig = plots.l23_stability(stability, level)
+
+# %% [markdown]
+# **Figure 3.** The first layer's ticket connections: value at the rewind point vs at the end
+# of the section-5 level.
+
+# %%
+fig = plots.l23_movement(result.movement, level)
+
+# %% [markdown]
+# **Partial re-initialisation.** Keep the initial values of the overlap's connections, draw
+# every other prunable weight afresh from the same Kaiming normal, and run the same
+# procedure with the same data order to the same level. Observed: how many of the overlap's
+# connections the new ticket keeps; expected: as many as a ticket of that density per layer
+# would keep by chance.
+
+# %%
+reinit = result.reinit
+if reinit.empty:
+    display(Markdown("The partial re-initialisation did not run (no `overlap.reinit_seeds`)."))
+else:
+    display(analysis.reinit_summary(reinit).round(2))
+    fig = plots.l23_reinit(reinit)
+
+# %% [markdown]
+# ## What this run shows
+#
+# L23's claims about its tickets, checked on these runs (section 5 and Appendix C):
+
+# %%
+display(Markdown(layerwise.describe_claims(
+    layerwise.claims(result), scale, not result.network_departures(model))))
+
+# %% [markdown]
+# ## Overlap explorer
+#
+# Pick two measures and a level: the first layer under each measure and where both keep it
+# (for a layer on 28 x 28 images, the fraction of units that keep each input pixel), and per
+# layer how much of the first measure's ticket the second keeps too, next to chance. Every
+# state is rendered in advance, so the controls work in the static page.
+
+# %%
+from lt_core import widgets  # noqa: E402
+
+widgets.overlap_explorer(result)
