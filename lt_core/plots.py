@@ -143,6 +143,14 @@ def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
     return fig
 
 
+def _titled(fig: plt.Figure, title: str) -> plt.Figure:
+    """The figure with its title (if any) and a tight layout."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _readable(fig: plt.Figure, legend_from: plt.Axes, title: str) -> None:
     """Font sizes, the title and one legend below the panels.
 
@@ -239,10 +247,7 @@ def h21_panels(curves: pd.DataFrame, panels: list[Panel], title: str = "", ncols
         ax.set_ylabel("test accuracy")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def _h21_label(hue: list[str], key: tuple) -> str:
@@ -297,10 +302,7 @@ def h21_best(best: dict[str, pd.DataFrame], title: str = "") -> plt.Figure:
         ax.set_title(H21_NAMES.get(study, study), fontsize=9)
         ax.set_ylabel("test accuracy")
         ax.legend(fontsize=7, loc="lower left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def h21_lpr(means: pd.DataFrame, levels: list[int], what: str = "find",
@@ -329,10 +331,7 @@ def h21_lpr(means: pd.DataFrame, levels: list[int], what: str = "find",
                                rotation=60, ha="right", fontsize=6)
             ax.legend(fontsize=7)
         ax.set_ylabel("layerwise pruning ratio (%)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def _not_run(text: str) -> plt.Figure:
@@ -434,10 +433,7 @@ def h21_constrained(curves: pd.DataFrame, constrained: list, title: str = "") ->
         ax.set_title(f"{c.study}, all evaluated with {c.eval:g}", fontsize=9)
         ax.set_ylabel("test accuracy")
         ax.legend(fontsize=7, loc="lower left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -481,10 +477,7 @@ def l23_accuracy(summary: pd.DataFrame, table2: pd.DataFrame, title: str = "") -
         ax.set_ylabel("test accuracy at the end of training, %")
         ax.set_title(net, fontsize=10)
         ax.legend(fontsize=7, loc="lower left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def l23_layer_sparsity(frame: pd.DataFrame, model: str, mark_level: int | None = None

@@ -38,6 +38,21 @@ ELEMENTWISE = {"large_final", "small_final", "large_init", "small_init", "magnit
                "movement", "large_final_same_sign", "large_final_diff_sign"}
 
 
+
+def linked_stacks(views: list, controls: list[W.Widget], layout: W.Layout | None = None
+                  ) -> W.Stack:
+    """Nested stacks of prerendered ``views`` (nested lists, one level per control, the
+    outermost first), each showing the child its control selects: a Dropdown's ``index`` or
+    a slider's ``value`` (jslink syncs plain traits). The browser switches them without a
+    kernel, so an explorer works in the static book."""
+    control, *inner = controls
+    children = [linked_stacks(v, inner, layout) for v in views] if inner else views
+    attr = "index" if isinstance(control, W.Dropdown) else "value"
+    stack = W.Stack(children, selected_index=getattr(control, attr),
+                    **({"layout": layout} if layout is not None else {}))
+    W.jslink((control, attr), (stack, "selected_index"))
+    return stack
+
 def states(result: Result, model: str, seed: int) -> dict:
     """Everything the explorer shows, per (criterion label, layer, round) of one seed."""
     runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
@@ -147,24 +162,15 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     rnd = W.IntSlider(min=0, max=len(rounds) - 1, value=0, description="round",
                       continuous_update=True)
     shared = W.Layout()  # one layout model for every image and stack, not one each
-    outer = []
-    for lab in labels:
-        per_layer = []
-        for name in layers:
-            images = []
-            for r in rounds:
-                state = table.get((lab, name, r))
-                image = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
-                    if state else b""
-                images.append(W.Image(value=image, format="webp", layout=shared))
-            stack = W.Stack(images, selected_index=0, layout=shared)
-            W.jslink((rnd, "value"), (stack, "selected_index"))
-            per_layer.append(stack)
-        stack = W.Stack(per_layer, selected_index=0, layout=shared)
-        W.jslink((layer, "index"), (stack, "selected_index"))
-        outer.append(stack)
-    top = W.Stack(outer, selected_index=0, layout=shared)
-    W.jslink((criterion, "index"), (top, "selected_index"))
+
+    def image(lab: str, name: str, r: int) -> W.Image:
+        state = table.get((lab, name, r))
+        value = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
+            if state else b""
+        return W.Image(value=value, format="webp", layout=shared)
+
+    top = linked_stacks([[[image(lab, name, r) for r in rounds] for name in layers]
+                         for lab in labels], [criterion, layer, rnd], shared)
     note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through rounds "
                   f"{rounds[0]}..{rounds[-1]} (the mask chosen at the end of each).</small>")
     return W.VBox([W.HBox([criterion, layer]), rnd, note, top])
@@ -231,18 +237,15 @@ def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
                                for f in finds], index=0, description="mask")
     level = W.IntSlider(min=int(levels[0]), max=int(levels[-1]), value=int(levels[0]),
                         description="level", continuous_update=True)
-    per_find = []
-    for f in finds:
-        images = []  # index = level (jslink copies the slider's value as it is)
-        for lv in range(int(levels[-1]) + 1):
-            part = analysis.select(means, level=lv, find=f)
-            png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
-            images.append(W.Image(value=png, format="png"))
-        stack = W.Stack(images, selected_index=int(levels[0]))
-        W.jslink((level, "value"), (stack, "selected_index"))
-        per_find.append(stack)
-    top = W.Stack(per_find, selected_index=0)
-    W.jslink((find, "index"), (top, "selected_index"))
+
+    def image(f, lv: int) -> W.Image:
+        part = analysis.select(means, level=lv, find=f)
+        png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
+        return W.Image(value=png, format="png")
+
+    # index = level (jslink copies the slider's value as it is)
+    top = linked_stacks([[image(f, lv) for lv in range(int(levels[-1]) + 1)] for f in finds],
+                        [find, level])
     note = W.HTML(f"<small>Mean over seeds (bars: one std). Grey: a global random mask prunes "
                   f"every layer alike. Levels {levels[0]}..{levels[-1]}.</small>")
     return W.VBox([W.HBox([find, level]), note, top])
@@ -345,15 +348,8 @@ def overlap_explorer(result, model: str | None = None, seed: int | None = None) 
     pair = W.Dropdown(options=pairs, index=0, description="measures")
     level = W.IntSlider(min=0, max=levels[-1], value=min(1, levels[-1]), description="level",
                         continuous_update=True)
-    outer = []
-    for p in pairs:
-        views = [overlap_view(table[(p, lv)]) if (p, lv) in table else W.HTML("")
-                 for lv in levels]
-        stack = W.Stack(views, selected_index=level.value)
-        W.jslink((level, "value"), (stack, "selected_index"))
-        outer.append(stack)
-    top = W.Stack(outer, selected_index=0)
-    W.jslink((pair, "index"), (top, "selected_index"))
+    top = linked_stacks([[overlap_view(table[(p, lv)]) if (p, lv) in table else W.HTML("")
+                          for lv in levels] for p in pairs], [pair, level])
     note = W.HTML(f"<small>{model}, seed {seed}; the slider picks the level whose ticket "
                   f"(the mask that level trained with) is shown; level 0 is dense.</small>")
     return W.VBox([pair, level, note, top])
