@@ -143,7 +143,7 @@ def test_built_book_in_headless_chromium(built):
         page.goto((built / "index.html").as_uri(), wait_until="load")
         page.screenshot(path=str(ARTIFACTS / "entry_page.png"), full_page=True)
 
-        page.goto((built / "05_scorecard.html").as_uri(), wait_until="load")
+        page.goto((built / "09_scorecard.html").as_uri(), wait_until="load")
         verdict = page.locator("th", has_text="verdict").first
         verdict.wait_for(timeout=10_000)
         box = verdict.bounding_box()
@@ -174,6 +174,17 @@ def test_built_book_in_headless_chromium(built):
         after = _visible_images(page)
         page.screenshot(path=str(ARTIFACTS / "explorer_round1.png"))
 
+        page.goto((built / "05_decoupling.html").as_uri(), wait_until="load")  # H21's explorer
+        slider = page.locator(".widget-slider [role=slider]").first
+        slider.wait_for(timeout=20_000)
+        slider.scroll_into_view_if_needed()
+        h21_before = _visible_images(page)
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(500)
+        h21_after = _visible_images(page)
+        page.screenshot(path=str(ARTIFACTS / "lpr_explorer.png"))
+
         page.goto((built / "06_layerwise.html").as_uri(), wait_until="load")  # L23's explorer
         slider = page.locator(".widget-slider [role=slider]").first
         slider.wait_for(timeout=20_000)
@@ -187,6 +198,7 @@ def test_built_book_in_headless_chromium(built):
         browser.close()
     assert failed == [] and external == [] and errors == []
     assert len(after) == 1 and after != before  # the displayed mask changed
+    assert len(h21_before) == 1 and h21_after != h21_before  # the LPR of the next level
     assert len(l23_before) == 3 and l23_after != l23_before  # the masks of the next level
 
 
