@@ -91,10 +91,7 @@ class PopulationOptimizer:
         # PyTorch's fused kernel (torch.optim.Adam(fused=True)) per group of members that share
         # a learning rate, on each member's own slice.
         steps = torch.full((), float(self.t), device=self.params[0].device)
-        by_lr: dict[float, list[int]] = {}
-        for member, lr in enumerate(self.lrs):
-            by_lr.setdefault(lr, []).append(member)
-        for lr, members in by_lr.items():
+        for lr, members in self._by_lr().items():
             sl = [(p[j], g[j], m[j], v[j]) for j in members
                   for p, g, m, v in zip(self.params, grads, self.m, self.v)]
             p_, g_, m_, v_ = (list(t) for t in zip(*sl))
@@ -102,17 +99,32 @@ class PopulationOptimizer:
                                beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
                                amsgrad=False, maximize=False)
 
+    def _by_lr(self) -> dict[float, list[int]]:
+        """Members grouped by learning rate."""
+        groups: dict[float, list[int]] = {}
+        for member, lr in enumerate(self.lrs):
+            groups.setdefault(lr, []).append(member)
+        return groups
+
     def _sgd(self, grads: list[torch.Tensor], factor: float) -> None:
-        # buf = mu * buf + g; p = p - lr * buf, one operation per rounding: the same numbers
-        # from the list (foreach) path as from the per-member broadcast one.
         mu = self.momentum
         if mu:
-            if self.buf[0] is None:
-                self.buf = [g.clone() for g in grads]
-            else:
-                torch._foreach_mul_(self.buf, mu)
-                torch._foreach_add_(self.buf, grads)
-            grads = self.buf
+            # PyTorch's fused kernel (torch.optim.SGD(fused=True)): one pass over parameter,
+            # gradient and momentum buffer instead of four (a learned supermask's step is
+            # bound by memory traffic). On each member's own slice, as Adam's.
+            first = self.buf[0] is None
+            if first:
+                self.buf = [torch.empty_like(p) for p in self.params]
+            for lr, members in self._by_lr().items():
+                sl = [(p[j], g[j], b[j]) for j in members
+                      for p, g, b in zip(self.params, grads, self.buf)]
+                p_, g_, b_ = (list(t) for t in zip(*sl))
+                torch._fused_sgd_(p_, g_, b_, weight_decay=0.0, momentum=mu, lr=lr * factor,
+                                  dampening=0.0, nesterov=False, maximize=False,
+                                  is_first_step=first)
+            return
+        # p = p - lr * g, one operation per rounding: the same numbers from the list (foreach)
+        # path as from the per-member broadcast one.
         if self.uniform:
             lr = self.lr_views(factor)[0].flatten()[0]  # the float32 rate, as the slow path's
             torch._foreach_sub_(self.params, torch._foreach_mul(grads, lr))
