@@ -199,7 +199,7 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
 # fraction pruned, in every layer). Built from ``analysis.lpr_means``.
 
 
-def render_lpr(part: pd.DataFrame, title: str, dpi: int = 50) -> bytes:
+def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
     """One (H_find, level) state: a bar per layer by depth, LPR and global random."""
     part = part.sort_values("depth")
     y = np.arange(len(part))
