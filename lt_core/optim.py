@@ -9,8 +9,9 @@ exactly zero there.
 A member's numbers must not depend on which other members share its population. So every
 update is either built from operations that round once per element (mul, add, sub: the
 same result in SIMD and scalar code, wherever the element sits in the stacked tensor), or
-(Adam's fused kernel, whose vector and scalar paths differ in the last bit) called on each
-member's own slice, which it treats exactly as a population of one.
+(PyTorch's fused Adam and SGD-with-momentum kernels, whose vector and scalar paths may differ
+in the last bit) called on each member's own slice, which they treat exactly as a population
+of one.
 """
 
 from __future__ import annotations
