@@ -22,7 +22,7 @@ from torch import nn
 from . import data as data_mod
 from . import departures as departures_mod
 from . import engine, lottery, masks, models, seeds
-from .config import Supermasks
+from .config import Supermasks, Train, key_dict
 from .store import RunStore
 
 
@@ -260,13 +260,8 @@ def learned_runs(cfg: Supermasks, progress: bool = True):
         runs = []
         for c in cfg.learned.init_values:
             for seed in cfg.seeds:
-                key = store.prepare({
-                    "kind": "learned_supermask", "model": model_name, "data": data.name,
-                    "c": c, "seed": seed, "train": dataclasses.asdict(train_cfg),
-                    "samples": cfg.learned.samples, "early_stop": early_stop,
-                    # 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
-                    # torch.bernoulli from torch's global generator).
-                    "sampler": 2})
+                key = store.prepare(learned_config(model_name, data.name, c, seed, train_cfg,
+                                                   cfg.learned.samples, early_stop))
                 runs.append(_Run(model_name, c, seed, key))
         todo = [r for r in runs if not store.has_round(r.key, 0)]
         with store.claim([r.key for r in todo]):
@@ -275,6 +270,16 @@ def learned_runs(cfg: Supermasks, progress: bool = True):
                 _train_learned(base, todo, data, train_cfg, early_stop, cfg.learned.samples,
                                store, device, progress)
         yield model_name, runs, store
+
+
+def learned_config(model: str, data_name: str, c: float, seed: int, train: Train, samples: int,
+                   early_stop: bool) -> dict:
+    """The canonical config of one learned supermask (its key)."""
+    return {"kind": "learned_supermask", "model": model, "data": data_name, "c": c,
+            "seed": seed, "train": key_dict(train), "samples": samples, "early_stop": early_stop,
+            # 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
+            # torch.bernoulli from torch's global generator).
+            "sampler": 2}
 
 
 def learned_curves(cfg: Supermasks) -> pd.DataFrame:

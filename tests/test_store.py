@@ -20,6 +20,15 @@ def test_run_key_is_pinned():
     assert RunStore.key(cfg) == "7edbc2b2f0fc264589e9"
 
 
+def test_learned_supermask_key_is_pinned():
+    # Z19's FC learned supermask at the paper's length (c = 0, seed 0): the engine's newer
+    # training fields (epochs, milestones, ...) at their defaults must not change its key.
+    from lt_core import supermask
+    train = config.Learned().train_for("fc", 55_000)
+    cfg = supermask.learned_config("fc", "mnist", 0.0, 0, train, 10, False)
+    assert RunStore.key(cfg) == "f565e7a9d8ec9e94733e"
+
+
 def test_mask_packing_roundtrip():
     m = (torch.rand(7, 13) > 0.5).float()
     assert torch.equal(unpack_mask(pack_mask(m)), m)
