@@ -117,6 +117,23 @@ def _visible_images(page) -> list[str]:
         .filter(i => i.offsetParent !== null).map(i => i.src.slice(-200))""")
 
 
+def _step_slider(page, html, name: str) -> tuple[list[str], list[str]]:
+    """Open a page, press ArrowRight on its first slider: the visible images before and
+    after (screenshots of both in the artifacts)."""
+    page.goto(html.as_uri(), wait_until="load")
+    slider = page.locator(".widget-slider [role=slider]").first
+    slider.wait_for(timeout=20_000)
+    slider.scroll_into_view_if_needed()
+    before = _visible_images(page)
+    page.screenshot(path=str(ARTIFACTS / f"{name}_before.png"))
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(500)
+    after = _visible_images(page)
+    page.screenshot(path=str(ARTIFACTS / f"{name}_after.png"))
+    return before, after
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install it (Debian: apt-get install "
                     "-y chromium) to run the browser test; CI does")
 def test_built_book_in_headless_chromium(built):
@@ -161,40 +178,11 @@ def test_built_book_in_headless_chromium(built):
         assert len(set(colours)) == 2  # one colour per verdict
         page.screenshot(path=str(ARTIFACTS / "scorecard.png"))
 
-        page.goto((built / "01_mask_criteria.html").as_uri(), wait_until="load")
-        slider = page.locator(".widget-slider [role=slider]").first
-        slider.wait_for(timeout=20_000)
-        slider.scroll_into_view_if_needed()
-        before = _visible_images(page)
-        assert len(before) == 1  # one state shown at a time
-        page.screenshot(path=str(ARTIFACTS / "explorer_round0.png"))
-        slider.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(500)
-        after = _visible_images(page)
-        page.screenshot(path=str(ARTIFACTS / "explorer_round1.png"))
-
-        page.goto((built / "05_decoupling.html").as_uri(), wait_until="load")  # H21's explorer
-        slider = page.locator(".widget-slider [role=slider]").first
-        slider.wait_for(timeout=20_000)
-        slider.scroll_into_view_if_needed()
-        h21_before = _visible_images(page)
-        slider.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(500)
-        h21_after = _visible_images(page)
-        page.screenshot(path=str(ARTIFACTS / "lpr_explorer.png"))
-
-        page.goto((built / "06_layerwise.html").as_uri(), wait_until="load")  # L23's explorer
-        slider = page.locator(".widget-slider [role=slider]").first
-        slider.wait_for(timeout=20_000)
-        slider.scroll_into_view_if_needed()
-        l23_before = _visible_images(page)
-        slider.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(500)
-        l23_after = _visible_images(page)
-        page.screenshot(path=str(ARTIFACTS / "overlap_explorer.png"))
+        # Each explorer: the images shown before and after one step of its slider.
+        before, after = _step_slider(page, built / "01_mask_criteria.html", "explorer")
+        h21_before, h21_after = _step_slider(page, built / "05_decoupling.html", "lpr_explorer")
+        l23_before, l23_after = _step_slider(page, built / "06_layerwise.html",
+                                             "overlap_explorer")
         browser.close()
     assert failed == [] and external == [] and errors == []
     assert len(after) == 1 and after != before  # the displayed mask changed
