@@ -128,10 +128,6 @@ def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | Non
         return 1
     return None
 
-    @property
-    def test_acc_at_end(self) -> float:
-        return float("nan") if self.failed else float(self.metrics["test_acc"][-1])
-
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
@@ -522,7 +518,8 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     out = []
     for s in range(0, len(members), group_size):
         group = members[s : s + group_size]
-        group = group * 2 if _pad(execution, device, len(group)) else group
+        n = len(group)
+        group = group * 2 if _pad(execution, device, n) else group
         state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
         runner = _runner(model, call, state, [], len(group), execution)
         runner.call.module.eval()
@@ -531,5 +528,5 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
             for c in range(0, len(y), 2500):
                 logits = runner.logits(data.inputs(x[c : c + 2500]))
                 acc += (logits.argmax(-1) == y[c : c + 2500]).sum(1)
-        out.append((acc / (repeats * len(y))).cpu()[: len(members[s : s + group_size])])
+        out.append((acc / (repeats * len(y))).cpu()[:n])  # a padding copy's result dropped
     return torch.cat(out).numpy()

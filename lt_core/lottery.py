@@ -283,12 +283,17 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
         store.save_round(keys[i], level, record)
 
 
+def _population_key(run: Run) -> tuple[str, int]:
+    """Runs with equal keys can train as one population: the same training config and rewind
+    point."""
+    return json.dumps(key_dict(run.train), sort_keys=True), run.rewind_iteration
+
+
 def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
-    """Runs that can train as one population: the same training config and rewind point."""
+    """The runs ``todo`` grouped into populations (``_population_key``)."""
     groups: dict[tuple, list[int]] = {}
     for i in todo:
-        key = (json.dumps(key_dict(runs[i].train), sort_keys=True), runs[i].rewind_iteration)
-        groups.setdefault(key, []).append(i)
+        groups.setdefault(_population_key(runs[i]), []).append(i)
     return groups
 
 
@@ -299,26 +304,32 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
     global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
     so every run that rewinds there shares it."""
     starts: list[dict | None] = [None] * len(runs)
-    inits = [run.init if run.init is not None else models.initial_state(model, run.seed)
-             for run in runs]
+    by_seed: dict[int, dict] = {}  # one initial state per seed, made only where needed
+
+    def init_of(run: Run) -> dict:
+        if run.init is not None:
+            return run.init
+        if run.seed not in by_seed:
+            by_seed[run.seed] = models.initial_state(model, run.seed)
+        return by_seed[run.seed]
+
     pending: dict[tuple, list[tuple[int, str]]] = {}
     for i, run in enumerate(runs):
         if run.start is not None:
             starts[i] = run.start
             continue
         if run.rewind_iteration == 0:
-            starts[i] = inits[i]
+            starts[i] = init_of(run)
             continue
         key = store.prepare(rewind_point_config(run, data.name))
         if not store.has_round(key, 0):
-            group = (json.dumps(key_dict(run.train), sort_keys=True), run.rewind_iteration)
-            pending.setdefault(group, []).append((i, key))
+            pending.setdefault(_population_key(run), []).append((i, key))
         starts[i] = key
     populations, points = [], []
     for todo in pending.values():
         todo = list(dict((key, i) for i, key in todo).items())  # each point once
         first = runs[todo[0][1]]
-        members = [engine.Member(seed=runs[i].seed, init=inits[i], lr=runs[i].lr,
+        members = [engine.Member(seed=runs[i].seed, init=init_of(runs[i]), lr=runs[i].lr,
                                  weight_decay=runs[i].weight_decay) for _, i in todo]
         populations.append(Population(model, members, data, first.train, device, {
             "progress": progress, "stop": first.rewind_iteration,

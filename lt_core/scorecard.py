@@ -195,7 +195,7 @@ def build_info(scale: str, store: str | None = None, params: Path | None = None
     for path in sorted(((params or PARAMS) / scale).glob("[0-9][0-9]_*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}
         if "studies" in values:  # H21's decoupling experiment
-            rows.append(decoupling.build_info(scale, store))
+            rows.append(decoupling.build_info(scale, store, path.parent))
             continue
         if path.stem == "06_layerwise":  # L23's experiment
             result = layerwise.run(_load(path.parent, path.stem, layerwise.Layerwise, store),

@@ -311,9 +311,9 @@ def scorecard_rows(scale: str, store: str | None = None, progress: bool = False,
     return rows
 
 
-def build_info(scale: str, store: str | None = None) -> dict:
+def build_info(scale: str, store: str | None = None, folder: Path | None = None) -> dict:
     """The entry page's row for this chapter (``scorecard.build_info``'s columns)."""
-    result = _results(scale, store, progress=False)[0]
+    result = _results(scale, store, False, folder)[0]
     env = result.store.load_round(result.finds["key"].iloc[0], 0)["env"]
     return {"notebook": "05_decoupling", "scale": scale,
             "paper settings": "yes" if not result.departures() else "no",
