@@ -557,19 +557,8 @@ class LayerwiseResult:
         lines.append(f"**Section 5** on {cfg.overlap_model}, seed {ov.seed}: the tickets of "
                      f"{', '.join(ov.measures)} at level {ov.level}; partial re-initialisation "
                      f"with {len(ov.reinit_seeds)} fresh draw{'s' * (len(ov.reinit_seeds) != 1)}.")
-        return "\n\n".join([head, *lines, *failure_note(self.failures()),
+        return "\n\n".join([head, *lines, *lottery.failure_note(self.failures()),
                              departures_mod.verdict(self.departures())])
-
-
-def failure_note(failures: list[str]) -> list[str]:
-    """The visible paragraph that names diverged runs (none: no paragraph)."""
-    if not failures:
-        return []
-    return [f"**Failed runs, left out of every table, figure and verdict** (diverged: the "
-            f"test loss, which L23's runs monitor for want of a validation split, turned "
-            f"non-finite, rose above {engine.DIVERGENCE_FACTOR:g} x its start or never went "
-            "below it; at extreme sparsity a network that cannot learn at all collapses "
-            "this way): " + "; ".join(failures) + "."]
 
 
 def _length(train: Train) -> str:

@@ -131,9 +131,11 @@ def failure_note(failures: list[str]) -> list[str]:
     """The visible paragraph that names failed runs (none: no paragraph)."""
     if not failures:
         return []
-    return [f"**Failed runs, left out of every table and figure** (diverged: validation loss "
-            f"non-finite, above {engine.DIVERGENCE_FACTOR:g} x its start, or never below its "
-            "start): " + "; ".join(failures) + "."]
+    return [f"**Failed runs, left out of every table and figure** (diverged: the monitored "
+            "loss, validation or, where the data has no validation split, test, turned "
+            f"non-finite, rose above {engine.DIVERGENCE_FACTOR:g} x its start or never went "
+            "below it; at extreme sparsity a network that cannot learn at all collapses this "
+            "way): " + "; ".join(failures) + "."]
 
 
 def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:
