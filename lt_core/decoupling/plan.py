@@ -37,6 +37,7 @@ class Plan:
         self.finds: list[Find] = []
         self.followers: list[lottery.Run] = []  # random baselines and Fig 7's runs
         self.lines: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, round
+        self._masks: dict[tuple[str, int], dict] = {}  # (find key, level) -> M^(level)
         iterative = [s for s in cfg.studies if not s.structured]
         for s in cfg.studies:
             for v in s.find:
@@ -181,8 +182,7 @@ class Plan:
         if self.store.has_round(key, 0):
             return None, key, 0
         if level and mask is None:
-            nxt = self.store.load_round(f.key, level - 1)["next_mask"]
-            mask = {n: unpack_mask(p) for n, p in nxt.items()}
+            mask = self._mask(f.key, level)
         start = None
         if start_from is not None:
             rec = self.store.load_round(start_from[0], start_from[2])
@@ -190,6 +190,13 @@ class Plan:
         arm = self._arm("magnitude", "global", study)
         return (self._run(config, train, f.seed, arm, start_mask=mask, start=start,
                           rewind_iteration=k), key, 0)
+
+    def _mask(self, key: str, level: int) -> dict:
+        """M^(level) of a find run, read once for all its eval values."""
+        if (key, level) not in self._masks:
+            nxt = self.store.load_round(key, level - 1)["next_mask"]
+            self._masks[(key, level)] = {n: unpack_mask(p) for n, p in nxt.items()}
+        return self._masks[(key, level)]
 
     def _filter_mask(self, f: Find, fraction: float) -> tuple[dict, dict]:
         final = self.store.load_round(f.key, 0)["final"]
