@@ -149,13 +149,17 @@ class Arm:
     mask0_action: Mask0Action = "zero"
     # layerwise: floor(rate x remaining) per layer (Z19); global: ceil(fraction x remaining)
     # over all prunable tensors pooled (H21, L23); reference: per layer as many kept as a
-    # reference run's mask at the same level (H21's preserve LPR and LPR-constrained).
-    selection: Literal["layerwise", "global", "reference"] = field(default="layerwise",
-                                                                     metadata=ADDED)
+    # reference run's mask at the same level (H21's preserve LPR and LPR-constrained);
+    # reference_total: pooled, as many kept in all as the reference (H21's global random).
+    selection: Literal["layerwise", "global", "reference", "reference_total"] = field(
+        default="layerwise", metadata=ADDED)
     fraction: float = field(default=0.2, metadata=ADDED)  # global: of the remaining weights
     # global: exactly that many pruned, ties broken at random (seeded), or OpenLTH's rule:
     # threshold = the n-th smallest score, keep score > threshold (prunes extra on ties).
     count: Literal["exact", "threshold"] = field(default="exact", metadata=ADDED)
+    # The output layer is never pruned but still counts in the remaining weights, as in
+    # OpenLTH (its LeNet and VGG: pruning_layers_to_ignore = fc.weight; paper_specs D27).
+    ignore_output_layer: bool = field(default=False, metadata=ADDED)
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction < 1:
@@ -166,6 +170,7 @@ class Arm:
         """The criterion, plus each choice that is not the lottery ticket's default."""
         parts = [self.criterion]
         parts += [self.selection] if self.selection != "layerwise" else []
+        parts += ["output layer unpruned"] if self.ignore_output_layer else []
         parts += [self.mask1_action] if self.mask1_action != "rewind" else []
         parts += [f"mask0 {self.mask0_action}"] if self.mask0_action != "zero" else []
         return ", ".join(parts)
@@ -175,8 +180,14 @@ class Arm:
 class Pruning:
     rounds: int = 24  # pruning rounds after the dense round 0
     arms: list[Arm] = field(default_factory=lambda: [Arm("large_final"), Arm("random")])
+    # true: every arm leaves the output layer unpruned (Arm.ignore_output_layer; an arm may
+    # also set it alone)
+    ignore_output_layer: bool = False
 
     def __post_init__(self) -> None:
+        if self.ignore_output_layer:
+            object.__setattr__(self, "arms", [dataclasses.replace(a, ignore_output_layer=True)
+                                              for a in self.arms])
         if self.rounds < 0:
             raise ConfigError(f"pruning.rounds must be >= 0 (got {self.rounds})")
         if not self.arms:

@@ -55,6 +55,10 @@ class Setting:
     levels: int  # pruning levels after the dense level 0
     normalize: str  # data.load's option
     augment: str
+    # OpenLTH's rule for the output layer: never pruned, counted in the remaining weights
+    # (its LeNet and VGG-16 defaults); ResNet-20's and ResNet-18's are pruned (OpenLTH's
+    # defaults, and L23 App. C discusses ResNet-18's output layer being pruned less).
+    ignore_output_layer: bool = False
 
 
 def _sgd(lr: float, batch: int, epochs: int, momentum: float, wd: float,
@@ -115,6 +119,7 @@ class Layerwise:
     train: dict = field(default_factory=dict)
     levels: int | None = None  # None: the paper's per network
     rewind_iteration: int | None = None  # None: the paper's per network
+    ignore_output_layer: bool | None = None  # None: the paper's per network (Setting)
     measures: list[L23Measure] = field(default_factory=lambda: list(MEASURES))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     overlap: Overlap = field(default_factory=Overlap)
@@ -164,18 +169,24 @@ class Layerwise:
             p, dataset=self.data.dataset or p.dataset, train=train,
             levels=p.levels if self.levels is None else self.levels,
             rewind_iteration=(p.rewind_iteration if self.rewind_iteration is None
-                              else self.rewind_iteration))
+                              else self.rewind_iteration),
+            ignore_output_layer=(p.ignore_output_layer if self.ignore_output_layer is None
+                                 else self.ignore_output_layer))
 
 
-def arm(measure: str) -> Arm:
-    """L23's rule: the measure's scores pooled over all prunable tensors, OpenLTH's threshold."""
-    return Arm(measure, selection="global", fraction=0.2, count="threshold")
+def arm(measure: str, ignore_output_layer: bool = False) -> Arm:
+    """L23's rule: the measure's scores pooled over all prunable tensors, OpenLTH's threshold
+    (and, where the setting says so, OpenLTH's unpruned output layer)."""
+    return Arm(measure, selection="global", fraction=0.2, count="threshold",
+               ignore_output_layer=ignore_output_layer)
 
 
 def run_config(model: str, data_name: str, s: Setting, measure: str, seed: int) -> dict:
-    """The canonical config of one ticket run (its key)."""
+    """The canonical config of one ticket run (its key). ``scores: float64``: measures are
+    ranked in the precision they are computed in (they were rounded to float32 before)."""
     return {"kind": "l23_ticket", "model": model, "data": data_name, "train": key_dict(s.train),
-            **key_dict(arm(measure)), "rewind_iteration": s.rewind_iteration, "seed": seed}
+            **key_dict(arm(measure, s.ignore_output_layer)),
+            "rewind_iteration": s.rewind_iteration, "seed": seed, "scores": "float64"}
 
 
 def load_data(cfg: Layerwise, model: str, device: torch.device | str = "cpu"
@@ -206,7 +217,8 @@ def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
         # large networks' would take tens of GB.
         keep = model_name == cfg.overlap_model
         pairs = [(m, seed) for m in cfg.measures for seed in cfg.seeds]
-        runs = [lottery.Run(run_config(model_name, data.name, s, m, seed), seed, arm(m), s.train,
+        runs = [lottery.Run(run_config(model_name, data.name, s, m, seed), seed,
+                            arm(m, s.ignore_output_layer), s.train,
                             rewind_iteration=s.rewind_iteration, keep_final=keep)
                 for m, seed in pairs]
         keys = lottery.prune_loop(net, data, runs, s.levels, store, device, progress,
@@ -238,8 +250,8 @@ def _partial_reinit(cfg: Layerwise, model_name: str, net: torch.nn.Module,
         fresh = models.initial_state(net, seeds.derive(ov.seed, "partial-reinit", r))
         init = analysis.partial_reinit(theta_0, fresh, overlap)
         runs.append(lottery.Run(run_config(model_name, data.name, s, m, ov.seed),
-                                ov.seed, arm(m), s.train, rewind_iteration=s.rewind_iteration,
-                                init=init))
+                                ov.seed, arm(m, s.ignore_output_layer), s.train,
+                                rewind_iteration=s.rewind_iteration, init=init))
     keys = lottery.prune_loop(net, data, runs, ov.level, store, device, progress,
                               name=f"{model_name} partial re-init", executor=ex)
     return [{"key": k, "model": model_name, "measure": m, "seed": ov.seed, "kind": "reinit",

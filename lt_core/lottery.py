@@ -280,7 +280,8 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
         trained.update({i: by_slot[slot[i]] for i in group})
     for i in sorted(todo, key=lambda i: runs[i].reference is not None):
         counts = _reference_counts(store, runs[i].reference, level)
-        record = _next_round(runs[i], level, states[i], trained[i], rates, counts)
+        record = _next_round(runs[i], level, states[i], trained[i], rates, counts,
+                             getattr(model, "output_layer", None))
         record.update(wall_s=wall, env=environment(device))
         store.save_round(keys[i], level, record)
 
@@ -408,20 +409,32 @@ def _hash_tensors(h: hashlib._Hash, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates: dict,
-                counts: dict[str, int] | None) -> dict:
+                counts: dict[str, int] | None, output_layer: str | None = None) -> dict:
     """The round's record, including everything the next round starts from."""
     arm, seed = run.arm, run.seed
-    gen = seeds.generator(seed, "tie-break", arm.criterion, rnd)
-    mask = state["mask"]
+    # Random draws of different selections are independent streams (H21's global-random and
+    # preserve-LPR baselines must not share one); the others keep their original stream.
+    purpose = (arm.selection,) if arm.criterion == "random" and arm.selection.startswith(
+        "reference") else ()
+    gen = seeds.generator(seed, "tie-break", arm.criterion, *purpose, rnd)
+    # Masks of tensors that are not prunable (H21 Fig 5: the BatchNorm of removed filters)
+    # are carried over as they are; the rule sees the prunable tensors only.
+    mask = {n: state["mask"][n] for n in rates}
+    held = {n: m for n, m in state["mask"].items() if n not in rates}
+    ignore = [output_layer] if arm.ignore_output_layer and output_layer else []
     frozen = state["frozen"] or {}
     # Effective starting weights: pruned entries held their frozen values from step 0.
     w_s = {n: torch.where(mask[n].bool(), state["start"][n], frozen.get(n, 0.0)) for n in rates}
     w_e = {n: res.final[n] for n in rates}
     if arm.selection == "layerwise":
-        next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, rates, gen)
+        layer_rates = {n: 0.0 if n in ignore else q for n, q in rates.items()}
+        next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, layer_rates, gen)
     elif arm.selection == "global":
         next_mask = masks.global_masks(arm.criterion, w_s, w_e, mask, arm.fraction, arm.count,
-                                       gen)
+                                       gen, ignore)
+    elif arm.selection == "reference_total":
+        next_mask = masks.global_masks(arm.criterion, w_s, w_e, mask, arm.fraction, "exact",
+                                       gen, ignore, keep=sum(counts.values()))
     else:
         next_mask = masks.reference_masks(arm.criterion, w_s, w_e, mask, counts, gen)
     next_frozen, next_start = {}, {}
@@ -443,7 +456,7 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
         "test_acc_at_early_stop": res.test_acc_at_early_stop,
         "test_acc_at_end": res.test_acc_at_end,
         "failed_at": res.failed_at,
-        "next_mask": {n: pack_mask(m) for n, m in next_mask.items()},
+        "next_mask": {n: pack_mask(m) for n, m in {**held, **next_mask}.items()},
     }
     # Stored only when they differ from the defaults (rewind to init, freeze at zero).
     if arm.mask1_action != "rewind" or arm.mask0_action == "init_or_zero_all":

@@ -8,15 +8,22 @@ already-pruned entries are never re-selected, and ties are broken by a seeded ge
 
 * ``next_masks``: within each layer, ``floor(q_l * remaining_l)`` at the layer's rate (Z19);
 * ``global_masks``: ``ceil(fraction * remaining)`` over all prunable tensors pooled (H21, L23),
-  exactly that many, or by OpenLTH's threshold rule;
+  exactly that many, or by OpenLTH's threshold rule; or, given ``keep``, exactly as many kept
+  as a reference mask keeps in all (H21's global-random baseline);
 * ``reference_masks``: within each layer, as many kept as a reference mask has (H21's
   preserve-LPR and LPR-constrained pruning).
+
+Layers named in ``ignore`` (OpenLTH's ``pruning_layers_to_ignore``: the output layer of its
+LeNet and VGG) are never pruned but, as in OpenLTH, still count in ``remaining``. Scores are
+ranked in the precision they were computed in (L23's measures: float64), so that values that
+differ below float32 precision never tie.
 """
 
 from __future__ import annotations
 
 import math
 import typing
+from collections.abc import Collection
 
 import torch
 
@@ -74,14 +81,15 @@ def importance(measure: str, w: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     magnitude a; l1 a / sum_U a; l2 a^2 / sum_U a^2; softmax exp(a - max_U a) / sum_U
     exp(a - max_U a); minmax (a - min_U a) / (max_U a - min_U a), 1 when max = min; lamp
     a_u^2 / sum_{v >= u} a_v^2 over U sorted ascending (Lee et al. 2021; ties in index order).
-    A normaliser of 0 (every unpruned entry is 0) gives every entry score 0.
+    A normaliser of 0 (every unpruned entry is 0) gives every entry score 0. The scores are
+    float64: normalised scores of large layers differ below float32 precision.
     """
     keep = mask.bool()
     a = w.abs().double()
     u = a[keep]
     out = torch.zeros_like(a)
     if u.numel() == 0:
-        return out.float()
+        return out
     if measure == "magnitude":
         vals = u
     elif measure in ("l1", "l2"):
@@ -104,7 +112,7 @@ def importance(measure: str, w: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
         raise ValueError(f"unknown importance measure {measure!r}; choose one of "
                          f"{', '.join(L23_MEASURES)}")
     out[keep] = vals
-    return out.float()
+    return out
 
 
 def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.Generator,
@@ -120,7 +128,8 @@ def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.
     new = keep.clone()
     if k == 0:
         return new.view_as(mask).to(mask.dtype)
-    s = torch.where(keep, scores.flatten().float(), torch.full_like(keep, math.inf, dtype=torch.float32))
+    flat = scores.flatten()
+    s = torch.where(keep, flat, torch.full_like(flat, math.inf))
     order = _ascending(s, generator)  # ascending by (score, u)
     new[order[:k]] = False
     return new.view_as(mask).to(mask.dtype)
@@ -162,31 +171,45 @@ def prune_count(fraction: float, remaining: int) -> int:
 
 def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, torch.Tensor],
                  masks: dict[str, torch.Tensor], fraction: float, count: str,
-                 generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Prune ``n = ceil(fraction * remaining)`` over all layers' unpruned entries pooled.
+                 generator: torch.Generator, ignore: Collection[str] = (),
+                 keep: int | None = None) -> dict[str, torch.Tensor]:
+    """Prune ``n = ceil(fraction * remaining)`` over the unpruned entries of all layers pooled,
+    ``remaining`` counted over every layer, the ``ignore``d ones included (OpenLTH), which
+    keep their masks.
 
     ``count="exact"``: the n lowest scores, ties broken at random. ``count="threshold"``
-    (OpenLTH's ``sparse_global``): tau = the n-th smallest score (0-based, ``sorted[n]``); keep
-    the entries scoring more than tau, so at least n + 1 go (more on ties).
+    (OpenLTH's ``sparse_global``): tau = the n-th smallest pooled score (0-based,
+    ``sorted[n]``); keep the entries scoring more than tau, so at least n + 1 go (more on
+    ties). ``keep``: instead of n, keep exactly ``keep`` weights in all (exact count, ties at
+    random): a baseline as large as the ticket it matches, whatever rule made the ticket.
     """
-    names = list(masks)
-    keep = {n: masks[n].flatten().bool() for n in names}
-    pool = torch.cat([score(criterion, w_i[n], w_f[n], masks[n]).flatten()[keep[n]].float()
+    names = [n for n in masks if n not in ignore]
+    held = {n: masks[n].flatten().bool() for n in names}
+    pool = torch.cat([score(criterion, w_i[n], w_f[n], masks[n]).flatten()[held[n]]
                       for n in names])
-    n_prune = prune_count(fraction, pool.numel())
+    remaining = sum(int(m.sum()) for m in masks.values())
+    if keep is not None:
+        if not 0 <= remaining - keep <= pool.numel():
+            raise ValueError(f"cannot keep {keep} of the {remaining} remaining weights "
+                             f"({pool.numel()} of them prunable)")
+        n_prune, count = remaining - keep, "exact"
+    else:
+        n_prune = min(prune_count(fraction, remaining), pool.numel())
     if count == "threshold":
-        tau = pool.sort().values[min(n_prune, pool.numel() - 1)]
-        pruned = pool <= tau
+        if n_prune >= pool.numel():  # fewer weights left than the rule removes: all go
+            pruned = torch.ones(pool.numel(), dtype=torch.bool, device=pool.device)
+        else:
+            pruned = pool <= pool.sort().values[n_prune]
     elif count == "exact":
         pruned = torch.zeros(pool.numel(), dtype=torch.bool, device=pool.device)
         pruned[_ascending(pool, generator)[:n_prune]] = True
     else:
         raise ValueError(f"unknown count {count!r}; choose exact or threshold")
-    out, offset = {}, 0
+    out, offset = dict(masks), 0
     for n in names:
-        flat = keep[n].clone()
-        k = int(keep[n].sum())
-        flat[keep[n].nonzero().squeeze(1)] = ~pruned[offset : offset + k]
+        flat = held[n].clone()
+        k = int(held[n].sum())
+        flat[held[n].nonzero().squeeze(1)] = ~pruned[offset : offset + k]
         offset += k
         out[n] = flat.view_as(masks[n]).to(masks[n].dtype)
     return out

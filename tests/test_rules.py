@@ -16,24 +16,29 @@ W = torch.tensor([0.0, -1.0, 2.0, -2.0, 3.0])  # a layer with a tie (|-2| = |2|)
 M = torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])  # the first entry is already pruned
 
 
+def close(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Equal values; the measures are float64 whatever the weights' dtype."""
+    torch.testing.assert_close(got, want.to(got.dtype))
+
+
 def test_importance_measures_by_hand():
     got = {m: masks.importance(m, W, M) for m in masks.L23_MEASURES}
     # unpruned |w| = 1, 2, 2, 3; the pruned entry scores 0 in every measure
     assert got["magnitude"].tolist() == [0, 1, 2, 2, 3]
-    torch.testing.assert_close(got["l1"], torch.tensor([0, 1, 2, 2, 3]) / 8)
-    torch.testing.assert_close(got["l2"], torch.tensor([0, 1, 4, 4, 9]) / 18)
+    close(got["l1"], torch.tensor([0, 1, 2, 2, 3]) / 8)
+    close(got["l2"], torch.tensor([0, 1, 4, 4, 9]) / 18)
     e = torch.exp(torch.tensor([1.0, 2, 2, 3]) - 3)  # exp(0) of the pruned zero never enters
-    torch.testing.assert_close(got["softmax"], torch.cat([torch.zeros(1), e / e.sum()]))
-    torch.testing.assert_close(got["minmax"], torch.tensor([0, 0, 0.5, 0.5, 1]))
+    close(got["softmax"], torch.cat([torch.zeros(1), e / e.sum()]))
+    close(got["minmax"], torch.tensor([0, 0, 0.5, 0.5, 1]))
     # LAMP: ascending 1, 2 (index 2), 2 (index 3), 3; tail sums of squares 18, 17, 13, 9
-    torch.testing.assert_close(got["lamp"], torch.tensor([0, 1 / 18, 4 / 17, 4 / 13, 1.0]))
+    close(got["lamp"], torch.tensor([0, 1 / 18, 4 / 17, 4 / 13, 1.0]))
 
 
 def test_importance_of_constant_and_single_entry_layers():
     const = torch.full((4,), -0.5)
     ones = torch.ones(4)
     assert masks.importance("minmax", const, ones).tolist() == [1.0] * 4  # max = min: 1
-    torch.testing.assert_close(masks.importance("softmax", const, ones), torch.full((4,), 0.25))
+    close(masks.importance("softmax", const, ones), torch.full((4,), 0.25))
     single = torch.tensor([0.7])
     for m in masks.L23_MEASURES:
         assert masks.importance(m, single, torch.ones(1)).item() == pytest.approx(
@@ -48,12 +53,12 @@ def test_importance_ignores_pruned_entries_whatever_they_hold():
     w, m = torch.tensor([5.0, -1.0, 3.0]), torch.tensor([0.0, 1.0, 1.0])
     got = {k: masks.importance(k, w, m) for k in masks.L23_MEASURES}
     assert got["magnitude"].tolist() == [0, 1, 3]
-    torch.testing.assert_close(got["l1"], torch.tensor([0, 0.25, 0.75]))
-    torch.testing.assert_close(got["l2"], torch.tensor([0, 0.1, 0.9]))
+    close(got["l1"], torch.tensor([0, 0.25, 0.75]))
+    close(got["l2"], torch.tensor([0, 0.1, 0.9]))
     e = math.exp(-2)  # exp(1 - 3) / (exp(1 - 3) + exp(0)); 5 is not the max
-    torch.testing.assert_close(got["softmax"], torch.tensor([0, e / (1 + e), 1 / (1 + e)]))
-    torch.testing.assert_close(got["minmax"], torch.tensor([0.0, 0.0, 1.0]))
-    torch.testing.assert_close(got["lamp"], torch.tensor([0, 1 / 10, 1.0]))  # tails 10, 9
+    close(got["softmax"], torch.tensor([0, e / (1 + e), 1 / (1 + e)]))
+    close(got["minmax"], torch.tensor([0.0, 0.0, 1.0]))
+    close(got["lamp"], torch.tensor([0, 1 / 10, 1.0]))  # tails 10, 9
     for k in masks.L23_MEASURES:  # a fully pruned layer scores 0 everywhere
         assert masks.importance(k, w, torch.zeros(3)).tolist() == [0.0] * 3
 
@@ -61,13 +66,13 @@ def test_importance_ignores_pruned_entries_whatever_they_hold():
 def test_importance_ties_and_large_weights():
     w, ones = torch.tensor([1.0, 1.0, 2.0]), torch.ones(3)
     assert masks.importance("minmax", w, ones).tolist() == [0.0, 0.0, 1.0]  # both minima 0
-    torch.testing.assert_close(masks.importance("l1", w, ones), torch.tensor([0.25, 0.25, 0.5]))
+    close(masks.importance("l1", w, ones), torch.tensor([0.25, 0.25, 0.5]))
     # LAMP breaks the tie by index: ascending 1 (0), 1 (1), 2; tail sums of squares 6, 5, 4
-    torch.testing.assert_close(masks.importance("lamp", w, ones), torch.tensor([1 / 6, 1 / 5, 1]))
+    close(masks.importance("lamp", w, ones), torch.tensor([1 / 6, 1 / 5, 1]))
     # softmax subtracts the max: no overflow at |w| = 1000
     big = masks.importance("softmax", torch.tensor([1000.0, -1001.0]), torch.ones(2))
     e = math.exp(-1)
-    torch.testing.assert_close(big, torch.tensor([e / (1 + e), 1 / (1 + e)]))
+    close(big, torch.tensor([e / (1 + e), 1 / (1 + e)]))
 
 
 # Two layers pooled: a = |1 2 3 4|, b = |10 40|; 6 remaining, n = ceil(0.2 * 6) = 2, and
@@ -115,6 +120,64 @@ def test_global_selection_exact_and_threshold():
     thr = masks.global_masks("magnitude", w, w, m, 0.2, "threshold", g)
     assert thr["a"].tolist() == [0, 0, 1, 1] and thr["b"].tolist() == [0, 0, 1, 1, 1]
     assert masks.prune_count(0.2, 266_200) == 53_240  # not 53,241 from the float product
+
+
+def test_ignored_output_layer_counts_but_is_not_pruned():
+    """OpenLTH's rule with pruning_layers_to_ignore, by hand: a = |1 2 3 4 5|, the ignored
+    output layer out = |0.1 0.2 0.3 0.4 0.5| (smaller than everything in a). n = ceil(0.2 x
+    10 remaining, out included) = 2; tau = sorted(a)[2] = 3, keep a > 3: 1, 2, 3 go (n + 1)
+    and out keeps all five. Exact counts: the n = 2 smallest of a."""
+    w = {"a": torch.tensor([1.0, -2.0, 3.0, 4.0, 5.0]),
+         "out": torch.tensor([0.1, -0.2, 0.3, 0.4, 0.5])}
+    m = {n: torch.ones_like(t) for n, t in w.items()}
+    g = torch.Generator().manual_seed(0)
+    thr = masks.global_masks("magnitude", w, w, m, 0.2, "threshold", g, ignore=["out"])
+    assert thr["a"].tolist() == [0, 0, 0, 1, 1] and thr["out"].tolist() == [1] * 5
+    exact = masks.global_masks("magnitude", w, w, m, 0.2, "exact", g, ignore=["out"])
+    assert exact["a"].tolist() == [0, 0, 1, 1, 1] and exact["out"].tolist() == [1] * 5
+    # Pooled over a alone, as lt_core counted before: n = ceil(0.2 x 5) = 1, tau = 2.
+    alone = masks.global_masks("magnitude", {"a": w["a"]}, {"a": w["a"]}, {"a": m["a"]}, 0.2,
+                               "threshold", g)
+    assert alone["a"].tolist() == [0, 0, 1, 1, 1]
+    # Next level: a keeps 4, 5 (2 left) and out 5: 7 remain, n = ceil(1.4) = 2 >= a's 2
+    # unpruned entries, so both go; out is still whole.
+    nxt = masks.global_masks("magnitude", w, w, thr, 0.2, "threshold", g, ignore=["out"])
+    assert nxt["a"].tolist() == [0] * 5 and nxt["out"].tolist() == [1] * 5
+
+
+def test_keep_a_reference_total_exactly():
+    """H21's global random: exactly as many kept in all as its ticket, in either count mode of
+    the ticket (the threshold rule prunes n + 1 or more)."""
+    w = {"a": torch.tensor([1.0, 2.0, 3.0, 4.0]), "b": torch.tensor([2.0, 2.0, 5.0, 6.0, 7.0])}
+    m = {n: torch.ones_like(t) for n, t in w.items()}
+    ticket = masks.global_masks("magnitude", w, w, m, 0.2, "threshold", torch.Generator())
+    kept = sum(int(t.sum()) for t in ticket.values())
+    assert kept == 5  # 1.0 and the three 2.0s go: n + 2
+    for seed in range(5):
+        rand = masks.global_masks("random", w, w, m, 0.2, "threshold",
+                                  torch.Generator().manual_seed(seed), keep=kept)
+        assert sum(int(t.sum()) for t in rand.values()) == kept
+    with pytest.raises(ValueError, match="cannot keep 10"):
+        masks.global_masks("random", w, w, m, 0.2, "exact", torch.Generator(), keep=10)
+
+
+def test_importance_scores_are_ranked_in_float64():
+    """SoftMax scores of a Kaiming-scale layer differ below float32 precision: rounded to
+    float32 they tie, and the threshold rule prunes more than n + 1 (it did in 5-10% of
+    fresh layers). Ranked in float64, every layer loses exactly n + 1."""
+    rounded = 0
+    for seed in range(40):
+        w = torch.randn(300, 100, generator=torch.Generator().manual_seed(seed)) * 0.08
+        m = {"w": torch.ones_like(w)}
+        s = masks.importance("softmax", w, m["w"])
+        assert s.dtype == torch.float64
+        n = masks.prune_count(0.2, w.numel())
+        got = masks.global_masks("softmax", {"w": w}, {"w": w}, m, 0.2, "threshold",
+                                 torch.Generator())
+        assert w.numel() - int(got["w"].sum()) == n + 1
+        s32 = s.float().flatten()
+        rounded += int((s32 <= s32.sort().values[n]).sum()) > n + 1
+    assert rounded > 0  # the float32 ranking would have pruned extra weights
 
 
 def test_reference_counts_within_each_layer():

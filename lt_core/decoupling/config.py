@@ -119,6 +119,8 @@ class Decoupling:
     levels: int = 15  # pruning levels after the dense level 0
     fraction: float = 0.2  # of the remaining weights, per level
     count: Literal["exact", "threshold"] = "exact"
+    # The output layer never pruned but counted in the remaining weights (OpenLTH's rule)
+    ignore_output_layer: bool = False
     studies: list[Study] = field(default_factory=list)
     constrained: list[Constrained] = field(default_factory=list)
     lpr_levels: list[int] = field(default_factory=lambda: [5, 10])  # Fig 6 and 8

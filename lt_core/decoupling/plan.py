@@ -81,7 +81,8 @@ class Plan:
     def _arm(self, criterion: str, selection: str, study: Study) -> Arm:
         count = self.cfg.count if criterion == "magnitude" else "exact"  # random: exact counts
         return Arm(criterion, mask1_action="continue" if study.lr_rewinding else "rewind",
-                   selection=selection, fraction=self.cfg.fraction, count=count)
+                   selection=selection, fraction=self.cfg.fraction, count=count,
+                   ignore_output_layer=self.cfg.ignore_output_layer)
 
     def _find(self, study: Study, value: float | None, seed: int, ref: Find | None = None
               ) -> Find:
@@ -102,15 +103,18 @@ class Plan:
     def _baselines(self, study: Study, value: float | None, find: Find) -> None:
         train = phase_train(self.cfg, study, "eval", value)
         k = self._rewind(study, train)
-        for kind, selection in (("global_random", "global"), ("preserve_lpr", "reference")):
+        # Both keep as many weights as the ticket at every level (global random: in all,
+        # preserve LPR: per layer), each from its own random stream ("stream": since
+        # preserve LPR stopped sharing global random's, which made one mask a subset of the
+        # other within a layer).
+        for kind, selection in (("global_random", "reference_total"),
+                                ("preserve_lpr", "reference")):
             arm = self._arm("random", selection, study)
-            extra = {**key_dict(arm), **({"rewind_iteration": k} if k else {})}
-            if selection == "reference":
-                extra["lpr_from"] = find.key
+            extra = {**key_dict(arm), **({"rewind_iteration": k} if k else {}),
+                     "lpr_from": find.key, "stream": "own"}
             config = self._config(f"h21_{kind}", train, find.seed, **extra)
             self.followers.append(self._run(config, train, find.seed, arm, rewind_iteration=k,
-                                            reference=find.key if kind == "preserve_lpr"
-                                            else None))
+                                            reference=find.key))
             key = self.store.key(config)
             for level in range(self.cfg.levels + 1):
                 self._line(study, kind, find, value, level, key, level)
