@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("notebooks", help="execute the book's notebooks with papermill")
-    p.add_argument("--scale", default="quick", choices=("tiny", "quick", "paper"))
+    p.add_argument("--scale", default="quick", choices=("tiny", "quick", "smoke", "paper"),
+                   help="smoke: the paper's params shrunk, on synthetic data unless LT_DATA")
     p.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01")
     p.add_argument("--store", help="run-store root (default: the params' store, runs/)")
     p.add_argument("--executor", choices=("local", "ray"),
@@ -27,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("run", help="run one experiment from a params file (progress bars)")
     p.add_argument("params", help="YAML file, e.g. params/quick/01_mask_criteria.yaml, "
-                                  "params/quick/04_supermasks.yaml or "
-                                  "params/quick/05_decoupling.yaml")
-    p.add_argument("--scale", default="custom", help="label for the printed description")
+                                  "params/quick/05_decoupling.yaml or "
+                                  "params/paper/06_layerwise.yaml")
+    p.add_argument("--scale", default="custom",
+                   help="label for the printed description; smoke: run the file's experiment "
+                        "shrunk by lt_core.scales.smoke, on synthetic data unless LT_DATA")
 
     p = sub.add_parser("runs", help="list the runs in a store")
     p.add_argument("--store", default="runs")
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mirror", action="append", metavar="URL",
                    help="base URL to fetch the canonical file names from instead of the "
                         "canonical hosts (repeatable; or LT_DATA_MIRRORS)")
+    p.add_argument("--smoke", metavar="DIR", help="write the smoke scale's synthetic data "
+                   "(every dataset, in the canonical file layouts) to DIR instead")
 
     p = sub.add_parser("export", help="write a heuristic supermask of a stored run as a file")
     p.add_argument("key", help="a heuristic_supermask run key (or its dense run's), from runs")
@@ -78,31 +83,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return _failed(execute(args.scale, args.only, store=args.store))
     if args.cmd == "run":
-        from . import config, lottery, supermask
-
-        values = config.read_yaml(args.params)
-        if not values and args.scale != "paper":
-            raise ConfigError(f"{args.params} is empty: it would run {_defaults()}; pass "
-                              "--scale paper to run that, or set fields (e.g. start from "
-                              "params/quick/01_mask_criteria.yaml)")
-        if "studies" in values:  # H21's decoupling experiment
-            from . import decoupling
-
-            result = decoupling.run(decoupling.load(args.params))
-            print(result.describe(args.scale))
-            print(result.report())
-            return _failed(result.failures())
-        if "learned" in values:  # a supermask experiment
-            cfg = config.load(args.params, config.Supermasks)
-            heuristic, dense = supermask.heuristic(cfg)
-            learned = supermask.learned(cfg)
-            print(supermask.describe(cfg, dense, args.scale, learned))
-            print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
-            return _failed(supermask.failures(dense, learned))
-        result = lottery.run_iterative(config.load(args.params))
-        print(result.describe(args.scale))
-        print(result.summary.drop(columns=["run"]).to_string(index=False))
-        return _failed(result.failures())
+        return _run(args.params, args.scale)
     if args.cmd == "metrics":
         store = _store(args.store)
         keys = [k for k in store.keys() if k.startswith(args.key)]
@@ -133,6 +114,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "data":
         from . import data
 
+        if args.smoke:
+            print(f"smoke data (synthetic) ready in {data.smoke.write(args.smoke)}")
+            return 0
         root = data.data_root(args.root)
         print(f"MNIST ready in {data.download_mnist(root, args.mirror)}")
         if args.cifar10:
@@ -168,6 +152,59 @@ def _dispatch(args: argparse.Namespace) -> int:
         bench_main(args.rest)
         return 0
     return 2
+
+
+def _run(path: str, scale: str) -> int:
+    """``run``: one experiment from a params file, its description and tables on stdout, one
+    FAILED line per failed training on stderr (exit 1)."""
+    from . import config, experiments, scales, scorecard
+
+    values = config.read_yaml(path)
+    if scale == "smoke":
+        values = scales.smoke(values, str(scales.smoke_data_root()))
+    elif not values and scale != "paper":
+        raise ConfigError(f"{path} is empty: it would run {_defaults()}; pass "
+                          "--scale paper to run that, or set fields (e.g. start from "
+                          "params/quick/01_mask_criteria.yaml)")
+    try:
+        kind, cfg = experiments.load(values)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if kind == "scorecard":
+        print(scorecard.build(scale, store=values.get("store")).to_string(index=False))
+        return 0
+    if kind == "index":
+        print(scorecard.build_info(scale, store=values.get("store")).to_string(index=False))
+        return 0
+    if kind == "h21_decoupling":
+        from . import decoupling
+
+        results = [r for r in (decoupling.run(cfg), decoupling.run_a9(cfg)) if r is not None]
+        for result in results:
+            print(result.describe(scale))
+            print(result.report())
+        return _failed([line for r in results for line in r.failures()])
+    if kind == "z19_supermasks":
+        from . import supermask
+
+        heuristic, dense = supermask.heuristic(cfg)
+        learned = supermask.learned(cfg)
+        print(supermask.describe(cfg, dense, scale, learned))
+        print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
+        return _failed(supermask.failures(dense, learned))
+    if kind == "l23_layerwise":
+        from . import layerwise
+
+        result = layerwise.run(cfg)
+        print(result.describe(scale))
+        print(result.table2().to_string(index=False))
+        return _failed(result.failures())
+    from . import lottery
+
+    result = lottery.run_iterative(cfg)
+    print(result.describe(scale))
+    print(result.summary.drop(columns=["run"]).to_string(index=False))
+    return _failed(result.failures())
 
 
 def _store(root: str) -> RunStore:

@@ -212,12 +212,13 @@ def _dense(find_accuracy: pd.DataFrame, study: str, find) -> float:
 
 def best_eval_per_level(curves: pd.DataFrame, study: str) -> pd.Series:
     """The eval value with the best accuracy at each pruned level, averaged over find
-    values (the bottom rows of H21's A2/A4/A6)."""
+    values (the bottom rows of H21's A2/A4/A6); a level where some find value failed
+    under every eval value has no best (it is left out, not averaged over the rest)."""
     part = select(curves, study=study, kind=LOTTERY)
     part = part[part["lpr_from"].isna() & (part["level"] >= 1)]
     means = part.groupby(["level", "eval"], dropna=False)["mean"].apply(
         lambda s: s.mean(skipna=False)).unstack("eval")
-    return means.idxmax(axis=1).dropna()
+    return means.dropna(how="all").idxmax(axis=1)
 
 
 def claims(curves: pd.DataFrame, find_accuracy: pd.DataFrame, lpr: pd.DataFrame,

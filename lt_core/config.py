@@ -106,6 +106,10 @@ class Train:
     warmup_epochs: float = field(default=0.0, metadata=ADDED)  # linear warmup from lr 0
     # Train only the first stop_epoch epochs of the schedule (H21 Fig 9's early pruning).
     stop_epoch: float | None = field(default=None, metadata=ADDED)
+    # What marks a run diverged (engine.divergence): its monitored loss non-finite, above 10x
+    # its start or never below it ("loss"); or only non-finite ("non_finite": the smoke
+    # scale, whose few steps can neither learn nor settle BatchNorm's statistics).
+    divergence: Literal["loss", "non_finite"] = field(default="loss", metadata=ADDED)
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "batch_size", "iterations", "eval_every", "epochs", "gamma",
@@ -281,6 +285,7 @@ class Learned:
     batch_size: int = 250
     eval_every: int = 100
     samples: int = 10  # final accuracy = mean over this many Bernoulli mask samples
+    divergence: Literal["loss", "non_finite"] = field(default="loss", metadata=ADDED)  # Train's
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
@@ -294,7 +299,8 @@ class Learned:
         per_epoch = max(1, n_train // self.batch_size) if self.length_unit == "epochs" else 1
         return Train(optimizer="sgd", momentum=0.9, batch_size=self.batch_size,
                      eval_every=self.eval_every, lr=self.lr or paper["lr"],
-                     iterations=self.iterations or paper["length"] * per_epoch)
+                     iterations=self.iterations or paper["length"] * per_epoch,
+                     divergence=self.divergence)
 
     def early_stop_for(self, model: str) -> bool:
         return PAPER_SUPERMASK[model]["early_stop"] if self.early_stop is None else self.early_stop
@@ -425,14 +431,28 @@ def _join(where: str, key: str) -> str:
 
 
 def load(source: str | Path | dict, cls: type = Experiment) -> Any:
-    """Load a config from a YAML path or an already-parsed dict (papermill's parameters)."""
+    """Load a config from a YAML path or an already-parsed dict (papermill's parameters).
+    An ``experiment`` field (``lt_core.experiments``) must name ``cls``'s experiment."""
     if isinstance(source, dict):
-        return from_dict(cls, source)
+        return from_dict(cls, _experiment_checked(source, cls))
     data = read_yaml(source)
     try:
-        return from_dict(cls, data)
+        return from_dict(cls, _experiment_checked(data, cls))
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
+
+
+def _experiment_checked(values: dict, cls: type) -> dict:
+    """``values`` without its ``experiment`` field, which must be ``cls``'s (if given)."""
+    if not isinstance(values, dict) or "experiment" not in values:
+        return values
+    from .experiments import config_class, kind_of
+
+    kind = kind_of(values)
+    if kind not in ("scorecard", "index") and config_class(kind) is cls:
+        return {k: v for k, v in values.items() if k != "experiment"}
+    raise ConfigError(f"this params file is for experiment '{kind}', not for "
+                      f"{cls.__name__}")
 
 
 def read_yaml(source: str | Path) -> dict:

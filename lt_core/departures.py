@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks, Train, load
+from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks, Train, load, read_yaml
 
 PAPER_PARAMS = Path(__file__).resolve().parent.parent / "params" / "paper"
 
@@ -50,12 +48,14 @@ def _show(value: object) -> str:
 @cache
 def paper_configs() -> dict[str, Experiment | Supermasks]:
     """The paper-scale params files, by notebook name, loaded as configs."""
+    from .experiments import kind_of
+
     out = {}
     for path in sorted(PAPER_PARAMS.glob("[0-9][0-9]_*.yaml")):
-        values = yaml.safe_load(path.read_text()) or {}
-        if "learned" in values:
+        values = read_yaml(path)
+        if kind_of(values) == "z19_supermasks":
             out[path.stem] = load(values, Supermasks)
-        elif "pruning" in values:
+        elif kind_of(values) == "z19_iterative":
             out[path.stem] = load(values, Experiment)
     return out
 

@@ -111,7 +111,8 @@ class MemberResult:
 DIVERGENCE_FACTOR = 10.0
 
 
-def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | None:
+def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR,
+               only_non_finite: bool = False) -> int | None:
     """Where a training run diverged, as an index into its evaluations; None if it did not.
 
     ``loss`` is the monitored loss at each evaluation, starting with the untrained network
@@ -119,8 +120,13 @@ def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR) -> int | Non
     Diverged: at the first evaluation where the loss is non-finite or above ``factor`` times
     its starting value (10 x ln 10 = 23 nats for 10 classes: no overfitting gets there);
     otherwise, if no later evaluation is below the start, it learned nothing: index 1.
+    ``only_non_finite``: only a non-finite loss counts (``Train.divergence``: the smoke
+    scale's few steps can neither learn nor settle BatchNorm's running statistics).
     """
     loss = np.asarray(loss, dtype=float)
+    if only_non_finite:
+        bad = ~np.isfinite(loss)
+        return int(np.argmax(bad)) if bad.any() else None
     bad = ~np.isfinite(loss) | (loss > factor * loss[0])
     if bad.any():
         return int(np.argmax(bad))
@@ -435,7 +441,8 @@ def train(
     results = []
     for i, m in enumerate(members):
         metrics = dict(zip(names, table[:, :, i].T.copy()))
-        bad = divergence(metrics[f"{splits[0]}_loss"])  # val, else test
+        bad = divergence(metrics[f"{splits[0]}_loss"],  # val, else test
+                         only_non_finite=cfg.divergence == "non_finite")
         failed_at = int(grid[bad]) if bad is not None else None
         if bad is not None:  # metrics after divergence mean nothing
             for v in metrics.values():

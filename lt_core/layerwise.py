@@ -266,6 +266,12 @@ def ticket(store: RunStore, key: str, level: int) -> dict[str, torch.Tensor]:
     return {n: unpack_mask(p) for n, p in store.load_round(key, level - 1)["next_mask"].items()}
 
 
+def _short_of(store: RunStore, key: str, level: int) -> str | None:
+    """Why a run has no ticket at ``level`` (it stopped before choosing it), or None."""
+    stop = lottery.stop_reason(store, key)
+    return stop[1] if stop is not None and stop[0] < level else None
+
+
 def _reached(store: RunStore, key: str, level: int) -> bool:
     """Whether a run trained ``level`` and every level before it without diverging."""
     return all(store.has_round(key, n) and store.load_round(key, n)["failed_at"] is None
@@ -320,12 +326,24 @@ class LayerwiseResult:
 
     def failures(self) -> list[str]:
         """One line per run that diverged (``engine.divergence``): from that level on it has
-        no result, and every table, figure and verdict leaves it out."""
-        f = self.summary[self.summary["failed"]]
-        return [f"{r.model} {r.measure} seed {r.seed}"
-                + (f" (partial re-init {int(r.reinit_seed)})" if r.kind == "reinit" else "")
-                + f": diverged at level {r.level}, iteration {int(r.failed_at)}"
-                for r in f.itertuples()]
+        no result, and every table, figure and verdict leaves it out; and one for section
+        5's partial re-initialisation when a ticket it needs did not reach the overlap level
+        (it is then not trained)."""
+        out = []
+        for r in self.runs.itertuples():
+            stop = lottery.stop_reason(self.store, r.key)
+            if stop is not None:
+                out.append(f"{r.model} {r.measure} seed {r.seed}"
+                           + (f" (partial re-init {int(r.reinit_seed)})" if r.kind == "reinit"
+                              else "") + f": {stop[1]}")
+        ov, model = self.config.overlap, self.config.overlap_model
+        if ov.reinit_seeds and not (self.runs["kind"] == "reinit").any():
+            short = [f"the {m} ticket {why}" for m in ov.measures
+                     if (why := _short_of(self.store, self._key(model, m, ov.seed), ov.level))]
+            out.append(f"{model} partial re-init of {', '.join(ov.measures)} seed {ov.seed} "
+                       f"(re-init seeds {', '.join(map(str, ov.reinit_seeds))}): not trained, "
+                       + "; ".join(short))
+        return out
 
     def _key(self, model: str, measure: str, seed: int, kind: str = "ticket",
              reinit_seed: int | None = None) -> str:

@@ -18,6 +18,7 @@ or the state at iteration k when rewinding there: all parameters and buffers).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -238,7 +239,17 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     unfinished = [k for k in keys if (n := len(store.rounds(k))) <= levels and _alive(store, k, n)]
     ex = executor or LocalExecutor()
     with store.claim(unfinished):
-        starts = _rewind_points(model, data, runs, store, device, progress, name, ex)
+        starts, diverged = _rewind_points(model, data, runs, store, device, progress, name, ex)
+        for i, point in diverged.items():  # a rewind point that diverged is no start
+            run = runs[i]
+            if not store.has_round(keys[i], 0):
+                store.save_round(keys[i], 0, {
+                    "round": 0, "seed": run.seed, "percent_remaining": 100.0,
+                    "iterations": point["iterations"], "metrics": point["metrics"],
+                    "early_stop_iteration": None, "test_acc_at_early_stop": float("nan"),
+                    "test_acc_at_end": float("nan"), "failed_at": point["failed_at"],
+                    "stopped": f"diverged before its rewind point (iteration "
+                               f"{run.rewind_iteration})", "env": environment(device)})
         for level in range(levels + 1):
             _train_level(model, data, runs, keys, level, levels, starts, store, device, progress,
                          name, rates, ex)
@@ -279,9 +290,9 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
         by_slot = dict(zip(unique, res))
         trained.update({i: by_slot[slot[i]] for i in group})
     for i in sorted(todo, key=lambda i: runs[i].reference is not None):
-        counts = _reference_counts(store, runs[i].reference, level)
+        counts, stopped = _reference_counts(store, runs[i].reference, level)
         record = _next_round(runs[i], level, states[i], trained[i], rates, counts,
-                             getattr(model, "output_layer", None))
+                             getattr(model, "output_layer", None), stopped)
         record.update(wall_s=wall, env=environment(device))
         store.save_round(keys[i], level, record)
 
@@ -302,10 +313,11 @@ def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
 
 def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
                    store: RunStore, device: torch.device, progress: bool, name: str, ex
-                   ) -> list[dict]:
+                   ) -> tuple[list[dict], dict[int, dict]]:
     """Each run's state_0: its initial state, or the state of all parameters and buffers at
     global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
-    so every run that rewinds there shares it."""
+    so every run that rewinds there shares it; and the record of each run's rewind point
+    whose training diverged (by run index)."""
     starts: list[dict | None] = [None] * len(runs)
     by_seed: dict[int, dict] = {}  # one initial state per seed, made only where needed
 
@@ -343,7 +355,9 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
             store.save_round(key, 0, {"round": 0, "state": res.final, "metrics": res.metrics,
                                       "iterations": res.iterations, "failed_at": res.failed_at,
                                       "percent_remaining": 100.0})
-    return [s if isinstance(s, dict) else store.load_round(s, 0)["state"] for s in starts]
+    records = {i: store.load_round(s, 0) for i, s in enumerate(starts) if isinstance(s, str)}
+    diverged = {i: r for i, r in records.items() if r["failed_at"] is not None}
+    return [records[i]["state"] if i in records else s for i, s in enumerate(starts)], diverged
 
 
 def rewind_point_config(run: Run, data_name: str) -> dict:
@@ -356,22 +370,45 @@ def rewind_point_config(run: Run, data_name: str) -> dict:
 
 
 def _reference_counts(store: RunStore, reference: str | None, level: int
-                      ) -> dict[str, int] | None:
-    """Per layer, how many weights the reference run keeps after ``level``."""
+                      ) -> tuple[dict[str, int] | None, str | None]:
+    """Per layer, how many weights the reference run keeps after ``level``; or, where the
+    reference has no such mask (it diverged at that level), why not: the follower trained
+    this level (its mask came from the level before) but cannot prune after it."""
     if reference is None:
-        return None
+        return None, None
     if not store.has_round(reference, level):
         raise RuntimeError(f"reference run {reference} has no level {level} in {store.root}; "
                            "run the reference experiment first")
-    nxt = store.load_round(reference, level)["next_mask"]
-    return {n: int(unpack_mask(p).sum()) for n, p in nxt.items()}
+    rec = store.load_round(reference, level)
+    if rec["failed_at"] is not None or "next_mask" not in rec:
+        why = "diverged" if rec["failed_at"] is not None else "stopped"
+        return None, f"the run it takes its counts from {why} at level {level}"
+    return {n: int(unpack_mask(p).sum()) for n, p in rec["next_mask"].items()}, None
 
 
 def _alive(store: RunStore, key: str, rnd: int) -> bool:
-    """A run continues while its previous round exists and did not diverge."""
+    """A run continues while its previous round exists, did not diverge and could choose
+    the next mask."""
     if rnd == 0:
         return True
-    return store.has_round(key, rnd - 1) and store.load_round(key, rnd - 1)["failed_at"] is None
+    if not store.has_round(key, rnd - 1):
+        return False
+    prev = store.load_round(key, rnd - 1)
+    return prev["failed_at"] is None and "next_mask" in prev
+
+
+def stop_reason(store: RunStore, key: str) -> tuple[int, str] | None:
+    """(level, why) where a run stopped before its last level: it diverged there (or before
+    its rewind point), or its reference run had no mask to give it; None if it never
+    stopped."""
+    for rnd in store.rounds(key):
+        rec = store.load_round(key, rnd)
+        if rec["failed_at"] is not None:
+            return rnd, rec.get("stopped") or (f"diverged at level {rnd} (iteration "
+                                               f"{rec['failed_at']})")
+        if "next_mask" not in rec:
+            return rnd, f"stopped after level {rnd}: {rec.get('stopped', 'no next mask')}"
+    return None
 
 
 def _state_for(store: RunStore, key: str, rnd: int, state_0: dict,
@@ -409,8 +446,15 @@ def _hash_tensors(h: hashlib._Hash, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates: dict,
-                counts: dict[str, int] | None, output_layer: str | None = None) -> dict:
-    """The round's record, including everything the next round starts from."""
+                counts: dict[str, int] | None, output_layer: str | None = None,
+                stopped: str | None = None) -> dict:
+    """The round's record, including everything the next round starts from; without a next
+    mask where the training diverged or ``stopped`` says why there is no next round."""
+    if stopped is not None or res.failed:  # a diverged training chooses no mask
+        return {"round": rnd, "seed": run.seed, **_outcome(res),
+                **({"stopped": stopped} if stopped is not None and not res.failed else {}),
+                "percent_remaining": 100.0 * masks.density(
+                    {n: state["mask"][n] for n in rates})}
     arm, seed = run.arm, run.seed
     # Random draws of different selections are independent streams (H21's global-random and
     # preserve-LPR baselines must not share one); the others keep their original stream.
@@ -450,12 +494,7 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
         "round": rnd,
         "seed": seed,
         "percent_remaining": 100.0 * masks.density(mask),
-        "iterations": res.iterations,
-        "metrics": res.metrics,
-        "early_stop_iteration": res.early_stop_iteration,
-        "test_acc_at_early_stop": res.test_acc_at_early_stop,
-        "test_acc_at_end": res.test_acc_at_end,
-        "failed_at": res.failed_at,
+        **_outcome(res),
         "next_mask": {n: pack_mask(m) for n, m in {**held, **next_mask}.items()},
     }
     # Stored only when they differ from the defaults (rewind to init, freeze at zero).
@@ -469,6 +508,14 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
     return record
 
 
+def _outcome(res: engine.MemberResult) -> dict:
+    """What a round's training gave: its evaluations, accuracies and failure."""
+    return {"iterations": res.iterations, "metrics": res.metrics,
+            "early_stop_iteration": res.early_stop_iteration,
+            "test_acc_at_early_stop": res.test_acc_at_early_stop,
+            "test_acc_at_end": res.test_acc_at_end, "failed_at": res.failed_at}
+
+
 SAMPLE_SIZE = 2000
 
 
@@ -477,11 +524,16 @@ def weight_sample(w_i: dict, w_f: dict, new_mask: dict) -> dict:
     the same positions in every round and run, small enough to store with every round."""
     out = {}
     for name, w in w_i.items():
-        n = w.numel()
-        idx = torch.randperm(n, generator=seeds.generator(0, "explorer", name))[:SAMPLE_SIZE]
+        idx = _sample_positions(name, w.numel())
         out[name] = {"w_i": w.flatten()[idx].clone(), "w_f": w_f[name].flatten()[idx].clone(),
                      "kept": new_mask[name].flatten()[idx].bool()}
     return out
+
+
+@functools.cache
+def _sample_positions(name: str, n: int) -> torch.Tensor:
+    """The explorer's positions in a layer: one random draw per layer name and size."""
+    return torch.randperm(n, generator=seeds.generator(0, "explorer", name))[:SAMPLE_SIZE]
 
 
 def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:

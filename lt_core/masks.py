@@ -130,8 +130,7 @@ def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.
         return new.view_as(mask).to(mask.dtype)
     flat = scores.flatten()
     s = torch.where(keep, flat, torch.full_like(flat, math.inf))
-    order = _ascending(s, generator)  # ascending by (score, u)
-    new[order[:k]] = False
+    new[_lowest(s, k, generator)] = False
     return new.view_as(mask).to(mask.dtype)
 
 
@@ -157,11 +156,27 @@ def next_masks(
     return out
 
 
-def _ascending(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Indices of ``scores`` in ascending order, ties in a random (seeded) order."""
+def _lowest(scores: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of the ``k`` lowest of ``scores`` (flat), ties broken by i.i.d. uniform draws
+    u from ``generator`` (one per entry, smallest u first): the first k in the order of
+    (score, u). Found without sorting everything: every score below the k-th smallest goes,
+    and the ties at it are ordered by u."""
     u = torch.rand(scores.numel(), generator=generator).to(scores.device)
-    by_u = u.argsort()
-    return by_u[scores[by_u].argsort(stable=True)]
+    if k <= 0:
+        return torch.zeros(0, dtype=torch.long, device=scores.device)
+    below, tied = _split_at_kth(scores.nan_to_num(math.inf), k)  # NaN: never chosen first
+    ut = u[tied]
+    first, at = _split_at_kth(ut, k - len(below))  # the tied entries with the smallest u
+    return torch.cat([below, tied[first], tied[at[: k - len(below) - len(first)]]])
+
+
+def _split_at_kth(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the entries below the k-th smallest value (k >= 1) and of those equal to it."""
+    if k <= 0:
+        empty = torch.zeros(0, dtype=torch.long, device=x.device)
+        return empty, empty
+    kth = x.kthvalue(k).values
+    return (x < kth).nonzero().squeeze(1), (x == kth).nonzero().squeeze(1)
 
 
 def prune_count(fraction: float, remaining: int) -> int:
@@ -202,7 +217,7 @@ def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, to
             pruned = pool <= pool.sort().values[n_prune]
     elif count == "exact":
         pruned = torch.zeros(pool.numel(), dtype=torch.bool, device=pool.device)
-        pruned[_ascending(pool, generator)[:n_prune]] = True
+        pruned[_lowest(pool, n_prune, generator)] = True
     else:
         raise ValueError(f"unknown count {count!r}; choose exact or threshold")
     out, offset = dict(masks), 0

@@ -1,7 +1,8 @@
 """Execute the book's notebooks with papermill, all from one Python process.
 
 Sources are jupytext ``py:percent`` files ``book/NN_name.py``; each gets its parameters from
-``params/<scale>/NN_name.yaml`` and is written, executed, to ``book/NN_name.ipynb`` (a build
+``lt_core.scales.params`` (``params/<scale>/NN_name.yaml``; at smoke scale the paper's,
+shrunk) and is written, executed, to ``book/NN_name.ipynb`` (a build
 artefact) by way of a temp file, so a crash never leaves a half-written notebook.
 """
 
@@ -12,11 +13,10 @@ import os
 import time
 from pathlib import Path
 
-import yaml
-
+from . import scales
 from .files import atomic_path
 
-SCALES = ("tiny", "quick", "paper")
+SCALES = scales.SCALES
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +25,7 @@ def sources(book: Path = REPO / "book") -> list[Path]:
     return sorted(book.glob("[0-9][0-9]_*.py")) + sorted(book.glob("index.py"))
 
 
-def show_parameters_once(path: Path, values: dict, source: Path) -> None:
+def show_parameters_once(path: Path, values: dict, source: str) -> None:
     """Hide the notebook's parameters cell and papermill's injected one (two code cells a
     reader would have to diff) and put the injected values in their place as one table."""
     import nbformat
@@ -79,11 +79,10 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
     for src in sources(book):
         if only and not any(src.stem.startswith(o) for o in only):
             continue
-        param_file = params / scale / f"{src.stem}.yaml"
-        if not param_file.exists():
-            failures.append(f"{src.stem}: no parameters at {param_file}")
+        values = scales.params(scale, src.stem, params)
+        if values is None:
+            failures.append(f"{src.stem}: no parameters at scale {scale} in {params}")
             continue
-        values = yaml.safe_load(param_file.read_text()) or {}
         if store is not None:
             values["store"] = store
         if executor is not None:
@@ -103,7 +102,7 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
                         kernel_name="python3", language="python", cwd=str(REPO),
                         progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"],
                     )
-                    show_parameters_once(tmp_nb, values, param_file.relative_to(params.parent))
+                    show_parameters_once(tmp_nb, values, scales.source(scale, src.stem))
                     os.replace(tmp_nb, tmp)
                 finally:
                     tmp_nb.unlink(missing_ok=True)

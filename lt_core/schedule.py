@@ -50,11 +50,12 @@ def plan(cfg: Train, n_train: int, data_name: str = "the data") -> Plan:
         if it >= total:
             raise ConfigError(f"train.milestones: epoch {m:g} is at or past the end of training "
                               f"({total} iterations = {total / per_epoch:g} epochs)")
-    warmup = round(cfg.warmup_epochs * per_epoch)
+    # A positive length is at least one iteration (a smoke-scale schedule has only a few).
+    warmup = max(1, round(cfg.warmup_epochs * per_epoch)) if cfg.warmup_epochs else 0
     if warmup >= total:
         raise ConfigError(f"train.warmup_epochs {cfg.warmup_epochs:g} is as long as training or "
                           f"longer ({total / per_epoch:g} epochs)")
-    stop = total if cfg.stop_epoch is None else round(cfg.stop_epoch * per_epoch)
+    stop = total if cfg.stop_epoch is None else max(1, round(cfg.stop_epoch * per_epoch))
     if not 1 <= stop <= total:
         raise ConfigError(f"train.stop_epoch {cfg.stop_epoch:g} must lie within the schedule "
                           f"(0, {total / per_epoch:g}] epochs")

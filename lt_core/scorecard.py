@@ -21,29 +21,36 @@ the params folder is skipped (a folder may hold only the experiments of interest
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-import yaml
 
-from . import claims, config, decoupling, departures, layerwise, lottery, paper, supermask
+from . import (
+    claims,
+    config,
+    decoupling,
+    departures,
+    experiments,
+    layerwise,
+    lottery,
+    paper,
+    scales,
+    supermask,
+)
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
-PARAMS = Path(__file__).resolve().parent.parent / "params"
 COLUMNS = ["claim", "network", "verdict", "paper", "this build", "statistic", "checked at",
            "source"]
 VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da"}  # else: grey
 
 
-def _load(folder: Path, name: str, cls: type, store: str | None):
-    path = folder / f"{name}.yaml"
-    if not path.exists():
+def _load(scale: str, name: str, store: str | None):
+    """The config of notebook ``name`` at ``scale`` (None if that scale has none)."""
+    values = scales.params(scale, name)
+    if values is None:
         return None
-    values = yaml.safe_load(path.read_text()) or {}
     if store is not None:
         values["store"] = store
-    return config.load(values, cls)
+    return experiments.load(values)[1]
 
 
 def _short(value: object) -> str:
@@ -60,13 +67,11 @@ def _checked_at(scale: str, deps: list[departures.Departure], blocking: list) ->
     return "paper settings" + (f" ({'; '.join(fewer)})" if fewer else "")
 
 
-def build(scale: str, store: str | None = None, progress: bool = False,
-          params: Path | None = None) -> pd.DataFrame:
+def build(scale: str, store: str | None = None, progress: bool = False) -> pd.DataFrame:
     """The scorecard: one row per checked claim (``COLUMNS``)."""
-    folder = (params or PARAMS) / scale
     rows = []
     for name in claims.CLAIMS:
-        exp = _load(folder, name, config.Experiment, store)
+        exp = _load(scale, name, store)
         if exp is None:
             continue
         result = lottery.run_iterative(exp, progress)
@@ -78,11 +83,11 @@ def build(scale: str, store: str | None = None, progress: bool = False,
                    "checked at": _checked_at(scale, deps, blocking)}
             rows.append(_not_judged(row, c["failed"]) if c["failed"] else
                         {**row, "verdict": "reproduced" if c["holds"] else "not reproduced"})
-    cfg = _load(folder, "04_supermasks", config.Supermasks, store)
+    cfg = _load(scale, "04_supermasks", store)
     if cfg is not None:
         rows += _supermask_rows(cfg, scale, progress)
-    rows += decoupling.scorecard_rows(scale, store, progress, folder)  # H21's orderings
-    l23 = _load(folder, "06_layerwise", layerwise.Layerwise, store)
+    rows += decoupling.scorecard_rows(scale, store, progress)  # H21's orderings
+    l23 = _load(scale, "06_layerwise", store)
     if l23 is not None:  # L23's numbers and claims
         rows += layerwise.scorecard_rows(layerwise.run(l23, progress), scale)
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -187,33 +192,31 @@ def styled(card: pd.DataFrame):
             .set_table_styles(styles))
 
 
-def build_info(scale: str, store: str | None = None, params: Path | None = None
-               ) -> pd.DataFrame:
+def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
     """Per notebook: the scale, data, device and library versions its results came from,
     read from the stored runs (the notebooks must have run)."""
     rows = []
-    for path in sorted(((params or PARAMS) / scale).glob("[0-9][0-9]_*.yaml")):
-        values = yaml.safe_load(path.read_text()) or {}
-        if "studies" in values:  # H21's decoupling experiment
-            rows.append(decoupling.build_info(scale, store, path.parent))
-            continue
-        if path.stem == "06_layerwise":  # L23's experiment
-            result = layerwise.run(_load(path.parent, path.stem, layerwise.Layerwise, store),
-                                   False)
-            deps = result.departures()
-        elif "pruning" not in values and "learned" not in values:
+    for name in scales.notebooks(scale):
+        values = scales.params(scale, name)
+        kind = experiments.kind_of(values)
+        if kind in experiments.READERS:
             continue  # not an experiment (the scorecard's own params)
+        if kind == "h21_decoupling":
+            rows.append(decoupling.build_info(scale, store))
+            continue
+        cfg = _load(scale, name, store)
+        if kind == "l23_layerwise":
+            result = layerwise.run(cfg, False)
+            deps = result.departures()
+        elif kind == "z19_supermasks":
+            result = lottery.run_iterative(cfg.dense_experiment(), progress=False)
+            deps = supermask.departures(cfg, result)
         else:
-            is_supermask = "learned" in values
-            cfg = _load(path.parent, path.stem,
-                        config.Supermasks if is_supermask else config.Experiment, store)
-            result = lottery.run_iterative(cfg.dense_experiment() if is_supermask else cfg,
-                                           progress=False)
-            deps = (supermask.departures(cfg, result) if is_supermask
-                    else result.departures())
+            result = lottery.run_iterative(cfg, progress=False)
+            deps = result.departures()
         env = result.record(result.runs["key"].iloc[0], 0)["env"]
         rows.append({
-            "notebook": path.stem, "scale": scale,
+            "notebook": name, "scale": scale,
             "paper settings": "yes" if not deps else "no",
             "networks": ", ".join(result.data), "data": result.data_names,
             "seeds": len(result.runs["seed"].unique()), "device": env["device_name"] or env["device"],

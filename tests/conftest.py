@@ -35,3 +35,9 @@ def read_only(monkeypatch):
 
     monkeypatch.setattr(os, "open", guarded)
     return folders.append
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """The smoke scale's synthetic files in the canonical layouts (``data --smoke``)."""
+    return data.smoke.write(tmp_path_factory.mktemp("smoke-data"))

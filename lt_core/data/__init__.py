@@ -14,15 +14,18 @@ downloads), ``augment`` (batched crop and flip).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import torch
 
+from . import smoke
 from .dataset import SPLITS, Augment, DataError, Dataset, papers_split
 from .download import download_cifar10, download_file, download_mnist, download_tiny_imagenet
 from .sources import (
     CIFAR_CLASSES,
+    cache_dir,
     load_cifar10,
     load_mnist,
     load_mnist_embedded,
@@ -36,7 +39,8 @@ from .sources import (
 DATASETS = ("mnist", "cifar10", "tiny_imagenet")
 
 __all__ = [
-    "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "data_root",
+    "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "cache_dir",
+    "data_root", "smoke",
     "download_cifar10", "download_file", "download_mnist", "download_tiny_imagenet", "load",
     "papers_split", "read_idx", "synthetic", "synthetic_images",
 ]
@@ -58,13 +62,19 @@ def load(dataset: str, root: str | os.PathLike | None = None, device: str | torc
     """
     base = data_root(root)
     explicit = root is not None or bool(os.environ.get("LT_DATA"))
+    synthetic_root = smoke.marker(base)  # the smoke scale's synthetic files (data.smoke)
+    n_val = synthetic_root["val"] if synthetic_root else 5000
     if dataset == "mnist":
-        ds = (load_mnist(base, validation) if mnist_available(base) or explicit
-              else load_mnist_embedded())
+        checksums = synthetic_root["mnist_md5"] if synthetic_root else None
+        ds = (load_mnist(base, validation, checksums, n_val)
+              if mnist_available(base) or explicit else load_mnist_embedded())
     elif dataset == "cifar10":
-        ds = load_cifar10(base, validation)
+        ds = load_cifar10(base, validation, n_val)
     elif dataset == "tiny_imagenet":
-        ds = load_tiny_imagenet(base, validation)
+        ds = load_tiny_imagenet(base, validation, n_val)
     else:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if synthetic_root:
+        layout = ds.description.split(" (")[0] + "'s file layout"
+        ds = dataclasses.replace(ds, name=f"{ds.name}-smoke", description=smoke.describe(layout))
     return ds.with_options(validation, normalize, augment, crop_padding).to(device)

@@ -79,10 +79,13 @@ def mnist_available(base: Path) -> bool:
     return all(find_mnist_file(base / "mnist", n) is not None for n in MNIST_FILES)
 
 
-def load_mnist(base: Path, validation: str = "z19") -> Dataset:
+def load_mnist(base: Path, validation: str = "z19", checksums: dict[str, str] | None = None,
+               n_val: int = 5000) -> Dataset:
+    """The four IDX files under ``base/mnist``, checked against MNIST's checksums (or the
+    ``checksums`` given, for the smoke scale's synthetic files)."""
     folder = base / "mnist"
     arrays = {}
-    for name, md5 in MNIST_FILES.items():
+    for name, md5 in (checksums or MNIST_FILES).items():
         path = find_mnist_file(folder, name)
         if path is None:
             raise DataError(
@@ -97,6 +100,7 @@ def load_mnist(base: Path, validation: str = "z19") -> Dataset:
         arrays["t10k-images-idx3-ubyte"][:, None],
         arrays["t10k-labels-idx1-ubyte"],
         validation,
+        n_val,
     )
     sizes = "55k/5k/10k" if validation == "z19" else "60k/10k"
     return Dataset("mnist", f"MNIST (full, {sizes} split; files in {folder})", splits)
@@ -139,7 +143,7 @@ def load_mnist_embedded() -> Dataset:
 CIFAR_CLASSES = "airplane automobile bird cat deer dog frog horse ship truck".split()
 
 
-def load_cifar10(base: Path, validation: str = "z19") -> Dataset:
+def load_cifar10(base: Path, validation: str = "z19", n_val: int = 5000) -> Dataset:
     """CIFAR-10 from cifar-10-batches-py/ (canonical), cifar10-jpg/ (image folders) or
     cifar10-jpg.tar.gz (the same folders, read from the archive)."""
     batches, folders, archive = (base / "cifar-10-batches-py", base / "cifar10-jpg",
@@ -158,7 +162,7 @@ def load_cifar10(base: Path, validation: str = "z19") -> Dataset:
             "cifar10-jpg.tar.gz); run `python -m lt_core data --cifar10` or point LT_DATA at a "
             "folder holding one of them"
         )
-    return Dataset(name, desc, make_splits(*arrays, validation))
+    return Dataset(name, desc, make_splits(*arrays, validation, n_val))
 
 
 def _read_cifar_batches(folder: Path):
@@ -206,7 +210,7 @@ def _read_cifar_jpegs(source: Path):
 TINY_FOLDER = "tiny-imagenet-200"
 
 
-def load_tiny_imagenet(base: Path, validation: str = "z19") -> Dataset:
+def load_tiny_imagenet(base: Path, validation: str = "z19", n_val: int = 5000) -> Dataset:
     """Tiny ImageNet (200 classes, 64x64): 100k training images; the 10k official validation
     images are the test set (paper_specs.md 6.1). Classes in sorted wnid order."""
     folder = base / TINY_FOLDER
@@ -217,7 +221,7 @@ def load_tiny_imagenet(base: Path, validation: str = "z19") -> Dataset:
             "LT_DATA at a folder holding tiny-imagenet-200/"
         )
     x_full, y_full, x_test, y_test = cached_arrays(folder, lambda: _read_tiny(folder))
-    splits = make_splits(x_full, y_full, x_test, y_test, validation)
+    splits = make_splits(x_full, y_full, x_test, y_test, validation, n_val)
     return Dataset("tiny-imagenet", f"Tiny ImageNet (64x64, 200 classes; files in {folder})",
                    splits, num_classes=200)
 

@@ -8,12 +8,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import pandas as pd
 
-from .. import analysis, engine, executor, lottery, models, schedule
-from .. import config as config_mod
+from .. import analysis, engine, executor, lottery, models, scales, schedule
 from .. import data as data_mod
 from .. import departures as departures_mod
 from ..store import RunStore, unpack_mask
@@ -40,14 +38,18 @@ class Result:
         OpenLTH report it), ``failed`` where the training diverged (accuracy NaN)."""
         rows = []
         for line in self.lines.to_dict("records"):
-            rec = self.store.load_round(line["key"], line["round"])
+            why, rec = _point(self.store, line)
             pct = line.get("percent_remaining")
             if pct is None or pd.isna(pct):
-                pct = rec["percent_remaining"]
-            rows.append({**{k: v for k, v in line.items() if k not in ("key", "round")},
+                pct = rec["percent_remaining"] if rec is not None else float("nan")
+            failed = why is not None or rec["failed_at"] is not None
+            rows.append({**{k: v for k, v in line.items()
+                            if k not in ("key", "round", "skipped")},
                          "percent_remaining": pct, "fraction_pruned": 1 - pct / 100,
-                         "test_acc": rec["test_acc_at_end"],
-                         "failed": rec["failed_at"] is not None, "failed_at": rec["failed_at"],
+                         "test_acc": float("nan") if why else rec["test_acc_at_end"],
+                         "failed": failed, "failed_at": None if why else rec["failed_at"],
+                         "why": why or (f"diverged at iteration {rec['failed_at']}"
+                                        if failed else ""),
                          "run": line["key"]})
         return pd.DataFrame(rows)
 
@@ -68,13 +70,16 @@ class Result:
     @cached_property
     def masks_per_layer(self) -> pd.DataFrame:
         """Kept weights per layer of every find run's mask M^(n), n = 1..levels reached
-        (for ``analysis.layerwise_pruning_ratios``)."""
+        (for ``analysis.layerwise_pruning_ratios``); a round that diverged chose no mask."""
         rows = []
         for f in self.finds.to_dict("records"):
             if self.cfg.study(f["study"]).structured:
                 continue
             for rnd in self.store.rounds(f["key"])[: self.cfg.levels]:  # masks that trained
-                nxt = self.store.load_round(f["key"], rnd)["next_mask"]
+                rec = self.store.load_round(f["key"], rnd)
+                if rec["failed_at"] is not None or "next_mask" not in rec:
+                    break
+                nxt = rec["next_mask"]
                 for depth, layer in enumerate(self.layers):
                     rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
                                  "level": rnd + 1, "layer": layer, "depth": depth,
@@ -119,11 +124,36 @@ class Result:
         return "\n\n".join(parts)
 
     def failures(self) -> list[str]:
-        """One line per training that diverged or never learned (``engine.divergence``)."""
-        acc = self.accuracy
-        bad = acc[acc["failed"]].drop_duplicates("run")
-        return [f"{r.study} {r.kind} find {_fmt(r.find)} eval {_fmt(r.eval)} seed {r.seed} "
-                f"level {r.level}" for r in bad.itertuples()]
+        """One line per run that stopped early (it diverged, ``engine.divergence``, or the
+        run it takes its counts from did) and per dependent training that could not run
+        because the find run it needs had stopped: which levels, and why."""
+        out = []
+        for f in self.finds.to_dict("records"):
+            stop = lottery.stop_reason(self.store, f["key"])
+            if stop is not None:
+                lpr = f" with {_fmt(f['lpr_from'])}'s LPR" if _given(f["lpr_from"]) else ""
+                out.append(f"{f['study']} find {_vary(self.cfg, f['study'])} {_fmt(f['find'])}"
+                           f"{lpr} seed {f['seed']}: {stop[1]}")
+        finds = set(self.finds["key"])
+        lines = self.lines
+        for key, g in lines[lines["key"].notna() & ~lines["key"].isin(finds)].groupby(
+                "key", sort=False):
+            stop = lottery.stop_reason(self.store, key)
+            if stop is None:
+                continue
+            why = stop[1]
+            if self.store.config(key)["kind"] == "h21_eval":  # its one level is the figure's
+                at = self.store.load_round(key, 0)["failed_at"]
+                why = f"diverged at level {_levels(g['level'])} (iteration {at})"
+            out.append(f"{_name(self.cfg, g.iloc[0])}: {why}")
+        if "skipped" in lines:
+            skipped = lines[lines["skipped"].notna()]
+            for _, g in skipped.groupby(["study", "find", "eval", "lpr_from", "seed"],
+                                        dropna=False, sort=False):
+                r = g.iloc[0]
+                out.append(f"{_name(self.cfg, r)}, level{'s' * (len(g) > 1)} "
+                           f"{_levels(g['level'])}: not trained, {r.skipped}")
+        return out
 
     def departures(self) -> list[str]:
         return departures(self.cfg, self.data)
@@ -153,7 +183,44 @@ class Result:
 
 
 def _fmt(v) -> str:
-    return "default" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:g}"
+    return "default" if not _given(v) else f"{v:g}"
+
+
+def _given(v) -> bool:
+    return not (v is None or (isinstance(v, float) and math.isnan(v)))
+
+
+def _vary(cfg: Decoupling, study: str) -> str:
+    return {"lr": "lr", "batch_size": "batch", "weight_decay": "wd",
+            "stop_epoch": "stop epoch"}[cfg.study(study).vary]
+
+
+def _name(cfg: Decoupling, r) -> str:
+    """A figure point's training in words: ``eval lr 0.2 <- find lr 0.5 seed 1``."""
+    vary = _vary(cfg, r["study"])
+    what = {"lottery": "eval", "global_random": "global random",
+            "preserve_lpr": "preserve LPR"}[r["kind"]]
+    lpr = f" with {_fmt(r['lpr_from'])}'s LPR" if _given(r["lpr_from"]) else ""
+    return (f"{r['study']} {what} {vary} {_fmt(r['eval'])} <- find {vary} {_fmt(r['find'])}"
+            f"{lpr} seed {r['seed']}")
+
+
+def _levels(levels: pd.Series) -> str:
+    lv = sorted(int(v) for v in levels)
+    return f"{lv[0]}-{lv[-1]}" if len(lv) > 1 and lv == list(range(lv[0], lv[-1] + 1)) \
+        else ", ".join(map(str, lv))
+
+
+def _point(store: RunStore, line: dict) -> tuple[str | None, dict | None]:
+    """(why there is no result, record) of one figure point: skipped by the plan, or its
+    run stopped before this level."""
+    if isinstance(line.get("skipped"), str):
+        return line["skipped"], None
+    rnd = int(line["round"])  # a float where the frame also holds skipped points (NaN)
+    if not store.has_round(line["key"], rnd):
+        stop = lottery.stop_reason(store, line["key"])
+        return (f"its run {stop[1]}" if stop else "not trained"), None
+    return None, store.load_round(line["key"], rnd)
 
 
 def _describe_study(s: Study) -> str:
@@ -274,31 +341,28 @@ def describe_a9(result: Result | None, scale: str) -> str:
 # ----------------------------------------------------------------------------------------------
 # The scorecard's and the entry page's view of this chapter
 
-PARAMS = Path(__file__).resolve().parents[2] / "params"
 CARD_VERDICTS = {analysis.HOLDS: "reproduced", analysis.FAILS: "not reproduced"}
 
 
-def _results(scale: str, store: str | None, progress: bool, folder: Path | None = None
-             ) -> list[Result]:
+def _results(scale: str, store: str | None, progress: bool) -> list[Result]:
     """The notebook's experiments at ``scale`` (and A9's where the params have it); none if
-    the params folder has no such notebook."""
-    path = (folder or PARAMS / scale) / "05_decoupling.yaml"
-    if not path.exists():
+    that scale has no such notebook."""
+    values = scales.params(scale, "05_decoupling")
+    if values is None:
         return []
-    values = config_mod.read_yaml(path)
     cfg = load({**values, **({"store": store} if store is not None else {})})
     results = [run(cfg, progress)]
     a9 = run_a9(cfg, progress)
     return results + ([a9] if a9 is not None else [])
 
 
-def scorecard_rows(scale: str, store: str | None = None, progress: bool = False,
-                   folder: Path | None = None) -> list[dict]:
+def scorecard_rows(scale: str, store: str | None = None, progress: bool = False
+                   ) -> list[dict]:
     """H21's orderings as scorecard rows (``scorecard.COLUMNS``) with the verdicts computed
     from the notebook's runs. H21 states no numbers; orderings its captions contradict are
     marked so, not judged."""
     rows = []
-    for result in _results(scale, store, progress, folder):
+    for result in _results(scale, store, progress):
         checked_at = "paper settings" if not result.departures() else f"{scale} scale"
         for c in result.claims().itertuples():
             rows.append({"claim": f"{c.id}: {c.claim}", "network": result.cfg.model,
@@ -311,9 +375,9 @@ def scorecard_rows(scale: str, store: str | None = None, progress: bool = False,
     return rows
 
 
-def build_info(scale: str, store: str | None = None, folder: Path | None = None) -> dict:
+def build_info(scale: str, store: str | None = None) -> dict:
     """The entry page's row for this chapter (``scorecard.build_info``'s columns)."""
-    result = _results(scale, store, False, folder)[0]
+    result = _results(scale, store, False)[0]
     env = result.store.load_round(result.finds["key"].iloc[0], 0)["env"]
     return {"notebook": "05_decoupling", "scale": scale,
             "paper settings": "yes" if not result.departures() else "no",

@@ -67,8 +67,10 @@ class Plan:
 
     def _rewind(self, study: Study, train: Train) -> int:
         """Late rewinding's iteration k under this training's schedule."""
+        if not study.rewind_epochs:
+            return 0
         per_epoch = schedule.plan(train, self.n_train, self.data.name).per_epoch
-        return round(study.rewind_epochs * per_epoch)
+        return max(1, round(study.rewind_epochs * per_epoch))  # a rewind point is past step 0
 
     def _run(self, config: dict, train: Train, seed: int, arm: Arm, **kw) -> lottery.Run:
         # Learning rate and weight decay ride on the run, so that runs differing only in them
@@ -120,7 +122,7 @@ class Plan:
                 self._line(study, kind, find, value, level, key, level)
 
     def _line(self, study: Study, kind: str, find: Find, eval_value: float | None,
-              level: int, key: str, rnd: int, **extra) -> None:
+              level: int, key: str | None, rnd: int | None, **extra) -> None:
         self.lines.append({"study": study.name, "kind": kind, "find": find.value,
                            "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
                            "level": level, "key": key, "round": rnd, **extra})
@@ -146,7 +148,14 @@ class Plan:
             if f.lpr_from is not None:  # Fig 7: one H_eval
                 values = [c.eval for c in self.cfg.constrained if c.study == study.name
                           and (f.value, f.lpr_from) in ((c.bad, c.good), (c.good, c.bad))]
-            mask, extra = None, {"filters_pruned": 0.0} if study.structured else {}
+            extra = {"filters_pruned": study.filters[level - 1] if level else 0.0} \
+                if study.structured else {}
+            why = self._no_mask(f, level)
+            if why is not None:  # the find run has no mask M^(level): nothing to train
+                for e in values:
+                    self._line(study, "lottery", f, e, level, None, None, skipped=why, **extra)
+                continue
+            mask = None
             if study.structured and level:
                 mask, extra = self._filter_mask(f, study.filters[level - 1])
             for e in values:
@@ -155,6 +164,20 @@ class Plan:
                     runs[key] = run
                 self._line(study, "lottery", f, e, level, key, rnd, **extra)
         return list(runs.values())
+
+    def _no_mask(self, f: Find, level: int) -> str | None:
+        """Why find run ``f`` has no usable mask M^(level) (None if it has one): it diverged
+        (or stopped) before ``level``; a structured mask needs the dense level 0; late
+        rewinding needs a rewind point that did not diverge."""
+        stop = lottery.stop_reason(self.store, f.key)
+        if stop is None:
+            return None
+        at, why = stop
+        if f.study.structured:
+            return f"the find run {why}" if level and at == 0 else None
+        if at < level or (f.study.rewind_epochs and at == 0 and "rewind point" in why):
+            return f"the find run {why}"
+        return None
 
     def _eval(self, f: Find, e: float | None, level: int, mask: dict | None
               ) -> tuple[lottery.Run | None, str, int]:
