@@ -352,6 +352,11 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
         if key not in fields:
             name = key[:40] if isinstance(key, str) else quote(key)
             raise ConfigError(f"unknown field '{_join(where, name)}'; allowed: {', '.join(fields)}")
+    missing = [_join(where, f.name) for f in fields.values() if f.name not in data
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"missing field{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(map(repr, missing))} (no default)")
     kwargs = {key: _convert(hints[key], value, _join(where, key)) for key, value in data.items()}
     try:
         return cls(**kwargs)
