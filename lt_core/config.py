@@ -119,7 +119,8 @@ class Train:
         if self.warmup_epochs < 0:
             raise ConfigError(f"train.warmup_epochs must be >= 0 (got {self.warmup_epochs})")
         if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ConfigError(f"train.milestones must be increasing epochs > 0 (got {self.milestones})")
+            raise ConfigError(f"train.milestones must be increasing epochs > 0 "
+                              f"(got {quote(self.milestones)})")
         if self.epochs is not None:  # checkable without the data; iterations: see schedule.plan
             late = [m for m in self.milestones if m >= self.epochs]
             if late:
@@ -234,13 +235,14 @@ class Experiment:
 
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
-            raise ConfigError(f"models must list distinct networks (got {self.models})")
+            raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be distinct (got {self.seeds})")
+            raise ConfigError(f"seeds must be distinct (got {quote(self.seeds)})")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got {self.device!r})")
+            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N "
+                              f"(got {quote(self.device)})")
 
 
     def train_for(self, model: str) -> Train:
@@ -286,7 +288,8 @@ class Learned:
     def __post_init__(self) -> None:
         _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
         if not self.init_values or any(abs(c) > 5 for c in self.init_values):
-            raise ConfigError(f"learned.init_values must be in [-5, 5] (got {self.init_values})")
+            raise ConfigError(f"learned.init_values must be in [-5, 5] "
+                              f"(got {quote(self.init_values)})")
 
     def train_for(self, model: str, n_train: int) -> Train:
         """The resolved training settings for one network on ``n_train`` training examples
@@ -373,9 +376,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:
-            raise ConfigError(
-                f"field '{where}' must be one of {', '.join(map(str, allowed))} (got {quote(value)})"
-            )
+            raise ConfigError(f"field '{where}' must be one of {', '.join(map(str, allowed))} "
+                              f"(got {quote(value)})")
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

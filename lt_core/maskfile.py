@@ -116,7 +116,7 @@ def read(path: str | Path, model: str | None = None) -> Supermask:
     # problem, reported together with the checksum, never a KeyError further on.
     try:
         header = json.loads(blob[fixed:fixed + n_head])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, or nested beyond any header
         header, problem = None, "not JSON"
     else:
         problem = _header_problem(header)
@@ -174,7 +174,7 @@ def _header_problem(header: Any) -> str | None:
     for layer in header["layers"]:
         if not (isinstance(layer, dict) and isinstance(layer.get("name"), str)
                 and isinstance(layer.get("shape"), list)
-                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31
                         for n in layer["shape"])):
             return f"layer {quote(layer)} is not a name and a shape"
     return None
