@@ -91,14 +91,21 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"error: {len(keys)} runs in {args.store} match {args.key!r}; "
                   f"list them with: python -m lt_core runs --store {args.store}", file=sys.stderr)
             return 2
-        print(store.config(keys[0]))
+        cfg = store.config(keys[0])
+        print(cfg)
+        if cfg.get("kind") == "heuristic_supermask":  # untrained masks: a table, no training
+            print(_heuristic_table(store.load_round(keys[0], 0)["table"]))
+            return 0
         print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
             index=["round", "percent_remaining", "iteration"], columns=["split", "metric"],
             values="value").to_string())
-        summary = store.summary(keys)
-        for r in summary[summary["failed"]].itertuples():
-            print(f"round {r.round} diverged at iteration {int(r.failed_at)}: no result from "
-                  "it (NaN from that evaluation on)")
+        for rnd in store.rounds(keys[0]):
+            record = store.load_round(keys[0], rnd)
+            if "summary" in record:  # a learned supermask
+                print(_learned_summary(cfg, record["summary"]))
+            elif record.get("failed_at") is not None:
+                print(f"round {rnd} diverged at iteration {int(record['failed_at'])}: no "
+                      "result from it (NaN from that evaluation on)")
         return 0
     if args.cmd == "runs":
         store = _store(args.store)
@@ -213,6 +220,29 @@ def _store(root: str) -> RunStore:
         raise StoreError(f"no run store at {root}; pass --store with the folder that a params "
                          "file's store: names (default runs/)")
     return RunStore(root)
+
+
+def _heuristic_table(rows: list[dict]) -> str:
+    """A heuristic-supermask run's table: test accuracy (%) of each criterion's untrained
+    masked network, initial weights or signed constant, at each prune power."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    table["test_acc"] = (100 * table["test_acc"]).round(1)
+    wide = table.pivot_table(index=["criterion", "weights"], columns="power", values="test_acc",
+                             sort=False, dropna=False)
+    remaining = table.groupby("power")["percent_remaining"].first()
+    return (f"test accuracy (%) of the untrained masked network at each prune power; weights "
+            f"remaining (%): {', '.join(f'{p}: {r:.3g}' for p, r in remaining.items())}\n"
+            f"{wide.to_string()}")
+
+
+def _learned_summary(cfg: dict, s: dict) -> str:
+    if s["failed"]:
+        return "diverged: no result from it (NaN from the evaluation where it did)"
+    return (f"test accuracy {100 * s['final_acc']:.2f}% (mean over {cfg.get('samples')} mask "
+            f"samples) at iteration {s['iteration']} of {s['iterations']}; "
+            f"{s['pruned_pct']:.1f}% of the weights masked")
 
 
 def _defaults() -> str:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ class Train:
         if self.warmup_epochs < 0:
             raise ConfigError(f"train.warmup_epochs must be >= 0 (got {self.warmup_epochs})")
         if any(m <= 0 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ConfigError(f"train.milestones must be increasing epochs > 0 (got {self.milestones})")
+            raise ConfigError(f"train.milestones must be increasing epochs > 0 "
+                              f"(got {quote(self.milestones)})")
         if self.epochs is not None:  # checkable without the data; iterations: see schedule.plan
             late = [m for m in self.milestones if m >= self.epochs]
             if late:
@@ -237,13 +239,14 @@ class Experiment:
 
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
-            raise ConfigError(f"models must list distinct networks (got {self.models})")
+            raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be distinct (got {self.seeds})")
+            raise ConfigError(f"seeds must be distinct (got {quote(self.seeds)})")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got {self.device!r})")
+            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N "
+                              f"(got {quote(self.device)})")
 
 
     def train_for(self, model: str) -> Train:
@@ -290,7 +293,8 @@ class Learned:
     def __post_init__(self) -> None:
         _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
         if not self.init_values or any(abs(c) > 5 for c in self.init_values):
-            raise ConfigError(f"learned.init_values must be in [-5, 5] (got {self.init_values})")
+            raise ConfigError(f"learned.init_values must be in [-5, 5] "
+                              f"(got {quote(self.init_values)})")
 
     def train_for(self, model: str, n_train: int) -> Train:
         """The resolved training settings for one network on ``n_train`` training examples
@@ -355,9 +359,13 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
-            raise ConfigError(
-                f"unknown field '{_join(where, key)}'; allowed: {', '.join(fields)}"
-            )
+            name = key[:40] if isinstance(key, str) else quote(key)
+            raise ConfigError(f"unknown field '{_join(where, name)}'; allowed: {', '.join(fields)}")
+    missing = [_join(where, f.name) for f in fields.values() if f.name not in data
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"missing field{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(map(repr, missing))} (no default)")
     kwargs = {key: _convert(hints[key], value, _join(where, key)) for key, value in data.items()}
     try:
         return cls(**kwargs)
@@ -374,9 +382,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:
-            raise ConfigError(
-                f"field '{where}' must be one of {', '.join(map(str, allowed))} (got {value!r})"
-            )
+            raise ConfigError(f"field '{where}' must be one of {', '.join(map(str, allowed))} "
+                              f"(got {quote(value)})")
         return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -386,27 +393,27 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return _convert(inner, value, where)
     if tp is dict or origin is dict:  # checked by the dataclass that holds it
         if not isinstance(value, dict):
-            raise ConfigError(f"field '{where}' must be a mapping of fields (got {value!r})")
+            raise ConfigError(f"field '{where}' must be a mapping of fields (got {quote(value)})")
         return value
     if origin is list:
         if not isinstance(value, list):
-            raise ConfigError(f"field '{where}' must be a list (got {value!r})")
+            raise ConfigError(f"field '{where}' must be a list (got {quote(value)})")
         (inner,) = typing.get_args(tp)
         return [_convert(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"field '{where}' must be true or false (got {value!r})")
+            raise ConfigError(f"field '{where}' must be true or false (got {quote(value)})")
         return value
     if tp is float:
         return float(_number(value, where, "a number"))
     if tp is int:
         number = _number(value, where, "an integer")
         if isinstance(number, float) and not number.is_integer():
-            raise ConfigError(f"field '{where}' must be an integer (got {value!r})")
+            raise ConfigError(f"field '{where}' must be an integer (got {quote(value)})")
         return int(number)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"field '{where}' must be a string (got {value!r})")
+            raise ConfigError(f"field '{where}' must be a string (got {quote(value)})")
         return value
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in the schema
 
@@ -420,9 +427,13 @@ def _number(value: Any, where: str, kind: str) -> int | float:
         except ValueError:
             pass
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"field '{where}' must be {kind} (got {value!r})")
-    if not math.isfinite(value):
-        raise ConfigError(f"field '{where}' must be a finite number (got {value})")
+        raise ConfigError(f"field '{where}' must be {kind} (got {quote(value)})")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
+        raise ConfigError(f"field '{where}' must be a finite number (got {quote(value)})")
     return value
 
 
@@ -460,20 +471,74 @@ def read_yaml(source: str | Path) -> dict:
     and the line and column of a YAML mistake, otherwise."""
     path = Path(source)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), _ParamsLoader)
     except FileNotFoundError:
         raise ConfigError(f"params file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"params file {path} cannot be read ({err})") from None
+    except RecursionError:  # PyYAML composes nested lists and mappings recursively
+        raise ConfigError(f"{path}: lists or mappings nested too deeply for a params file"
+                          ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+        if not isinstance(err, _Refused):
+            problem = f"not valid YAML ({problem})"
+        raise ConfigError(f"{where}: {problem}") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of fields, like params/quick/*.yaml "
                           f"(got a {type(data).__name__})")
     return data or {}
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """YAML that parses but that a params file may not hold; the problem says why."""
+
+
+class _ParamsLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, stricter where PyYAML is silent or unbounded: a key given
+    twice is an error (PyYAML keeps the last one), aliases are refused (a few lines of nested
+    ``*a`` expand to billions of values: the "billion laughs"; no params file needs them), and
+    a scalar PyYAML matches but cannot convert (a 5000-digit integer, 2001-02-30) is a
+    YAML error with its line, not a bare ValueError."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(None, None, f"YAML aliases (*{event.anchor[:20]}) are not read in "
+                           "params files; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        first: dict[str, int] = {}
+        for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else []:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in first:
+                raise _Refused(None, None, f"key {quote(key_node.value)} given twice (first on "
+                               f"line {first[key_node.value] + 1}); keep one",
+                               key_node.start_mark)
+            first[key_node.value] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as err:  # int() or date() of a scalar PyYAML matched
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {quote(node.value)} ({str(err).split(':')[0]})",
+                node.start_mark) from None
+
+
+def quote(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for an error message. ``reprlib`` stops at
+    a few items and levels, so a value of a million items costs no more than one of four."""
+    short = reprlib.Repr()  # (Python 3.11's takes no arguments)
+    short.maxlevel, short.maxstring, short.maxlong, short.maxother = 3, limit, limit, limit
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 4
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def to_dict(cfg: Any) -> dict:

@@ -138,11 +138,17 @@ def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR,
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device {str(device)!r}: this machine has "
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:  # torch's "Invalid device string" (cuda:abc, cuda:-1)
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got "
+                          f"{str(device)[:40]!r})")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {str(resolved)!r}: this machine has "
                           f"{torch.cuda.device_count()} CUDA devices; use device: cpu or auto")
-    return device
+    return resolved
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ they do depend on the number of threads for conv nets (measured: Conv2, 10 Adam 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,13 @@ class RayExecutor:
         self.ray, self.cfg = ray, cfg
         if not ray.is_initialized():
             address = cfg.address or os.environ.get("RAY_ADDRESS")
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     ignore_reinit_error=True)
+            check_address(address)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         ignore_reinit_error=True)
+            except ConnectionError as err:  # "auto" with no cluster running
+                raise ConfigError(f"no Ray cluster found for address {address!r} "
+                                  f"({str(err).split('. ')[0][:80]}); {_START}") from None
         self._train = ray.remote(_train_in_worker).options(
             num_gpus=cfg.gpus_per_task, num_cpus=cfg.cpus_per_task, max_retries=cfg.max_retries)
         self._data: dict[int, Any] = {}
@@ -97,6 +103,32 @@ class RayExecutor:
         if id(data) not in self._data:
             self._data[id(data)] = (data, self.ray.put(data.to("cpu")))
         return self._data[id(data)][1]
+
+
+CONNECT_TIMEOUT_S = 3.0
+_START = ("start one (ray start --head) or set ray.address (or RAY_ADDRESS) to a running "
+          "cluster's host:port")
+
+
+def check_address(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """One TCP connect to a Ray cluster's address, before any work: where nothing listens,
+    ``ray.init`` retries for minutes, prints its own messages and ignores SIGTERM meanwhile.
+    None, "auto" and "local" are Ray's to resolve (start or find a local cluster)."""
+    if address in (None, "", "auto", "local"):
+        return
+    client = address.startswith("ray://")
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon:  # no port: Ray's default (the client server's, or the GCS's)
+        host, port = address.removeprefix("ray://"), "10001" if client else "6379"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"Ray address {address[:60]!r} is not host:port (ray.address or "
+                          "RAY_ADDRESS)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ConfigError(f"no Ray cluster answers at {address[:60]} ({reason}); "
+                          f"{_START}") from None
 
 
 def _train_in_worker(population: Population, data: Any, threads: int

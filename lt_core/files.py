@@ -6,6 +6,7 @@ destination) and how they are created and cleaned up.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import tempfile
@@ -40,6 +41,19 @@ def _create_temp(dest: Path) -> Path:
             return tmp
         except FileExistsError:  # another writer drew the same name: draw again
             continue
+
+
+# A write that failed for want of room: the disk or the quota is full, or the file-size limit
+# is reached (ulimit -f: EFBIG; Python ignores the SIGXFSZ that would otherwise kill it).
+NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def write_problem(err: OSError, dest: str | os.PathLike) -> str:
+    """One line for a failed write of ``dest``, that says what to do."""
+    if err.errno in NO_SPACE:
+        return (f"no space left while writing {dest} ({err.strerror}); free some space (or "
+                "raise the file-size limit, ulimit -f) and rerun")
+    return f"{dest} cannot be written ({err.strerror}); write it to a folder you can write"
 
 
 def write_text(dest: str | os.PathLike, text: str) -> None:

@@ -140,7 +140,12 @@ class Layerwise:
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got {self.device!r})")
         for model in self.models:
-            self.setting(model)  # the train overrides make a valid Train for every network
+            s = self.setting(model)  # the train overrides make a valid Train for every network
+            if data_mod.normalize_problem(s.normalize, s.dataset, data_mod.CHANNELS[s.dataset]):
+                raise ConfigError(f"models: {model} normalises its data by ImageNet's statistics "
+                                  f"in L23, which need 3-channel images; {s.dataset} has 1: set "
+                                  "data.dataset: cifar10 (or leave it unset: each network's "
+                                  "own), or use lenet_300_100 on mnist")
         ov = self.overlap
         if self.overlap_model not in self.models:
             raise ConfigError(f"overlap.model {ov.model} is not one of models {self.models}")

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +35,8 @@ import torch
 
 from . import data as data_mod
 from . import engine, models
-from .files import atomic_path
+from .config import Criterion, Supermasks, quote
+from .files import atomic_path, write_problem
 from .store import RunStore
 
 MAGIC = b"LTSUPERMASK\n"
@@ -65,8 +69,11 @@ class Supermask:
 
     def test_accuracy(self, data_root: str | None = None, device: str = "auto") -> float:
         """Test accuracy of the rebuilt network on the dataset of its run."""
-        data = data_mod.load(self.header["source"]["data_kind"], data_root,
-                             engine.resolve_device(device))
+        kind = self.header["source"].get("data_kind")  # checked by read: None or a dataset
+        if kind is None or not isinstance(self.header["source"].get("data"), str):
+            raise MaskFileError("the file names no data to evaluate on (source.data_kind, "
+                                "source.data): export it again from its run")
+        data = data_mod.load(kind, data_root, engine.resolve_device(device))
         if data.name != self.header["source"]["data"]:
             raise MaskFileError(f"the file was written on data {self.header['source']['data']}"
                                 f", but {data.name} was found")
@@ -90,41 +97,92 @@ def write(path: str | Path, header: dict, masks: dict[str, torch.Tensor]) -> int
 def read(path: str | Path, model: str | None = None) -> Supermask:
     """Read and check a supermask file; ``model``: the architecture it must be for."""
     path = Path(path)
-    if not path.exists():
-        raise MaskFileError(f"{path}: no such file")
-    blob = path.read_bytes()
+    if path.is_dir():
+        raise MaskFileError(f"{path} is a directory; name a .supermask file (python -m lt_core "
+                            "export writes one)")
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise MaskFileError(f"{path}: no such file") from None
+    except OSError as err:
+        raise MaskFileError(f"{path} cannot be read ({err.strerror})") from None
     if not blob.startswith(MAGIC):
         raise MaskFileError(f"{path}: not a supermask file (no {MAGIC.strip().decode()} magic)")
     fixed = len(MAGIC) + 4
     if len(blob) < fixed + 32:
         raise MaskFileError(f"{path}: truncated ({len(blob)} bytes)")
     (n_head,) = struct.unpack("<I", blob[len(MAGIC):fixed])
+    # The header as a whole: a flipped byte anywhere in it (a key, a value, the JSON) is one
+    # problem, reported together with the checksum, never a KeyError further on.
     try:
         header = json.loads(blob[fixed:fixed + n_head])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MaskFileError(f"{path}: truncated or corrupt header") from None
-    sizes = [(int(np.prod(layer["shape"])) + 7) // 8 for layer in header["layers"]]
-    expected = fixed + n_head + sum(sizes) + 32
-    if len(blob) != expected:
-        raise MaskFileError(f"{path}: truncated or padded ({len(blob):,} bytes, the header "
-                            f"describes {expected:,})")
-    if hashlib.sha256(blob[:-32]).digest() != blob[-32:]:
-        raise MaskFileError(f"{path}: checksum mismatch (the file was altered or damaged)")
-    if header["version"] != VERSION:
-        raise MaskFileError(f"{path}: version {header['version']}; this lt_core reads "
-                            f"version {VERSION}")
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, or nested beyond any header
+        header, problem = None, "not JSON"
+    else:
+        problem = _header_problem(header)
+    expected = None if problem else fixed + n_head + sum(_layer_bytes(header)) + 32
+    intact = hashlib.sha256(blob[:-32]).digest() == blob[-32:]
+    if expected is not None and len(blob) != expected:
+        raise MaskFileError(f"{path}: truncated, padded or damaged ({len(blob):,} bytes, the "
+                            f"header describes {expected:,}); export it again")
+    if not intact:
+        what = f"damaged header ({problem})" if problem else "checksum mismatch"
+        raise MaskFileError(f"{path}: {what}: the file was altered or damaged; export it again")
+    if problem:  # as written, by something else than this lt_core
+        raise MaskFileError(f"{path}: not a supermask this lt_core reads ({problem})")
     if model is not None and header["model"] != model:
         raise MaskFileError(f"{path}: a supermask of {header['model']}, not of {model}")
     masks, offset = {}, fixed + n_head
-    for layer, size in zip(header["layers"], sizes):
+    for layer, size in zip(header["layers"], _layer_bytes(header)):
         bits = np.frombuffer(blob, np.uint8, size, offset)
-        n = int(np.prod(layer["shape"]))
-        masks[layer["name"]] = torch.from_numpy(
-            np.unpackbits(bits, count=n).astype(np.float32)).view(*layer["shape"])
+        masks[layer["name"]] = torch.from_numpy(np.unpackbits(
+            bits, count=math.prod(layer["shape"])).astype(np.float32)).view(*layer["shape"])
         offset += size
     sm = Supermask(header, masks)
     _check_architecture(path, sm)
     return sm
+
+
+def _header_problem(header: Any) -> str | None:
+    """What makes ``header`` unusable (one phrase, values cut short), or None."""
+    if not isinstance(header, dict):
+        return "not a JSON object"
+    if header.get("version") != VERSION:
+        return f"version {quote(header.get('version'))}; this lt_core reads version {VERSION}"
+    kinds = {str: "a string", int: "an integer", float: "a number", list: "a list",
+             dict: "a mapping"}
+    for name, kind in (("model", str), ("input_shape", list), ("num_classes", int),
+                       ("seed", int), ("weights", str), ("test_acc", float), ("layers", list),
+                       ("source", dict)):
+        value = header.get(name)
+        ok = isinstance(value, int | float) if kind is float else isinstance(value, kind)
+        if not ok or isinstance(value, bool):
+            return f"field {name} is not {kinds[kind]} (got {quote(value)})"
+    if header["model"] not in models.MODELS:
+        return (f"unknown architecture {quote(header['model'])}; this lt_core knows "
+                f"{', '.join(models.MODELS)}")
+    if header["weights"] not in ("initial", "signed_constant"):
+        return f"weights {quote(header['weights'])}, not initial or signed_constant"
+    kind = header["source"].get("data_kind")
+    shapes = {name: list(shape) for name, shape in INPUTS.items()}
+    if header["input_shape"] not in shapes.values() or header["num_classes"] != 10 or (
+            kind is not None and (kind not in tuple(shapes)
+                                  or shapes[kind] != header["input_shape"])):
+        allowed = "; ".join(f"{name} {tuple(shape)}" for name, shape in INPUTS.items())
+        return (f"input {quote(header['input_shape'])} of {quote(header['num_classes'])} "
+                f"classes on data {quote(kind)}; written on 10-class data: {allowed}")
+    for layer in header["layers"]:
+        if not (isinstance(layer, dict) and isinstance(layer.get("name"), str)
+                and isinstance(layer.get("shape"), list)
+                and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31
+                        for n in layer["shape"])):
+            return f"layer {quote(layer)} is not a name and a shape"
+    return None
+
+
+def _layer_bytes(header: dict) -> list[int]:
+    """Bytes of each layer's bits (``numpy.packbits``: 8 per byte, the last one padded)."""
+    return [(math.prod(layer["shape"]) + 7) // 8 for layer in header["layers"]]
 
 
 def _check_architecture(path: Path, sm: Supermask) -> None:
@@ -151,7 +209,13 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
     from . import supermask
 
     if weights not in ("initial", "signed_constant"):
-        raise MaskFileError(f"weights must be initial or signed_constant (got {weights!r})")
+        raise MaskFileError(f"weights must be initial or signed_constant (got {quote(weights)})")
+    if criterion not in typing.get_args(Criterion):
+        raise MaskFileError(f"criterion {quote(criterion)} is not one of "
+                            f"{', '.join(typing.get_args(Criterion))}")
+    if Path(path).is_dir():
+        raise MaskFileError(f"{path} is a directory; name the file to write, e.g. "
+                            f"{Path(path) / f'{key}-p{power}.supermask'}")
     runs = RunStore(store)
     if key not in runs.keys():
         raise MaskFileError(f"no run {key!r} in {store}; list them with: python -m lt_core runs")
@@ -160,6 +224,10 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
     dense_cfg = runs.config(dense_key)
     if dense_cfg.get("kind") != "iterative_pruning" or not runs.has_round(dense_key, 0):
         raise MaskFileError(f"run {key} is neither a heuristic supermask nor a dense run")
+    top = _max_power(runs, key, cfg)
+    if not 0 <= power <= top:
+        raise MaskFileError(f"power {power} is not one of run {key}'s prune powers: pass "
+                            f"--power 0..{top}")
     record = runs.load_round(dense_key, 0)
     model, seed, data_name = dense_cfg["model"], dense_cfg["seed"], dense_cfg["data"]
     kind = next((k for k in INPUTS if data_name.startswith(k)), None)
@@ -180,8 +248,20 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
               "source": {"run": key, "dense_run": dense_key, "criterion": criterion,
                          "power": power, "data": data_name, "data_kind": kind,
                          "dense_train": dense_cfg["train"]}}
-    size = write(path, header, mask)
+    try:
+        size = write(path, header, mask)
+    except OSError as err:
+        raise MaskFileError(write_problem(err, path)) from None
     return Supermask(json.loads(json.dumps(header)), mask), size
+
+
+def _max_power(runs: RunStore, key: str, cfg: dict) -> int:
+    """The largest prune power of a heuristic-supermask run, or of those made from a dense run
+    (Z19's, ``Supermasks.max_power``, where none was)."""
+    if "max_power" in cfg:
+        return cfg["max_power"]
+    made = [c["max_power"] for c in map(runs.config, runs.keys()) if c.get("dense_run") == key]
+    return max(made, default=Supermasks.max_power)
 
 
 def float32_bytes(model: str, input_shape: tuple[int, ...] | list[int]) -> int:

@@ -16,6 +16,7 @@ even by ``kill -9``). Reading needs no lock: every file appears whole, by rename
 
 from __future__ import annotations
 
+import io
 import json
 import platform
 import sys
@@ -29,7 +30,14 @@ import torch
 from filelock import FileLock, Timeout
 
 from .config import content_hash
-from .files import atomic_path, check_writable, remove_temp_files, write_text
+from .files import (
+    NO_SPACE,
+    atomic_path,
+    check_writable,
+    remove_temp_files,
+    write_problem,
+    write_text,
+)
 
 
 class StoreError(RuntimeError):
@@ -84,7 +92,7 @@ class RunStore:
             try:
                 write_text(path, json.dumps(config, indent=2, sort_keys=True))
             except OSError as err:
-                raise self._not_writable(err) from None
+                raise self._not_writable(err, path) from None
         return key
 
     @contextmanager
@@ -119,7 +127,10 @@ class RunStore:
                     raise self._not_writable(err) from None
             yield
 
-    def _not_writable(self, err: OSError) -> StoreError:
+    def _not_writable(self, err: OSError, path: Path | None = None) -> StoreError:
+        if err.errno in NO_SPACE:
+            return StoreError(f"{write_problem(err, path or err.filename or self.root)}: "
+                              "finished rounds are kept")
         return StoreError(f"run store {self.root} cannot be written ({err.strerror}: "
                           f"{err.filename or self.root}); set store: (or --store) to a folder "
                           "you can write")
@@ -149,8 +160,16 @@ class RunStore:
         return sorted(int(p.stem.split("_")[1]) for p in (self.root / key).glob("round_*.pt"))
 
     def save_round(self, key: str, rnd: int, record: dict) -> None:
-        with atomic_path(self._round_path(key, rnd)) as tmp:
-            torch.save(record, tmp)
+        # Serialised in memory, then written by Python: torch's own file writer reports a full
+        # disk as "unexpected pos", Python's write as ENOSPC or EFBIG.
+        buffer = io.BytesIO()
+        torch.save(record, buffer)
+        path = self._round_path(key, rnd)
+        try:
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(buffer.getbuffer())
+        except OSError as err:
+            raise self._not_writable(err, path) from None
 
     def load_round(self, key: str, rnd: int) -> dict:
         path = self._round_path(key, rnd)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from . import smoke
-from .dataset import SPLITS, Augment, DataError, Dataset, papers_split
+from .dataset import SPLITS, Augment, DataError, Dataset, normalize_problem, papers_split
 from .download import download_cifar10, download_file, download_mnist, download_tiny_imagenet
 from .sources import (
     CIFAR_CLASSES,
@@ -37,12 +37,14 @@ from .sources import (
 )
 
 DATASETS = ("mnist", "cifar10", "tiny_imagenet")
+CHANNELS = {"mnist": 1, "cifar10": 3, "tiny_imagenet": 3}  # of each dataset's images
 
 __all__ = [
     "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "cache_dir",
     "data_root", "smoke",
     "download_cifar10", "download_file", "download_mnist", "download_tiny_imagenet", "load",
     "papers_split", "read_idx", "synthetic", "synthetic_images",
+    "CHANNELS", "normalize_problem",
 ]
 
 

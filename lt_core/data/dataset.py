@@ -89,6 +89,9 @@ class Dataset:
             tags.append("norm")
             notes.append("normalised per channel by the training set's mean and std")
         elif normalize == "imagenet":
+            problem = normalize_problem(normalize, ds.name, ds.input_shape[0])
+            if problem:
+                raise DataError(problem)
             ds = replace(ds, mean=IMAGENET_MEAN, std=IMAGENET_STD)
             tags.append("imagenetnorm")
             notes.append("normalised by ImageNet's mean and std (OpenLTH's choice)")
@@ -100,6 +103,15 @@ class Dataset:
             return ds
         return replace(ds, name="+".join([ds.name, *tags]),
                        description=f"{ds.description}; {', '.join(notes)}", _norm={})
+
+
+def normalize_problem(normalize: str, dataset: str, channels: int) -> str | None:
+    """Why ``normalize`` cannot apply to ``dataset``'s images of ``channels`` channels, or None.
+    ImageNet's statistics are three values, one per RGB channel: MNIST has one channel."""
+    if normalize != "imagenet" or channels == len(IMAGENET_MEAN):
+        return None
+    return (f"normalize: imagenet needs 3-channel images (cifar10, tiny_imagenet); {dataset} "
+            f"has {channels}: use normalize: dataset or none")
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

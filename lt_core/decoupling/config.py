@@ -10,6 +10,7 @@ from typing import Literal
 
 from .. import config as config_mod
 from ..config import ConfigError, Executor, RayOptions, Train
+from ..data import CHANNELS, normalize_problem
 
 Vary = Literal["lr", "batch_size", "weight_decay", "stop_epoch"]
 
@@ -103,6 +104,13 @@ class H21Data:
     normalize: Literal["none", "dataset", "imagenet"] = "dataset"
     augment: Literal["none", "crop_flip"] = "crop_flip"
     crop_padding: int = 4
+
+    def __post_init__(self) -> None:  # before any run is registered (the data loads later)
+        problem = normalize_problem(self.normalize, self.dataset, CHANNELS[self.dataset])
+        if problem:
+            raise ConfigError(problem)
+        if self.crop_padding < 0:
+            raise ConfigError(f"crop_padding must be >= 0 (got {self.crop_padding})")
 
 
 def _default_train() -> Train:  # paper_specs.md 5.1; the learning rate is H21's find default
