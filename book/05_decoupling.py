@@ -35,7 +35,6 @@ from lt_core import analysis, decoupling, plots, widgets
 
 cfg = decoupling.load(params)
 result = decoupling.run(cfg, progress=False)
-claims = result.claims()
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -50,7 +49,7 @@ display(Markdown(result.describe(scale)))
 fig = plots.h21_figure(result, "fig1")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q1", "Q2", "Q3"])))
+display(Markdown(result.describe_claims(["Q1", "Q2", "Q3"], scale)))
 
 # %% [markdown]
 # ## Figure 2 / A2-A7: every H_find with every H_eval
@@ -71,7 +70,7 @@ fig = plots.h21_figure(result, "fig2", "batch_size")
 fig = plots.h21_figure(result, "fig2", "weight_decay")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q11", "Q12", "Q13"])))
+display(Markdown(result.describe_claims(["Q11", "Q12", "Q13"], scale)))
 
 # %% [markdown]
 # ## Figure 3: the best coupled pair against the best decoupled pair
@@ -85,7 +84,7 @@ display(Markdown(analysis.describe_claims(claims, ["Q11", "Q12", "Q13"])))
 fig = plots.h21_figure(result, "fig3")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q4"])))
+display(Markdown(result.describe_claims(["Q4"], scale)))
 analysis.best_coupled_vs_decoupled(result.curves, "lr").round(4)
 
 # %% [markdown]
@@ -110,7 +109,7 @@ fig = plots.h21_figure(result, "fig6", "batch_size")
 fig = plots.h21_figure(result, "fig6", "weight_decay")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q7"])))
+display(Markdown(result.describe_claims(["Q7"], scale)))
 
 # %% [markdown]
 # ## LPR explorer
@@ -135,7 +134,7 @@ widgets.lpr_explorer(analysis.lpr_means(result.lpr, "lr"), "LR")
 fig = plots.h21_figure(result, "fig7")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q8"])))
+display(Markdown(result.describe_claims(["Q8"], scale)))
 
 # %% [markdown]
 # ## Figure 8: weight decay 0 while finding
@@ -151,7 +150,7 @@ fig = plots.h21_figure(result, "fig6", "wd0")
 fig = plots.h21_figure(result, "fig8")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q9"])))
+display(Markdown(result.describe_claims(["Q9"], scale)))
 
 # %% [markdown]
 # ## Figure 4: late rewinding, warmup, learning-rate rewinding
@@ -167,7 +166,7 @@ display(Markdown(analysis.describe_claims(claims, ["Q9"])))
 fig = plots.h21_figure(result, "fig4")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q5"])))
+display(Markdown(result.describe_claims(["Q5"], scale)))
 
 # %% [markdown]
 # ## Figure 9: pruning early
@@ -181,7 +180,7 @@ display(Markdown(analysis.describe_claims(claims, ["Q5"])))
 fig = plots.h21_figure(result, "fig9")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q10"])))
+display(Markdown(result.describe_claims(["Q10"], scale)))
 
 # %% [markdown]
 # ## Figure 5: one-shot structured pruning
@@ -196,7 +195,7 @@ display(Markdown(analysis.describe_claims(claims, ["Q10"])))
 fig = plots.h21_figure(result, "fig5")
 
 # %%
-display(Markdown(analysis.describe_claims(claims, ["Q6"])))
+display(Markdown(result.describe_claims(["Q6"], scale)))
 
 # %% [markdown]
 # ## Figure A9: ResNet-18 on Tiny ImageNet
@@ -219,4 +218,4 @@ fig = plots.h21_figure(a9, "fig2", "lr")
 # so there is nothing numeric to match.
 
 # %%
-claims[["id", "figure", "claim", "verdict", "numbers"]]
+result.claims_table(scale)

@@ -1,25 +1,32 @@
 # %% [markdown]
 # # Reproduction scorecard
 #
-# Every number and ordering from Z19 that this build can compare, next to this build's value
-# and a verdict computed by `lt_core.scorecard`:
+# Every number and claim of the three papers that this build can check, next to this build's
+# value and a verdict computed by `lt_core.scorecard` from the runs of the chapters before.
 #
-# - a **number** (Table S2) is *reproduced* when this build's mean over seeds is within 3
-#   percentage points of the paper's. It is judged only when the settings that change what is
-#   measured (training, data, lengths, evaluation) are the paper's for that network; fewer
-#   seeds or c values are listed in "checked at". Otherwise the verdict is *not run at this
-#   scale* and the value is shown for reference only;
-# - an **ordering** is *reproduced* when it holds in this build. The "statistic" column says
-#   what it compares: for the iterative-pruning figures the mean test accuracy at early
-#   stopping over the sparser half of the pruning rounds (the rounds are listed), all seeds
-#   pooled; "~" means within 1 percentage point. An ordering seen at quick scale is not a
-#   paper-scale result: "checked at" says at which settings it was seen;
-# - L23's Table 2 cells use the paper's std instead: within max(0.1, 2 s sqrt(1/3 + 1/n))
-#   points (see the L23 chapter); numbers the paper gives without a std within 25%.
+# **The rule for orderings.** An ordering "A > B" holds when, over seeds, the paired
+# differences A − B (each seed's mean over the levels both sides have) are positive beyond the
+# seeds' spread: a one-sided paired t-test at 5%, equivalently the lower end of the one-sided
+# 95% confidence interval of the mean difference above 0. With one seed there is no spread, and
+# the ordering is *not judged*. "A ≈ B" holds when the mean difference is within 1 percentage
+# point. A claim with several parts holds only if every part does; its statistic shows each
+# part. A comparison of the best pair of a grid (H21 Figures 3 and 5, "the best H_eval
+# changes") chooses the best on the first half of the seeds and judges it on the others, so
+# that a maximum over more noisy numbers does not win for being a maximum. "At each level"
+# claims are judged at each level and say at how many they hold.
 #
-# The learned supermask's length follows notebook 04's decision: Z19's lengths read as epochs
-# (FC 440,000 iterations at the paper's scale), FC and Conv2 at the end of training, Conv4
-# and Conv6 early-stopped.
+# **The words.** Only a claim checked at the papers' settings is *reproduced* or *not
+# reproduced*; checked at a stand-in scale it *holds* or *does not hold at quick scale* (the
+# scale named). A number (Z19 Table S2 within 3 points, L23 Table 2 within the tolerance its
+# std gives, section 5 within 25%) off the papers' settings is *not comparable* and shown
+# for reference. *Not judged* names why (runs failed, too few seeds); *not testable* means the
+# claim cannot fail here (an L23 cell whose std makes the tolerance cover every accuracy); *not
+# run* means this build lacks the experiment. The same rows are data:
+# `python -m lt_core scorecard --scale quick --format csv`.
+#
+# The learned supermask's length follows chapter 04: Z19's lengths read as epochs (FC 440,000
+# iterations at the papers' scale), FC and Conv2 at the end of training, Conv4 and Conv6
+# early-stopped.
 
 # %% tags=["parameters"]
 scale = "tiny"
@@ -31,9 +38,5 @@ from IPython.display import Markdown, display
 from lt_core import scorecard
 
 card = scorecard.build(scale, store=params.get("store"))
+display(Markdown(scorecard.headline(card)))
 display(scorecard.styled(card))
-
-# %%
-counts = card["verdict"].value_counts()
-display(Markdown(", ".join(f"**{n}** {verdict}" for verdict, n in counts.items())
-                 + f" (this build ran at scale **{scale}**)."))

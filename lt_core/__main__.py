@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="the architecture the file must be for (e.g. fc)")
     p.add_argument("--data", help="data root (default: $LT_DATA, else ./data)")
 
+    p = sub.add_parser("scorecard", help="every claim's verdict as data (reads the runs the "
+                                         "notebooks stored; trains whatever is missing)")
+    p.add_argument("--scale", default="quick", choices=("tiny", "quick", "smoke", "paper"))
+    p.add_argument("--store", help="run-store root (default: the params' store, runs/)")
+    p.add_argument("--format", default="text", choices=("text", "csv", "json"))
+
     sub.add_parser("bench", help="engine vs plain-loop benchmark; options: see lt_core.bench")
 
     args, rest = parser.parse_known_args(argv)
@@ -81,7 +87,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "notebooks":
         from .notebooks import execute
 
-        return _failed(execute(args.scale, args.only, store=args.store))
+        return _failed(execute(args.scale, args.only, store=args.store, executor=args.executor,
+                               ray_address=args.ray_address))
     if args.cmd == "run":
         return _run(args.params, args.scale)
     if args.cmd == "metrics":
@@ -153,6 +160,19 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"{sm.header['weights']}; test accuracy {100 * acc:.2f}%, {same} the "
               f"{100 * sm.header['test_acc']:.2f}% recorded when it was written")
         return 0 if acc == sm.header["test_acc"] else 1
+    if args.cmd == "scorecard":
+        from . import scorecard
+
+        if args.store is not None:
+            _store(args.store)  # a mistyped --store is not an empty store
+        card = scorecard.build(args.scale, store=args.store)
+        if args.format == "csv":
+            card.to_csv(sys.stdout, index=False)
+        elif args.format == "json":
+            print(card.to_json(orient="records", indent=1, force_ascii=False))
+        else:
+            print(card.to_string(index=False))
+        return 0
     if args.cmd == "bench":
         from .bench import main as bench_main
 

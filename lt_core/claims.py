@@ -1,10 +1,11 @@
 """Z19's claims about how the lines of its iterative-pruning figures order, checked on this
 build's results. One registry serves the notebooks and the scorecard.
 
-Every claim compares lines by one statistic (``stats.sparse_mean``): the mean test accuracy at
-early stopping over the sparser half of the pruned rounds, all seeds pooled. A line is
-*above* another when its value is higher; *close to* it when they differ by at most
-``CLOSE_PP`` percentage points (the paper's "fully recover", "perform similarly").
+Every claim compares lines by one statistic per seed (``stats.sparse_mean``): the mean test
+accuracy at early stopping over the sparser half of the pruned rounds. A line is *above*
+another when the paired differences over seeds are positive beyond their spread
+(``verdicts.above``); *close to* it when the mean difference is within ``verdicts.CLOSE_PP``
+points (the paper's "fully recover", "perform similarly").
 """
 
 from __future__ import annotations
@@ -13,28 +14,25 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import stats
+from . import stats, verdicts
 from .lottery import failed_runs
-
-CLOSE_PP = 1.0
 
 
 @dataclass(frozen=True)
 class Claim:
-    lines: tuple[str, ...]  # figure lines (arm labels), in the claimed order
+    lines: tuple[str, str]  # figure lines (arm labels), in the claimed order
     source: str
-    relation: str = "above"  # each line above the next, or "close" to it
+    relation: str = "above"  # the first line above the second, or "close" to it
 
-    def holds(self, values: pd.Series) -> bool:
-        pairs = zip(self.lines, self.lines[1:])
+    def judge(self, values: dict[str, dict[int, float]]) -> verdicts.Verdict:
+        a, b = self.lines
         if self.relation == "close":
-            return all(abs(values[a] - values[b]) * 100 <= CLOSE_PP for a, b in pairs)
-        return all(values[a] > values[b] for a, b in pairs)
+            return verdicts.close(values[a], values[b], self.lines)
+        return verdicts.above(values[a], values[b], self.lines)
 
     @property
     def text(self) -> str:
-        joint = " ~ " if self.relation == "close" else " > "
-        return joint.join(self.lines)
+        return (" ≈ " if self.relation == "close" else " > ").join(self.lines)
 
 
 LT = "large_final"  # the lottery ticket: rewind, freeze at zero
@@ -68,28 +66,42 @@ CLAIMS: dict[str, list[Claim]] = {  # notebook -> its figure's claims
 
 
 def statistic(summary: pd.DataFrame) -> str:
-    """The statistic behind every verdict, with the rounds and seeds it pools."""
+    """How each seed's value behind every verdict is computed: the rounds it averages."""
     rounds = stats.sparse_rounds(summary)
     span = f"round {rounds[0]}" if len(rounds) == 1 else f"rounds {rounds[0]}-{rounds[-1]}"
-    return f"mean test acc. at early stop: {span}, {summary['seed'].nunique()} seeds"
+    return f"per seed, mean test acc. at early stop over {span}"
+
+
+COLUMNS = ["id", "claim", "network", "source", "verdict", "this build", "statistic", "failed"]
 
 
 def check(summary: pd.DataFrame, notebook: str) -> pd.DataFrame:
-    """One row per network and claim whose lines all ran, indexed by the claim: network,
-    source, this build's values (in %), the statistic and whether the claim holds."""
+    """One row per network and claim whose lines all ran: its ``verdict``
+    (``verdicts.Verdict``), this build's values of both lines (mean over seeds, in %), the
+    statistic, and the runs that failed (named: a claim on a failed run is not judged, never
+    averaged over the other seeds)."""
     rows = []
     for model, part in summary.groupby("model"):
-        values = stats.sparse_mean(part)
-        for claim in CLAIMS[notebook]:
+        values = stats.sparse_mean_per_seed(part)
+        for i, claim in enumerate(CLAIMS[notebook], 1):
             if not set(claim.lines) <= set(part["member"]):
                 continue  # a line this experiment did not run
-            # A failed run (engine.divergence) is named, never averaged over: no verdict.
             failed = failed_runs(part[part["member"].isin(claim.lines)])
-            ran = not failed and set(claim.lines) <= set(values.index)
+            ran = not failed and set(claim.lines) <= set(values)
+            verdict = claim.judge(values) if ran else verdicts.not_judged(
+                "runs failed: " + ", ".join(failed) if failed else "a line has no value")
             rows.append({
-                "claim": claim.text, "network": model, "source": claim.source,
-                "this build": ", ".join(f"{100 * values[m]:.2f}" for m in claim.lines)
-                if ran else "", "statistic": statistic(part),
-                "holds": claim.holds(values) if ran else None, "failed": failed})
-    return pd.DataFrame(rows, columns=["claim", "network", "source", "this build", "statistic",
-                                       "holds", "failed"]).set_index("claim")
+                "id": f"{notebook[:2]}.{i}", "claim": claim.text, "network": model,
+                "source": claim.source, "verdict": verdict,
+                "this build": ", ".join(
+                    f"{m} {100 * sum(values[m].values()) / len(values[m]):.2f}%"
+                    for m in claim.lines) if ran else "",
+                "statistic": statistic(part) + "; " + (verdict.statistic or verdict.why),
+                "failed": failed})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def table(result, notebook: str, scale: str) -> pd.DataFrame:
+    """The page's claims table: ``check`` with each verdict in words where it was reached
+    (``lottery.Result``: which networks ran at the paper's settings)."""
+    return verdicts.display(check(result.summary, notebook), result.paper_settings, scale)

@@ -130,6 +130,44 @@ def supermasks(cfg: Supermasks, data_names: dict[str, str], train_sizes: dict[st
     return out
 
 
+RUNTIME = frozenset({"store", "device", "executor", "ray", "data.root"})  # never a departure
+
+
+def diff(this: object, paper: object, prefix: str = "", skip: frozenset = RUNTIME
+         ) -> list[Departure]:
+    """Field by field, where a config differs from the paper's (both the same dataclass):
+    nested sections by their dotted names, lists of named sections (H21's studies) by name,
+    seeds by their number (a sample, not a setting)."""
+    out = []
+    for f in dataclasses.fields(this):
+        name = f"{prefix}{f.name}"
+        a, b = getattr(this, f.name), getattr(paper, f.name)
+        if name in skip or a == b:
+            continue
+        if f.name == "seeds":
+            if len(a) != len(b):
+                out.append(Departure("number of seeds", len(a), len(b), kind="sample"))
+        elif dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
+            out += diff(a, b, f"{name}.", skip)
+        elif _named(a) and _named(b):
+            ours = {x.name: x for x in a}
+            for x in b:
+                if x.name not in ours:
+                    out.append(Departure(f"{name}[{x.name}]", "not run", "run", kind="sample"))
+                else:
+                    out += diff(ours[x.name], x, f"{name}[{x.name}].", skip)
+            out += [Departure(f"{name}[{x.name}]", "run", "not in the paper", kind="sample")
+                    for x in a if x.name not in {y.name for y in b}]
+        else:
+            out.append(Departure(name, a, b))
+    return out
+
+
+def _named(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        dataclasses.is_dataclass(x) and hasattr(x, "name") for x in value)
+
+
 def verdict(departures: list[Departure]) -> str:
     """The one visible sentence that says whether a result is comparable with the paper."""
     if departures:

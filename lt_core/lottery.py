@@ -95,6 +95,11 @@ class Result:
         """How this result departs from the paper's settings; empty at paper scale."""
         return departures_mod.iterative(self.experiment, self.data_name_by_model)
 
+    def paper_settings(self, model: str) -> bool:
+        """Whether this network ran at the paper's settings (fewer seeds or lines aside), so
+        that its verdicts are reproductions or not (``departures.blocking``)."""
+        return not departures_mod.blocking(self.departures(), model, PAPER_FIELDS)
+
     @property
     def data_name_by_model(self) -> dict[str, str]:
         return {model: d.name for model, d in self.data.items()}
@@ -119,6 +124,9 @@ class Result:
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
+
+
+PAPER_FIELDS = ("train.", "pruning.rounds")  # what must be the paper's for a verdict
 
 
 def failed_runs(summary: pd.DataFrame) -> list[str]:

@@ -60,12 +60,14 @@ def _flatten(values: dict, prefix: str = "") -> dict[str, str]:
 
 def execute(scale: str = "quick", only: list[str] | None = None, book: Path = REPO / "book",
             params: Path = REPO / "params", store: str | None = None,
-            executor: str | None = None, ray_address: str | None = None) -> list[str]:
+            executor: str | None = None, ray_address: str | None = None,
+            out_dir: Path | None = None) -> list[str]:
     """Execute every notebook (or those whose name starts with one of ``only``).
 
     ``store``, ``executor`` and ``ray_address`` override the params files' (``executor: ray``
-    spreads every experiment's populations over a Ray cluster). Returns one line per failure
-    (empty when all succeeded); prints progress as it goes.
+    spreads every experiment's populations over a Ray cluster); ``out_dir``: where the
+    executed notebooks go (default: beside their sources, where the book build reads them).
+    Returns one line per failure (empty when all succeeded); prints progress as it goes.
     """
     import jupytext
     import papermill
@@ -91,7 +93,7 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
             values["ray"] = {**values.get("ray", {}), "address": ray_address}
         started = time.time()
         print(f"[{scale}] {src.stem} ...", flush=True)
-        out = book / f"{src.stem}.ipynb"
+        out = (out_dir or book) / f"{src.stem}.ipynb"
         try:
             with atomic_path(out) as tmp:
                 tmp_nb = tmp.with_suffix(".ipynb")

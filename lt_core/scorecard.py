@@ -1,22 +1,23 @@
 """The reproduction scorecard and the build's metadata, read back from the run store.
 
-Every claim of Z19 this build can check, next to this build's value and a verdict computed
-here:
+Every claim of the three papers this build can check, next to this build's value and a
+verdict computed here, in one vocabulary (``verdicts.word``):
 
-* a **number** (Table S2) is *reproduced* when this build's mean over seeds is within
-  ``TOLERANCE_PP`` percentage points of the paper's. It is judged only when nothing that
-  changes what is measured departs from the paper for that network (``departures.blocking``:
-  training, data, lengths, evaluation); fewer seeds or c values are stated, not disqualifying.
-  Otherwise the verdict is "not run at this scale" and the value is shown for reference;
-* an **ordering** (``claims``) is *reproduced* when it holds in this build; the statistic
-  column says which numbers it compares, over which rounds and seeds, and the "checked at"
-  column at which settings;
-* a claim whose runs include a failed one (``engine.divergence``) is **not judged**: its row
+* an **ordering** (Z19's ``claims``, H21's and L23's claims) is judged with its seeds by one
+  rule (``verdicts.RULE``); at the papers' settings it is *reproduced* or *not reproduced*,
+  elsewhere it *holds* or *does not hold at <scale> scale*;
+* a **number** (Z19 Table S2, L23 Table 2 and section 5) is *reproduced* when this build's
+  value is within its tolerance of the paper's, judged only where nothing that changes what is
+  measured departs from the paper for that network (``departures.blocking``); elsewhere it is
+  *not comparable at <scale> scale* and shown for reference; a cell whose tolerance covers
+  every possible accuracy is *not testable*;
+* a claim whose runs include a failed one (``engine.divergence``) is *not judged*: the row
   names the failed runs instead of averaging over the others.
 
-The experiments are the notebooks' own (their params files): results come from the store, so
-this costs no training after the notebooks ran. A notebook whose params file is missing from
-the params folder is skipped (a folder may hold only the experiments of interest).
+The rows are data (``build``; ``python -m lt_core scorecard --format csv``): paper, claim,
+network, verdict, what the paper says, this build's numbers, the statistic, where it was
+checked, the data and seeds. The experiments are the notebooks' own (their params at that
+scale): results come from the store, so this costs no training after the notebooks ran.
 """
 
 from __future__ import annotations
@@ -34,13 +35,24 @@ from . import (
     paper,
     scales,
     supermask,
+    verdicts,
 )
 
 TOLERANCE_PP = 3.0
-NOT_JUDGED = "not judged: runs failed"
-COLUMNS = ["claim", "network", "verdict", "paper", "this build", "statistic", "checked at",
-           "source"]
-VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da"}  # else: grey
+COLUMNS = ["paper", "claim", "network", "verdict", "paper says", "this build", "statistic",
+           "scale", "checked at", "data", "seeds", "source"]
+# Verdict colours by their first words (the page's legend explains them).
+VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "holds": "#e8f4ea",
+                   "does not hold": "#fbeaec"}  # else (not judged, not testable, ...): grey
+
+
+def verdict_colour(verdict: str) -> str:
+    """A verdict's colour by its first words (longest match: "not reproduced" before
+    "reproduced"); grey for not judged, not testable, not comparable."""
+    for words in sorted(VERDICT_COLOURS, key=len, reverse=True):
+        if verdict == words or verdict.startswith(words + " "):
+            return VERDICT_COLOURS[words]
+    return "#e2e3e5"
 
 
 def _load(scale: str, name: str, store: str | None):
@@ -68,7 +80,7 @@ def _checked_at(scale: str, deps: list[departures.Departure], blocking: list) ->
 
 
 def build(scale: str, store: str | None = None, progress: bool = False) -> pd.DataFrame:
-    """The scorecard: one row per checked claim (``COLUMNS``)."""
+    """The scorecard: one row per checked claim (``COLUMNS``), grouped by paper."""
     rows = []
     for name in claims.CLAIMS:
         exp = _load(scale, name, store)
@@ -76,13 +88,15 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
             continue
         result = lottery.run_iterative(exp, progress)
         deps = result.departures()
-        for _, c in claims.check(result.summary, name).reset_index().iterrows():
-            blocking = departures.blocking(deps, c["network"], ("train.", "pruning.rounds"))
-            row = {"claim": c["claim"], "network": c["network"], "source": c["source"],
-                   "paper": "holds", "this build": c["this build"], "statistic": c["statistic"],
-                   "checked at": _checked_at(scale, deps, blocking)}
-            rows.append(_not_judged(row, c["failed"]) if c["failed"] else
-                        {**row, "verdict": "reproduced" if c["holds"] else "not reproduced"})
+        for c in claims.check(result.summary, name).to_dict("records"):
+            net = c["network"]
+            blocking = departures.blocking(deps, net, lottery.PAPER_FIELDS)
+            rows.append({"paper": "Z19", "claim": c["claim"], "network": net,
+                         "source": c["source"], "paper says": "holds",
+                         "this build": c["this build"], "statistic": c["statistic"],
+                         "checked at": _checked_at(scale, deps, blocking),
+                         "verdict": verdicts.word(c["verdict"], not blocking, scale),
+                         **_sample(result.data_name_by_model[net], exp.seeds)})
     cfg = _load(scale, "04_supermasks", store)
     if cfg is not None:
         rows += _supermask_rows(cfg, scale, progress)
@@ -90,7 +104,24 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
     l23 = _load(scale, "06_layerwise", store)
     if l23 is not None:  # L23's numbers and claims
         rows += layerwise.scorecard_rows(layerwise.run(l23, progress), scale)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame([{**r, "scale": scale} for r in rows], columns=COLUMNS)
+
+
+def _sample(data: str, seeds: list[int]) -> dict:
+    return {"data": data, "seeds": len(seeds)}
+
+
+def headline(card: pd.DataFrame) -> str:
+    """Markdown: the counts that matter first (verdicts at the papers' settings), then what
+    was checked only at stand-in settings, and what could not be judged."""
+    v = card["verdict"]
+    paper = {w: int((v == w).sum()) for w in ("reproduced", "not reproduced")}
+    stand = {w: int(v.str.startswith(w + " at ").sum()) for w in ("holds", "does not hold")}
+    other = int((~v.isin(list(paper)) & ~v.str.match(r"(holds|does not hold) at ")).sum())
+    return (f"**At the papers' settings: {paper['reproduced']} reproduced, "
+            f"{paper['not reproduced']} not reproduced.** At stand-in scales (not "
+            f"reproductions): {stand['holds']} hold, {stand['does not hold']} do not hold. "
+            f"{other} not judged, not testable or not comparable.")
 
 
 def _supermask_rows(cfg: config.Supermasks, scale: str, progress: bool) -> list[dict]:
@@ -109,9 +140,10 @@ def _supermask_rows(cfg: config.Supermasks, scale: str, progress: bool) -> list[
         learned_failed = supermask.failed_learned(lt)
         same = {w: best.loc[(model, "large_final_same_sign", w)]
                 for w in ("initial", "signed_constant")} if not dense_failed else {}
+        sample = _sample(dense.data_name_by_model[model], cfg.seeds)
         heuristic_statistic = ("max over prune powers of the mean over seeds "
                                f"({d['seed'].nunique()})")
-        heuristic = [  # claim, Table S2 column, weights
+        heuristic_rows = [  # claim, Table S2 column, weights
             ("supermask large_final_same_sign x initial weights", "mask_x_initial_weights",
              "initial"),
             ("supermask large_final_same_sign x signed constant", "mask_x_signed_constant",
@@ -119,7 +151,7 @@ def _supermask_rows(cfg: config.Supermasks, scale: str, progress: bool) -> list[
         numbers = [  # claim, column, failed runs, (mean, min, max), statistic, depends on
             (claim, column, dense_failed,
              None if dense_failed else tuple(same[w][["mean", "min", "max"]]),
-             heuristic_statistic, ("dense.", "max_power")) for claim, column, w in heuristic]
+             heuristic_statistic, ("dense.", "max_power")) for claim, column, w in heuristic_rows]
         length = cfg.learned.train_for(model, dense.data[model].sizes["train"]).iterations
         learned_claim = f"learned supermask, {length:,} iterations" + (
             "" if cfg.learned.iterations else f" (Z19's lengths read as {cfg.learned.length_unit})")
@@ -141,34 +173,49 @@ def _supermask_rows(cfg: config.Supermasks, scale: str, progress: bool) -> list[
         for claim, column, failed, values, statistic, prefixes in numbers:
             ref = float(s2.loc[model, column])
             blocking = departures.blocking(deps, model, prefixes)
-            row = {"claim": claim, "network": model, "source": "Z19 Table S2",
-                   "paper": f"{ref:.1f}", "statistic": statistic,
-                   "checked at": _checked_at(scale, deps, blocking)}
+            row = {"paper": "Z19", "claim": claim, "network": model,
+                   "source": "Z19 Table S2", "paper says": f"{ref:.1f}%",
+                   "statistic": statistic, "checked at": _checked_at(scale, deps, blocking),
+                   **sample}
             if failed:
                 rows.append(_not_judged(row, failed))
                 continue
             mean, lo, hi = values
             ok = abs(100 * mean - ref) <= TOLERANCE_PP
             rows.append({
-                **row, "this build": f"{100 * mean:.1f} [{100 * lo:.1f}-{100 * hi:.1f}]",
-                "verdict": (f"not run at this scale ({scale})" if blocking
+                **row, "this build": f"{100 * mean:.1f}% [{100 * lo:.1f}-{100 * hi:.1f}]",
+                "statistic": f"{statistic}; within {TOLERANCE_PP:g} points of the paper",
+                "verdict": (f"not comparable at {scale} scale" if blocking
                             else "reproduced" if ok else "not reproduced")})
         blocking = departures.blocking(deps, model, ("dense.", "max_power"))
-        row = {"claim": "supermask: signed constant > initial weights", "network": model,
-               "source": "Z19 §5, Table S2", "paper": "holds", "statistic": heuristic_statistic,
-               "checked at": _checked_at(scale, deps, blocking)}
+        row = {"paper": "Z19", "claim": "supermask: signed constant > initial weights",
+               "network": model, "source": "Z19 §5, Table S2", "paper says": "holds",
+               "checked at": _checked_at(scale, deps, blocking), **sample}
         if dense_failed:
             rows.append(_not_judged(row, dense_failed))
             continue
-        signed, initial = same["signed_constant"]["mean"], same["initial"]["mean"]
-        rows.append({**row, "this build": f"{100 * signed:.1f} vs {100 * initial:.1f}",
-                     "verdict": "reproduced" if signed > initial else "not reproduced"})
+        v = _signed_above_initial(heuristic[heuristic["model"] == model], same)
+        rows.append({**row, "this build": (f"signed constant {100 * same['signed_constant']['mean']:.1f}%"
+                                           f", initial {100 * same['initial']['mean']:.1f}%"),
+                     "statistic": "each weights' best prune power (mean over seeds), per seed: "
+                                  + (v.statistic or v.why),
+                     "verdict": verdicts.word(v, not blocking, scale)})
     return rows
+
+
+def _signed_above_initial(table: pd.DataFrame, best: dict) -> verdicts.Verdict:
+    """Signed constant > initial weights for large_final_same_sign, paired over seeds, each
+    at its best prune power."""
+    t = table[table["criterion"] == "large_final_same_sign"]
+    per_seed = {w: t[(t["weights"] == w) & (t["power"] == best[w]["power"])]
+                .set_index("seed")["test_acc"].to_dict() for w in best}
+    return verdicts.above(per_seed["signed_constant"], per_seed["initial"],
+                          ("signed constant", "initial weights"))
 
 
 def _not_judged(row: dict, failed: list[str]) -> dict:
     """A claim's row when some of its runs failed: they are named, the others not averaged."""
-    return {**row, "this build": "failed: " + ", ".join(failed), "verdict": NOT_JUDGED}
+    return {**row, "this build": "", "verdict": "not judged: runs failed: " + ", ".join(failed)}
 
 
 def _mean_min_max(values: pd.Series) -> tuple[float, float, float]:
@@ -179,10 +226,11 @@ def styled(card: pd.DataFrame):
     """The scorecard as the book shows it: fits the page (fixed layout, wrapped text, the
     verdict third), each verdict cell coloured."""
     def colour(verdict: str) -> str:
-        return f"background-color: {VERDICT_COLOURS.get(verdict, '#e2e3e5')}; font-weight: bold"
+        return f"background-color: {verdict_colour(verdict)}; font-weight: bold"
 
-    widths = {"claim": 19, "network": 9, "verdict": 14, "paper": 6, "this build": 11,
-              "statistic": 16, "checked at": 12, "source": 13}  # percent of the page width
+    widths = {"paper": 5, "claim": 17, "network": 8, "verdict": 12, "paper says": 6,
+              "this build": 10, "statistic": 14, "scale": 4, "checked at": 8, "data": 6,
+              "seeds": 4, "source": 6}  # percent of the page width
     styles = [{"selector": "", "props": "table-layout: fixed; width: 100%; font-size: 0.75em"},
               {"selector": "td, th", "props": "white-space: normal; overflow-wrap: break-word; "
                                               "vertical-align: top; text-align: left"}]

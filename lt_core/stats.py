@@ -70,3 +70,15 @@ def sparse_mean(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop") -
     """Per member: the mean of ``metric`` over ``sparse_rounds``, all seeds pooled."""
     ok = summary[~summary["failed"] & summary["round"].isin(sparse_rounds(summary))]
     return ok.groupby("member")[metric].mean()
+
+
+def sparse_mean_per_seed(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop"
+                         ) -> dict[str, dict[int, float]]:
+    """Per member and seed: the mean of ``metric`` over ``sparse_rounds`` (the values the
+    claims pair over seeds)."""
+    ok = summary[~summary["failed"] & summary["round"].isin(sparse_rounds(summary))]
+    means = ok.groupby(["member", "seed"])[metric].mean()
+    out: dict[str, dict[int, float]] = {}
+    for (member, seed), v in means.items():
+        out.setdefault(member, {})[int(seed)] = float(v)
+    return out

@@ -1,23 +1,26 @@
 import re
+from pathlib import Path
 
 import pytest
 
-from lt_core import config, decoupling, layerwise
+from lt_core import config, experiments, scales
 from lt_core.config import ConfigError
 
+PARAMS = sorted(Path(__file__).resolve().parent.parent.glob("params/*/*.yaml"))
 
-def test_loads_params_files_of_every_scale():
-    from pathlib import Path
-    files = sorted(Path("params").glob("*/*.yaml"))
-    assert len(files) >= 12
-    for path in files:
-        if "decoupling" in path.name:  # H21's experiment has its own schema
-            assert decoupling.load(path).studies
-            continue
-        if "layerwise" in path.name:  # so has L23's
-            assert config.load(path, layerwise.Layerwise).measures
-            continue
-        config.load(path, config.Supermasks if "supermask" in path.name else config.Experiment)
+
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_params_file_of_every_scale_loads_as_its_experiment(path):
+    """timm-style: a new params file is tested without a new test; at paper scale also its
+    smoke-scale shrink."""
+    values = config.read_yaml(path)
+    kind, cfg = experiments.load(values)
+    assert kind == values["experiment"]  # every file names its experiment
+    if path.parent.name == "paper":
+        assert experiments.load(scales.smoke(values))[0] == kind
+
+
+def test_paper_settings_resolve_per_network():
     paper = config.load("params/paper/01_mask_criteria.yaml")
     assert paper.models == ["fc", "conv2", "conv4", "conv6"] and len(paper.pruning.arms) == 11
     # Unset training fields resolve to the paper's per-network settings (paper_specs.md 0.3).

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from lt_core import analysis, config, decoupling, engine, layerwise, lottery
+from lt_core import config, decoupling, engine, layerwise, lottery
 from lt_core.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,12 +91,18 @@ def test_no_point_of_a_failed_find_run_after_its_divergence(tmp_path, monkeypatc
 
 
 def test_a_level_whose_find_value_failed_everywhere_is_not_judged():
-    """best_eval_per_level on a level where one find value's masks fail under every H_eval:
-    no idxmax on an all-NaN row (pandas raises); that level is left out."""
-    acc = pd_frame({("lottery", 0.1, 0.1): [[0.9], [0.9], [None]],
-                    ("lottery", 0.1, 0.5): [[0.9], [0.8], [None]]})
-    best = analysis.best_eval_per_level(analysis.curves(acc), "lr")
-    assert list(best.index) == [1] and best[1] == 0.1
+    """One find value's masks fail under every H_eval at level 2: the claims that need that
+    level say so instead of crashing (pandas' idxmax on an all-NaN row did)."""
+    from lt_core.decoupling import claims as h21
+
+    acc = pd_frame({("lottery", 0.1, 0.1): [[0.9, 0.9], [0.9, 0.91], [None, None]],
+                    ("lottery", 0.1, 0.5): [[0.9, 0.9], [0.8, 0.82], [None, None]],
+                    ("lottery", 0.5, 0.1): [[0.9, 0.9], [0.85, 0.86], [0.8, 0.8]],
+                    ("lottery", 0.5, 0.5): [[0.9, 0.9], [0.81, 0.83], [0.8, 0.8]]})
+    v = h21.best_eval_changes(acc, "lr")
+    assert v.holds is None and "runs failed" in v.why
+    per_level = {lv: h21.best_vs_best(acc, "lr", lv) for lv in (1, 2)}
+    assert per_level[2].holds is None
 
 
 def pd_frame(values: dict):

@@ -123,14 +123,16 @@ def test_a_claim_with_a_failed_run_is_not_judged_and_names_it(monkeypatch):
     from lt_core import claims
 
     rows = [{"model": "fc", "round": r, "percent_remaining": 100 * 0.8 ** r, "member": m,
-             "seed": s, "test_acc_at_early_stop": v, "failed": False, "failed_at": float("nan")}
+             "seed": s, "test_acc_at_early_stop": v + 0.01 * s, "failed": False,
+             "failed_at": float("nan")}
             for m, v in {"a": 0.9, "b": 0.5}.items() for s in (0, 1) for r in (0, 1, 2)]
     monkeypatch.setitem(claims.CLAIMS, "test", [claims.Claim(("a", "b"), "here")])
     frame = pd.DataFrame(rows)
-    row = claims.check(frame, "test").loc["a > b"]
-    assert row["holds"] and row["this build"] == "90.00, 50.00" and row["failed"] == []
+    row = claims.check(frame, "test").iloc[0]
+    assert row["verdict"].holds and row["this build"] == "a 90.50%, b 50.50%"
+    assert row["failed"] == []
     frame.loc[(frame["member"] == "a") & (frame["seed"] == 1) & (frame["round"] == 2),
               ["failed", "failed_at", "test_acc_at_early_stop"]] = [True, 10, float("nan")]
-    row = claims.check(frame, "test").loc["a > b"]
-    assert row["holds"] is None and row["this build"] == ""
+    row = claims.check(frame, "test").iloc[0]
+    assert row["verdict"].holds is None and row["this build"] == ""
     assert row["failed"] == ["fc a seed 1: diverged in round 2 at iteration 10"]

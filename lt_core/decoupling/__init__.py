@@ -34,7 +34,6 @@ description and the scorecard's rows).
 
 from .config import (
                      FIGURES,
-                     PAPER,
                      Constrained,
                      Decoupling,
                      H21Data,
@@ -56,6 +55,6 @@ from .experiment import (
 from .plan import Plan
 from .structured import filter_masks, unit_layers
 
-__all__ = ["FIGURES", "PAPER", "Constrained", "Decoupling", "H21Data", "Phase", "Plan",
+__all__ = ["FIGURES", "Constrained", "Decoupling", "H21Data", "Phase", "Plan",
            "Result", "Study", "build_info", "departures", "describe_a9", "filter_masks", "load",
            "phase_train", "run", "run_a9", "scorecard_rows", "stand_in_note", "unit_layers"]

@@ -23,13 +23,6 @@ FIGURES = {
     "structured_weight_decay": "Fig 5c",
 }
 
-# H21's setting as paper_specs.md 5.1 reconstructs it (ResNet-20 on CIFAR-10 is ASSUMED), for
-# the one sentence that says how a run departs from it.
-PAPER = {"model": "resnet20", "dataset": "cifar10", "epochs": 110.0, "milestones": [55.0, 83.0],
-         "optimizer": "sgd", "momentum": 0.9, "batch_size": 256, "weight_decay": 1e-4,
-         "augment": "crop_flip", "min_levels": 15, "min_seeds": 3}
-
-
 @dataclass(frozen=True)
 class Phase:
     """Overrides of the shared training settings in one phase (None: the shared value)."""

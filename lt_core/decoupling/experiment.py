@@ -5,17 +5,19 @@ scorecard's and the entry page's rows of this chapter."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
 
-from .. import analysis, engine, executor, lottery, models, scales, schedule
+from .. import analysis, engine, executor, lottery, models, scales, schedule, verdicts
 from .. import data as data_mod
 from .. import departures as departures_mod
 from ..store import RunStore, unpack_mask
-from .config import FIGURES, PAPER, Decoupling, Study, load, phase_train
+from . import claims as claims_mod
+from .config import FIGURES, Decoupling, Study, load, phase_train
 from .plan import Plan
 
 
@@ -31,6 +33,7 @@ class Result:
     store: RunStore
     layers: list[str]  # prunable tensors in depth order
     numel: dict[str, int]
+    a9: bool = False  # Fig A9's experiment (its paper settings are the a9 section's)
 
     @cached_property
     def accuracy(self) -> pd.DataFrame:
@@ -98,13 +101,40 @@ class Result:
         return analysis.layerwise_pruning_ratios(self.masks_per_layer)
 
     def claims(self) -> pd.DataFrame:
-        """H21's orderings (h21_check_values.md Q1-Q16) with verdicts computed here (on Tiny
-        ImageNet: Fig A9's, Q15)."""
-        if self.cfg.data.dataset == "tiny_imagenet":
-            return pd.DataFrame(analysis.a9_claims(self.curves, self.find_accuracy))
-        return pd.DataFrame(analysis.claims(
-            self.curves, self.find_accuracy, self.lpr, {s.name: s for s in self.cfg.studies},
-            self.cfg.constrained, self.cfg.lpr_levels))
+        """H21's claims (h21_check_values.md Q1-Q16; for Fig A9's experiment Q15) with their
+        verdicts (``claims``): columns id, figure, claim, verdict (``verdicts.Verdict``)."""
+        if self.a9:
+            rows = claims_mod.judge_a9(self.accuracy, self.find_accuracy)
+        else:
+            rows = claims_mod.judge(self.accuracy, self.find_accuracy, self.lpr,
+                                    {s.name: s for s in self.cfg.studies},
+                                    self.cfg.constrained, self.cfg.lpr_levels)
+        return pd.DataFrame(rows, columns=["id", "figure", "claim", "verdict"])
+
+    @property
+    def paper_settings(self) -> bool:
+        """Whether every setting is the paper's (fewer seeds or studies aside): only then
+        are verdicts reproductions."""
+        return not [d for d in self.departures() if d.kind == "setting"]
+
+    def describe_claims(self, ids: list[str], scale: str) -> str:
+        """Markdown bullets: each claim with ``id`` in ``ids``, its verdict in words where it
+        was reached and the statistic behind it."""
+        rows = self.claims()
+        rows = rows[rows["id"].isin(ids)]
+        return "\n".join(
+            f"- **{r.id}** ({r.figure}): {r.claim}: "
+            f"**{verdicts.word(r.verdict, self.paper_settings, scale)}**"
+            + (f" ({r.verdict.statistic})" if r.verdict.statistic else "") + "."
+            for r in rows.itertuples())
+
+    def claims_table(self, scale: str) -> pd.DataFrame:
+        """Every claim as the page's table: verdict in words, then the statistic."""
+        c = self.claims()
+        return pd.DataFrame({
+            "id": c["id"], "figure": c["figure"], "claim": c["claim"],
+            "verdict": [verdicts.word(v, self.paper_settings, scale) for v in c["verdict"]],
+            "statistic": [v.statistic for v in c["verdict"]]})
 
     def report(self) -> str:
         """Plain text for the command line: best coupled and decoupled pair per level, the
@@ -118,9 +148,7 @@ class Result:
                          + best.round(4).to_string(index=False))
             parts.append(f"== {s.name}: LPR per layer (%) at levels {self.cfg.lpr_levels}\n"
                          + analysis.lpr_table(self.lpr, s.name, self.cfg.lpr_levels).to_string())
-        claims = self.claims()
-        parts.append("== claims\n" + claims[["id", "figure", "claim", "verdict", "numbers"]]
-                     .to_string(index=False))
+        parts.append("== claims\n" + self.claims_table("this").to_string(index=False))
         return "\n\n".join(parts)
 
     def failures(self) -> list[str]:
@@ -155,8 +183,8 @@ class Result:
                            f"{_levels(g['level'])}: not trained, {r.skipped}")
         return out
 
-    def departures(self) -> list[str]:
-        return departures(self.cfg, self.data)
+    def departures(self) -> list[departures_mod.Departure]:
+        return departures(self.cfg, self.data, self.a9)
 
     def describe(self, scale: str) -> str:
         """Markdown: scale, data, device, each study's settings, failed trainings, and the
@@ -237,27 +265,26 @@ def _describe_study(s: Study) -> str:
             + "".join(f", {p}" for p in phases + extra))
 
 
-def departures(cfg: Decoupling, data: lottery.DataInfo) -> list[str]:
-    """How this configuration departs from H21's setting as paper_specs.md 5.1 reconstructs
-    it; empty at paper scale."""
-    out, tr = [], cfg.train
-    if cfg.model != PAPER["model"] or not data.name.startswith(PAPER["dataset"]):
-        out.append(f"{cfg.model} on {data.name} instead of ResNet-20 on CIFAR-10")
-    if cfg.width not in (None, 16):
-        out.append(f"width {cfg.width} instead of 16")
-    if tr.epochs != PAPER["epochs"]:
-        length = f"{tr.epochs:g} epochs" if tr.epochs else f"{tr.iterations:,} iterations"
-        out.append(f"{length} per training instead of {PAPER['epochs']:g} epochs")
-    for name in ("milestones", "optimizer", "momentum", "batch_size", "weight_decay"):
-        if getattr(tr, name) != PAPER[name]:
-            out.append(f"{name} {getattr(tr, name)} instead of {PAPER[name]}")
-    if cfg.data.augment != PAPER["augment"]:
-        out.append("no crop+flip augmentation")
-    if cfg.levels < PAPER["min_levels"]:
-        out.append(f"{cfg.levels} pruning levels instead of 15-20")
-    if len(cfg.seeds) < PAPER["min_seeds"]:
-        out.append(f"{len(cfg.seeds)} seeds instead of at least 3")
+def departures(cfg: Decoupling, data: lottery.DataInfo, a9: bool = False
+               ) -> list[departures_mod.Departure]:
+    """How this configuration departs, field by field, from H21's setting as
+    ``params/paper/05_decoupling.yaml`` holds it (paper_specs.md 5.1; for Fig A9 its ``a9``
+    section), and the data it read from the paper's; empty at paper scale."""
+    paper = paper_config()
+    if a9:
+        paper = paper.a9
+    out = departures_mod.diff(cfg, paper, skip=departures_mod.RUNTIME | {"a9"})
+    if data.name.split("+")[0] != {"tiny_imagenet": "tiny-imagenet"}.get(
+            paper.data.dataset, paper.data.dataset):
+        out.append(departures_mod.Departure("data", data.name.split("+")[0],
+                                            paper.data.dataset))
     return out
+
+
+@functools.cache
+def paper_config() -> Decoupling:
+    """H21's experiment at the papers' settings: ``params/paper/05_decoupling.yaml``."""
+    return load(str(scales.PARAMS / "paper" / "05_decoupling.yaml"))
 
 
 def stand_in_note(cfg: Decoupling) -> str:
@@ -280,7 +307,7 @@ def _layer_names(cfg: Decoupling) -> list[str]:
     return list(net.prune_rates)
 
 
-def run(cfg: Decoupling, progress: bool = True) -> Result:
+def run(cfg: Decoupling, progress: bool = True, a9: bool = False) -> Result:
     """Run (or resume) the experiment; trainings in the store are never repeated.
 
     Level by level: the find runs, the Fig 7 runs and the random baselines train level n
@@ -317,7 +344,7 @@ def run(cfg: Decoupling, progress: bool = True) -> Result:
                            "seed": f.seed, "key": f.key} for f in plan.finds])
     numel = {n: p.numel() for n, p in model.named_parameters() if n in model.prune_rates}
     return Result(cfg, pd.DataFrame(plan.lines), finds, info, str(device), store,
-                  list(model.prune_rates), numel)
+                  list(model.prune_rates), numel, a9)
 
 
 def run_a9(cfg: Decoupling, progress: bool = True) -> Result | None:
@@ -325,7 +352,7 @@ def run_a9(cfg: Decoupling, progress: bool = True) -> Result | None:
     if cfg.a9 is None:
         return None
     return run(dataclasses.replace(cfg.a9, device=cfg.device, store=cfg.store,
-                                   executor=cfg.executor, ray=cfg.ray), progress)
+                                   executor=cfg.executor, ray=cfg.ray), progress, a9=True)
 
 
 def describe_a9(result: Result | None, scale: str) -> str:
@@ -334,15 +361,11 @@ def describe_a9(result: Result | None, scale: str) -> str:
         return (f"**Not run at scale {scale}:** `params/paper/05_decoupling.yaml` has it "
                 "(`a9:`), with Tiny ImageNet in the data root (`python -m lt_core data "
                 "--tiny-imagenet`).")
-    return (result.describe(scale) + "\n\n"
-            + analysis.describe_claims(result.claims(), ["Q15"]))
+    return result.describe(scale) + "\n\n" + result.describe_claims(["Q15"], scale)
 
 
 # ----------------------------------------------------------------------------------------------
 # The scorecard's and the entry page's view of this chapter
-
-CARD_VERDICTS = {analysis.HOLDS: "reproduced", analysis.FAILS: "not reproduced"}
-
 
 def _results(scale: str, store: str | None, progress: bool) -> list[Result]:
     """The notebook's experiments at ``scale`` (and A9's where the params have it); none if
@@ -358,20 +381,19 @@ def _results(scale: str, store: str | None, progress: bool) -> list[Result]:
 
 def scorecard_rows(scale: str, store: str | None = None, progress: bool = False
                    ) -> list[dict]:
-    """H21's orderings as scorecard rows (``scorecard.COLUMNS``) with the verdicts computed
-    from the notebook's runs. H21 states no numbers; orderings its captions contradict are
+    """H21's claims as scorecard rows (``scorecard.COLUMNS``) with the verdicts computed
+    from the notebook's runs. H21 states no numbers; claims its captions contradict are
     marked so, not judged."""
     rows = []
     for result in _results(scale, store, progress):
-        checked_at = "paper settings" if not result.departures() else f"{scale} scale"
+        checked_at = "paper settings" if result.paper_settings else f"{scale} scale"
         for c in result.claims().itertuples():
-            rows.append({"claim": f"{c.id}: {c.claim}", "network": result.cfg.model,
-                         "source": f"H21 {c.figure}", "paper": "holds (no numbers stated)",
-                         "this build": c.numbers,
-                         "statistic": "test accuracy, mean over seeds, then over the pruned "
-                                      "levels where no training failed",
-                         "checked at": checked_at,
-                         "verdict": CARD_VERDICTS.get(c.verdict, c.verdict)})
+            rows.append({"paper": "H21", "claim": f"{c.id}: {c.claim}",
+                         "network": result.cfg.model, "source": f"H21 {c.figure}",
+                         "paper says": "holds (no numbers stated)", "this build": "",
+                         "statistic": c.verdict.statistic, "checked at": checked_at,
+                         "verdict": verdicts.word(c.verdict, result.paper_settings, scale),
+                         "data": result.data.name, "seeds": len(result.cfg.seeds)})
     return rows
 
 
