@@ -795,7 +795,10 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                                   "paper's std, L23 chapter)",
                      "verdict": table2_status(r, scale)})
     t1 = paper.load("l23_table1_ranges").set_index("layer")
-    for layer, g in result.init_ranges.groupby("layer", sort=False):
+    init_ranges = result.init_ranges if "resnet18" in result.config.models else pd.DataFrame(
+        columns=["layer"])  # Table 1 is about the ResNet-18 of this build, where it has one
+    r18_paper = "resnet18" in result.config.models and not result.network_departures("resnet18")
+    for layer, g in init_ranges.groupby("layer", sort=False):
         lo, hi = g["extreme_lo"].iloc[0], g["extreme_hi"].iloc[0]
         p_min, p_max = t1.loc[layer, "init_min"], t1.loc[layer, "init_max"]
         ok = lo <= -p_min <= hi and lo <= p_max <= hi
@@ -806,8 +809,8 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                                    f"seeds {', '.join(map(str, g['seed']))})",
                      "statistic": f"the paper's extremes within the central 98% of the "
                                   f"extremes this layer size draws: ±[{lo:.2f}, {hi:.2f}]",
-                     "scale": "any (no training)",
-                     "verdict": "reproduced" if ok else "not reproduced"})
+                     "scale": "paper" if r18_paper else scale,
+                     "verdict": verdicts.word(verdicts.Verdict(ok, ""), r18_paper, scale)})
     rows += _section5_rows(result, scale)
     paper_settings = not result.network_departures(result.config.overlap_model)
     for c in claims(result).itertuples():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lt_core import claims, notebooks
+from lt_core import claims, notebooks, scorecard
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
@@ -98,13 +98,15 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
     assert "mnist-embedded-5k" in index and "tiny" in index  # read from the store
     card = text("09_scorecard")
     assert "mask_x" not in card and "large_final_same_sign" in card
-    assert "not run at this scale (tiny)" in card  # numbers are never judged off paper scale
-    assert "reproduced" in card
+    assert "not comparable at tiny scale" in card  # numbers are never judged off paper scale
+    assert ">reproduced<" not in card and ">not reproduced<" not in card  # only at paper scale
+    assert "holds at tiny scale" in card or "does not hold at tiny scale" in card
+    assert "At the papers' settings: 0 reproduced, 0 not reproduced." in card
     # Every claim of notebooks 02 and 03 is on the scorecard, with its statistic.
     for notebook in ("02_mask1_actions", "03_mask0_actions"):
         for claim in claims.CLAIMS[notebook]:
-            assert claim.text in card, claim.text
-    assert "mean test acc. at early stop: round 2, 2 seeds" in card
+            assert claim.text.replace(">", "&gt;") in card or claim.text in card, claim.text
+    assert "per seed, mean test acc. at early stop over round 2" in card
     assert "H21 Fig 1a" in card and "05_decoupling" in index  # H21's orderings and build
 
 
@@ -172,10 +174,15 @@ def test_built_book_in_headless_chromium(built):
             const within = e => !e || e.scrollWidth <= e.clientWidth + 1;
             return within(t.parentElement) && within(document.documentElement);
         }""")
-        colours = page.evaluate("""() => [...document.querySelectorAll('td')]
-            .filter(td => ['reproduced', 'not reproduced'].includes(td.textContent.trim()))
-            .map(td => getComputedStyle(td).backgroundColor)""")
-        assert len(set(colours)) == 2  # one colour per verdict
+        cells = page.evaluate("""() => [...document.querySelectorAll('td')]
+            .filter(td => new RegExp('^(reproduced|not reproduced|holds at|does not hold '
+                + 'at|not judged|not testable|not comparable|not run)')
+                .test(td.textContent.trim()))
+            .map(td => [td.textContent.trim(), getComputedStyle(td).backgroundColor])""")
+        assert cells
+        for verdict, colour in cells:  # one colour per kind of verdict, as the legend says
+            hex_ = scorecard.verdict_colour(verdict).lstrip("#")
+            assert colour == "rgb({}, {}, {})".format(*bytes.fromhex(hex_)), verdict
         page.screenshot(path=str(ARTIFACTS / "scorecard.png"))
 
         # Each explorer: the images shown before and after one step of its slider.
