@@ -1,4 +1,4 @@
-# make book | make test | make bench | make data | make clean   (SCALE=tiny|quick|paper, EXECUTOR=local|ray)
+# make book | make test | make bench | make data | make clean   (SCALE=tiny|quick|smoke|paper, EXECUTOR=local|ray)
 SHELL := /bin/bash
 SCALE ?= quick
 # EXECUTOR=ray spreads populations over a Ray cluster ($$RAY_ADDRESS; none: a local one)

@@ -43,8 +43,19 @@ display(Markdown(result.describe(scale)))
 
 # %%
 table = result.table2()
-display(table.drop(columns=["comparable", "failed"]).round(2))
+display(layerwise.table2_display(table, scale))
 display(Markdown(layerwise.table2_verdict(table, scale)))
+
+# %% [markdown]
+# ## Layer collapse
+#
+# A level whose mask leaves a layer with no weight disconnects the input from the output
+# (Tanaka et al.'s layer collapse, which L23 names as the worst case of pruning): its accuracy
+# is not a ticket's. MinMax invites it: the smallest remaining weight of every layer scores 0,
+# so every layer loses at least one weight at every level, however small it is.
+
+# %%
+display(Markdown(layerwise.collapse_note(result)))
 
 # %%
 fig = plots.l23_accuracy(result.ticket_levels(), table,

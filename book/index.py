@@ -44,6 +44,7 @@ scorecard.build_info(scale, store=params.get("store"))
 # ```bash
 # make book                 # quick scale on the CPU, minutes (the default)
 # make book SCALE=tiny      # seconds: what CI runs
+# make book SCALE=smoke     # the paper's settings shrunk, on synthetic data: every code path
 # make book SCALE=paper     # the papers' settings: use a GPU and the full data (make data)
 # LT_DATA=/path/to/data make book   # a data root holding mnist/ and cifar-10
 # ```

@@ -460,6 +460,7 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
     mask where the training diverged or ``stopped`` says why there is no next round."""
     if stopped is not None or res.failed:  # a diverged training chooses no mask
         return {"round": rnd, "seed": run.seed, **_outcome(res),
+                "collapsed": masks.collapsed({n: state["mask"][n] for n in rates}),
                 **({"stopped": stopped} if stopped is not None and not res.failed else {}),
                 "percent_remaining": 100.0 * masks.density(
                     {n: state["mask"][n] for n in rates})}
@@ -502,6 +503,9 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
         "round": rnd,
         "seed": seed,
         "percent_remaining": 100.0 * masks.density(mask),
+        # Layers the mask this level trained left with no weight: information no longer
+        # flows from input to output (layer collapse), whatever the accuracy says.
+        "collapsed": masks.collapsed(mask),
         **_outcome(res),
         "next_mask": {n: pack_mask(m) for n, m in {**held, **next_mask}.items()},
     }

@@ -251,3 +251,20 @@ def density(masks: dict[str, torch.Tensor]) -> float:
     """Fraction of prunable weights remaining."""
     kept = sum(int(m.sum()) for m in masks.values())
     return kept / sum(m.numel() for m in masks.values())
+
+
+def collapsed(masks: dict[str, torch.Tensor]) -> list[str]:
+    """The layers left with no unpruned weight (layer collapse: no path from input to
+    output through them), and, for a chain of linear layers, every layer once no unit of
+    the output is reachable from the input through the kept weights."""
+    empty = [n for n, m in masks.items() if not m.any()]
+    if empty:
+        return empty
+    mats = list(masks.values())
+    if not all(m.dim() == 2 for m in mats) or any(
+            a.shape[0] != b.shape[1] for a, b in zip(mats, mats[1:])):
+        return []  # not a chain of linear layers (convs, skips): empty layers only
+    alive = torch.ones(mats[0].shape[1], dtype=torch.bool)
+    for m in mats:  # units with a kept weight from a live unit of the layer before
+        alive = (m.bool() & alive).any(1)
+    return [] if alive.any() else list(masks)

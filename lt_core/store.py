@@ -207,6 +207,7 @@ class RunStore:
             "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
             "failed": rec["failed_at"] is not None,
             "failed_at": rec["failed_at"],  # the iteration where it diverged
+            "collapsed": rec.get("collapsed", []),  # layers its mask left empty
             "wall_s": rec.get("wall_s"),
         } for key, cfg, rnd, rec in self._records(keys)])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lt_core import claims, notebooks, scorecard
+from lt_core import claims, notebooks, scales, scorecard
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "book"
@@ -26,7 +26,7 @@ def executed(tmp_path_factory):
 def test_every_notebook_has_params_at_every_scale():
     for src in notebooks.sources():
         for scale in notebooks.SCALES:
-            assert (REPO / "params" / scale / f"{src.stem}.yaml").exists()
+            assert scales.params(scale, src.stem) is not None, (scale, src.stem)
 
 
 def test_executed_notebooks_state_scale_and_data(executed):

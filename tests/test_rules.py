@@ -277,3 +277,48 @@ def test_a_given_initial_state_keys_the_run_and_its_rewind_point(tmp_path):
     assert len(points) == 3  # one per initial state
     acc = [store.load_round(k, 0)["metrics"]["test_loss"][-1] for k in keys]
     assert acc[0] == acc[1] != acc[2]
+
+
+def test_layer_collapse_by_hand():
+    ones = {"a": torch.ones(3, 4), "b": torch.ones(2, 3)}
+    assert masks.collapsed(ones) == []
+    assert masks.collapsed({**ones, "b": torch.zeros(2, 3)}) == ["b"]
+    # a keeps weights into hidden unit 0 only, b reads hidden units 1 and 2 only: no path
+    a = torch.zeros(3, 4)
+    a[0] = 1
+    b = torch.zeros(2, 3)
+    b[:, 1:] = 1
+    assert masks.collapsed({"a": a, "b": b}) == ["a", "b"]
+    b[0, 0] = 1  # one path through unit 0
+    assert masks.collapsed({"a": a, "b": b}) == []
+    conv = {"c": torch.ones(4, 3, 3, 3), "d": torch.zeros(2, 4, 1, 1)}
+    assert masks.collapsed(conv) == ["d"]
+
+
+def test_l23_lenet_with_openlths_output_rule_at_tiny_scale(tmp_path):
+    """ignore_output_layer on a tiny LeNet run: no output weight is ever pruned, and each
+    level removes exactly what OpenLTH's rule removes from the same pool (n + 1 of the pooled
+    layers, n = ceil(0.2 x remaining over the whole mask), magnitude has no ties here)."""
+    from lt_core import config, layerwise
+
+    cfg = config.load({"train": {"iterations": 10, "eval_every": 10}, "levels": 3,
+                       "seeds": [0], "measures": ["magnitude", "l1"], "store": str(tmp_path),
+                       "overlap": {"measures": ["magnitude", "l1"], "level": 2,
+                                   "reinit_seeds": []}, "ignore_output_layer": True},
+                      layerwise.Layerwise)
+    result = layerwise.run(cfg, progress=False)
+    for key in result.runs["key"]:
+        remaining = 266_200
+        for level in range(3):
+            nxt = {n: unpack_mask(p) for n, p in result.record(key, level)["next_mask"].items()}
+            assert nxt["fc.weight"].all()
+            kept = sum(int(m.sum()) for m in nxt.values())
+            assert remaining - kept == masks.prune_count(0.2, remaining) + 1
+            remaining = kept
+    assert "never pruned but counted in the remaining weights" in result.describe("tiny")
+    assert not [d for d in result.departures() if "output layer" in d]  # L23's rule for LeNet
+    pruned = config.load({"ignore_output_layer": False}, layerwise.Layerwise)
+    info = {"lenet_300_100": result.data["lenet_300_100"]}
+    other = layerwise.LayerwiseResult(pruned, result.runs, info, "cpu", result.store)
+    assert ("lenet_300_100 output layer pruned instead of not pruned (OpenLTH's rule)"
+            in other.network_departures("lenet_300_100"))
