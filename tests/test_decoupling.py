@@ -231,6 +231,34 @@ def test_baselines_and_constrained_runs_keep_the_references_counts(result):
         assert not torch.equal(next_masks(result, lpr, level)["fc.weight"], ref["fc.weight"])
 
 
+def test_the_two_random_baselines_draw_independently(result):
+    """Global random and preserve LPR once drew from one stream, so within a layer one kept
+    set was a subset of the other (and equal where the counts were)."""
+    lpr = lines(result, study="lr", kind="preserve_lpr", find=0.1)["key"].iloc[0]
+    glob = lines(result, study="lr", kind="global_random", find=0.1)["key"].iloc[0]
+    for level in (1, 2):
+        a = next_masks(result, lpr, level)["fc_layers.0.weight"].bool()
+        b = next_masks(result, glob, level)["fc_layers.0.weight"].bool()
+        assert (a & ~b).any() and (b & ~a).any()  # neither contains the other
+
+
+def test_global_random_is_as_large_as_its_ticket_under_the_threshold_rule(tmp_path):
+    """OpenLTH's threshold prunes n + 1 (more on ties); the baseline keeps exactly as many
+    weights as the ticket, not its own ceil(0.2 x remaining)."""
+    cfg = decoupling.load({
+        "model": "lenet_300_100", "levels": 2, "lpr_levels": [1], "seeds": [0],
+        "device": "cpu", "count": "threshold",
+        "data": {"dataset": "mnist", "normalize": "none", "augment": "none"}, "train": TRAIN,
+        "studies": [{"name": "lr", "vary": "lr", "find": [0.1], "eval": [0.1]}],
+        "store": str(tmp_path)})
+    res = decoupling.run(cfg, progress=False)
+    find = find_key(res, "lr", 0.1)
+    glob = lines(res, study="lr", kind="global_random", find=0.1)["key"].iloc[0]
+    for level in (1, 2):
+        ticket = sum(int(m.sum()) for m in next_masks(res, find, level).values())
+        assert sum(int(m.sum()) for m in next_masks(res, glob, level).values()) == ticket
+
+
 def test_variants_start_where_the_find_run_rewinds_or_stopped(result):
     store = result.store
     # late rewinding: k = 0.125 epochs of 32 = 4; the eval starts from the find's state at k
