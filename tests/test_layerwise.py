@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lt_core import analysis, config, layerwise, lottery, models, scorecard, seeds
+from lt_core import analysis, config, layerwise, lottery, masks, models, scorecard, seeds
 from lt_core.config import ConfigError
 from lt_core.store import RunStore
 
@@ -74,14 +74,26 @@ def test_levels_prune_a_fifth_and_share_the_dense_level(result):
     tickets = s[s["kind"] == "ticket"]
     assert sorted(tickets["level"].unique()) == [0, 1, 2] and not s["failed"].any()
     assert tickets[tickets["level"] == 0]["test_acc"].nunique() == 1  # trained once
-    total = models.count_prunable(models.build("lenet_300_100", (1, 28, 28)))
     for key in tickets["run"].unique():
-        remaining = total
+        measure = result.store.config(key)["criterion"]
         for level in (1, 2):
+            before = layerwise.ticket(result.store, key, level - 1)
             kept = sum(int(m.sum()) for m in layerwise.ticket(result.store, key, level).values())
-            assert kept <= remaining - math.ceil(0.2 * remaining)  # OpenLTH: n + 1 or more
-            remaining = kept
+            assert kept == openlth_kept(measure, result.store.load_round(key, level - 1)["final"],
+                                        before, ignore={"fc.weight"})
         assert "final" in result.store.load_round(key, 2)  # kept for section 5
+
+
+def openlth_kept(measure, final, mask, ignore=()):
+    """What OpenLTH's sparse_global keeps, computed here by hand from the scores: n =
+    ceil(0.2 x remaining over the whole mask), tau = the n-th smallest pooled score of the
+    layers not ignored, keep > tau (so n + 1 go, more on ties)."""
+    remaining = sum(int(m.sum()) for m in mask.values())
+    pooled = torch.cat([masks.importance(measure, final[n], m)[m.bool()]
+                        for n, m in mask.items() if n not in ignore])
+    n = math.ceil(round(0.2 * remaining, 9))
+    tau = pooled.sort().values[n]
+    return remaining - int((pooled <= tau).sum())
 
 
 def test_partial_reinit_starts_from_the_overlap_of_theta_0(result):
@@ -111,9 +123,12 @@ def test_a_second_run_trains_nothing(result, monkeypatch):
 def test_analyses_and_the_comparison_with_table_2(result):
     ls = result.layer_sparsity
     assert set(ls["measure"]) == {"magnitude", "l1", "minmax"} and ls["level"].max() == 2
-    # minmax prunes the smallest weight of every layer at every level (L23 §3.3)
+    # minmax prunes the smallest weight of every layer at every level (L23 §3.3), but the
+    # output layer, which LeNet's rule (OpenLTH's) never prunes
     mm = ls[(ls["measure"] == "minmax") & (ls["level"] == 1) & (ls["layer"] != "all")]
-    assert (mm["kept"] < mm["numel"]).all()
+    out = mm["layer"] == "fc.weight"
+    assert (mm[~out]["kept"] < mm[~out]["numel"]).all()
+    assert (mm[out]["kept"] == mm[out]["numel"]).all()
     st = result.stability
     assert set(st["measure"]) == {"magnitude", "l1"} and (st["std"] >= 0).all()
     t2 = result.table2().set_index(["level", "measure"])

@@ -217,9 +217,15 @@ def test_global_levels_prune_ceil_fifth_of_what_remains(loop_store):
     store, keys, model = loop_store
     total = models.count_prunable(model)
     remaining = total
+    mask = {n: torch.ones(p.shape) for n, p in model.named_parameters() if n in model.prune_rates}
     for level in range(3):
-        kept = sum(int(unpack_mask(p).sum()) for p in store.load_round(keys[0], level)["next_mask"].values())
-        assert kept <= remaining - math.ceil(0.2 * remaining)  # threshold: at least n + 1 go
+        rec = store.load_round(keys[0], level)
+        pooled = torch.cat([rec["final"][n].abs()[m.bool()] for n, m in mask.items()])
+        n = masks.prune_count(0.2, remaining)
+        expected = remaining - int((pooled <= pooled.sort().values[n]).sum())  # by hand
+        mask = {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+        kept = sum(int(m.sum()) for m in mask.values())
+        assert kept == expected and remaining - kept >= n + 1  # threshold: n + 1 or more go
         remaining = kept
 
 
