@@ -293,11 +293,28 @@ def test_rerun_trains_nothing_and_reads_the_same_frames(result):
     assert not result.accuracy["failed"].any() and len(result.failures()) == 0
 
 
-def test_every_figure_the_claims_and_the_lpr_explorer(result):
-    for figure, study in (("fig1", None), ("fig2", "lr"), ("fig3", None), ("fig4", None),
-                          ("fig5", None), ("fig6", "lr"), ("fig7", None), ("fig8", None),
-                          ("fig9", None)):
-        assert plots.h21_figure(result, figure, study).axes
+def _lines(fig) -> list[np.ndarray]:
+    """The y values of every line drawn with points (not the x markers of failed points)."""
+    return [np.asarray(line.get_ydata(), float) for ax in fig.axes for line in ax.get_lines()
+            if line.get_marker() not in ("x", "None", None, "") and len(line.get_ydata())]
+
+
+def test_every_figure_draws_its_lines_and_the_claims_and_the_lpr_explorer(result):
+    drawn = {figure: plots.h21_figure(result, figure, study) for figure, study in (
+        ("fig1", None), ("fig2", "lr"), ("fig3", None), ("fig4", None), ("fig5", None),
+        ("fig6", "lr"), ("fig7", None), ("fig8", None), ("fig9", None))}
+    for figure, fig in drawn.items():
+        if figure == "fig8":  # no wd0 study here: the placeholder draws no line
+            assert _lines(fig) == []
+            continue
+        assert _lines(fig), figure
+    # Figure 1: each coupled run's line is its mean over seeds at every level
+    c = result.curves
+    for v in (0.02, 0.1):
+        want = analysis.select(c, study="lr", kind="lottery", find=v, eval=v,
+                               lpr_from=None).sort_values("level")["mean"].to_numpy()
+        assert any(len(y) == len(want) and (np.allclose(y, want) or np.allclose(y, 100 * want))
+                   for y in _lines(drawn["fig1"])), v
     claims = result.claims()
     assert set(claims["id"]) >= {f"Q{i}" for i in range(1, 15) if i != 15} | {"Q16"}
     contradicted = claims[claims["claim"].str.startswith("LR_find and the early")]["verdict"]
