@@ -156,8 +156,10 @@ def all_of(parts: Iterable[tuple[str, Verdict]]) -> Verdict:
     missing = [(name, v) for name, v in parts if v.holds is None]
     if missing:
         statuses = {v.status for _, v in missing}
-        return Verdict(None, stat, "; ".join(f"{name} ({v.why})" for name, v in missing),
-                       statuses.pop() if len(statuses) == 1 else "not judged")
+        whys = list(dict.fromkeys(v.why for _, v in missing))
+        why = whys[0] if len(whys) == 1 else "; ".join(
+            f"{name} ({v.why})" for name, v in missing)
+        return Verdict(None, stat, why, statuses.pop() if len(statuses) == 1 else "not judged")
     return Verdict(True, stat)
 
 

@@ -43,7 +43,9 @@ def test_parts_and_levels():
     assert verdicts.all_of([("p", yes), ("q", no)]).holds is False
     assert verdicts.all_of([("p", no), ("q", maybe)]).holds is False
     v = verdicts.all_of([("p", yes), ("q", maybe)])
-    assert v.holds is None and v.why == "q (why)"
+    assert v.holds is None and v.why == "why"
+    v = verdicts.all_of([("p", verdicts.not_judged("a")), ("q", maybe)])
+    assert v.why == "p (a); q (why)"
     v = verdicts.at_each_level({1: yes, 2: no, 3: maybe})
     assert v.holds is False and v.statistic.startswith("holds at 1 of 2 levels judged (1 not")
     assert verdicts.at_each_level({1: yes, 2: yes}).holds is True

@@ -35,7 +35,7 @@ def points(acc: pd.DataFrame, study: str, kind: str = LOTTERY, find=ANY, eval=AN
     part = acc[(acc["study"] == study) & (acc["kind"] == kind)]
     for col, value in (("find", find), ("eval", eval), ("lpr_from", lpr_from)):
         if value is not ANY:
-            part = part[[same(v, value) for v in part[col]]]
+            part = part[np.array([same(v, value) for v in part[col]], dtype=bool)]
     if part.empty:
         return pd.DataFrame()
     return part.groupby(["level", "seed"])["test_acc"].apply(
@@ -88,7 +88,7 @@ def dense(find_acc: pd.DataFrame, study: str, find) -> dict[int, float]:
     """The dense network trained under H_find (the find runs' level 0), per seed."""
     part = find_acc[(find_acc["study"] == study) & find_acc["lpr_from"].isna()
                     & (find_acc["level"] == 0)]
-    part = part[[same(v, find) for v in part["find"]]]
+    part = part[np.array([same(v, find) for v in part["find"]], dtype=bool)]
     return {int(r.seed): (np.nan if r.failed else float(r.test_acc)) for r in part.itertuples()}
 
 
@@ -297,7 +297,7 @@ def _fig5(acc, name, figure, s) -> dict:
 def _early_lpr(lpr: pd.DataFrame, study: str, levels: list[int], find) -> dict[int, float]:
     """Per seed: the mean LPR of the early layers (the first third) at ``levels``."""
     part = lpr[(lpr["study"] == study) & lpr["lpr_from"].isna() & lpr["level"].isin(levels)]
-    part = part[[same(v, find) for v in part["find"]]]
+    part = part[np.array([same(v, find) for v in part["find"]], dtype=bool)]
     order_ = list(dict.fromkeys(part.sort_values("depth")["layer"]))
     early = order_[: max(1, len(order_) // 3)]
     part = part[part["layer"].isin(early)]
