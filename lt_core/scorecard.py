@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import claims, config, decoupling, departures, layerwise, lottery, paper, supermask
+from . import banner, claims, config, decoupling, departures, layerwise, lottery, paper, supermask
 
 TOLERANCE_PP = 3.0
 NOT_JUDGED = "not judged: runs failed"
@@ -216,6 +216,7 @@ def build_info(scale: str, store: str | None = None, params: Path | None = None
             "notebook": path.stem, "scale": scale,
             "paper settings": "yes" if not deps else "no",
             "networks": ", ".join(result.data), "data": result.data_names,
-            "seeds": len(result.runs["seed"].unique()), "device": env["device_name"] or env["device"],
+            "seeds": len(result.runs["seed"].unique()),
+            "device": banner.device_label(env["device"], env["device_name"]),
             "torch": env["torch"], "lt_core": env["lt_core"]})
     return pd.DataFrame(rows)
