@@ -311,7 +311,8 @@ def test_every_figure_the_claims_and_the_lpr_explorer(result):
     for figure, study in (("fig1", None), ("fig2", "lr"), ("fig3", None), ("fig4", None),
                           ("fig5", None), ("fig6", "lr"), ("fig7", None), ("fig8", None),
                           ("fig9", None)):
-        assert plots.h21_figure(result, figure, study).axes
+        fig = plots.h21_figure(result, figure, study)  # fig8: its study is not run here
+        assert fig is None if figure == "fig8" else fig.axes
     claims = result.claims()
     assert set(claims["id"]) >= {f"Q{i}" for i in range(1, 15) if i != 15} | {"Q16"}
     assert claims[claims["claim"].str.startswith("LR_find and the early")]["verdict"].item() \
