@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from . import analysis, stats
 
@@ -249,7 +250,11 @@ def _readable(fig: plt.Figure, legend_from: plt.Axes, title: str,
     for ax in fig.axes:  # the one legend below replaces any legend inside the panels
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-    ncol = min(3, len(labels))
+    # As many columns as fit the figure's width: about 6 px a character at 8 pt, 40 px for
+    # the line sample and the gap.
+    longest = max(len(str(label)) for label in labels)
+    fits = int(fig.get_size_inches()[0] * 100 // (6.2 * longest + 40))
+    ncol = max(1, min(3, len(labels), fits))
     rows = -(-len(labels) // ncol)
     legend_inches = 0.15 + 0.2 * rows
     fig.tight_layout(rect=(0, legend_inches / fig.get_size_inches()[1], 1, 1))
@@ -753,7 +758,7 @@ def l23_movement(frame: pd.DataFrame, level: int, max_points: int = 4000) -> plt
     and at the end of level L (y), in the overlap vs not (a fixed sample when large)."""
     layer = frame["layer"].iloc[0]
     measures = list(dict.fromkeys(frame["measure"]))
-    fig, axes = _grid(len(measures), 2.4, ncols=3, sharex=True, sharey=True)
+    fig, axes = _grid(len(measures), 2.9, ncols=3, sharex=True, sharey=True)
     for ax, measure in zip(axes.flat, measures):
         part = frame[frame["measure"] == measure]
         part = part.sample(min(len(part), max_points), random_state=0)
@@ -773,7 +778,10 @@ def l23_movement(frame: pd.DataFrame, level: int, max_points: int = 4000) -> plt
         ax.set_xlabel("at the rewind point")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"at the end of level {level}")
-    _readable(fig, axes.flat[0], f"{layer}: each ticket connection's value")
+    proxies = [Line2D([], [], marker="o", ls="", ms=6, color=GROUP[flag][1])
+               for flag in (False, True)]
+    _readable(fig, axes.flat[0], f"{layer}: each ticket connection's value",
+              (proxies, [GROUP[False][0], GROUP[True][0]]))
     return fig
 
 
