@@ -276,7 +276,7 @@ def test_overlap_explorer_page_size_bound(built):
     state = json.loads(re.search(r'<script type="application/vnd.jupyter.widget-state\+json">'
                                  r"(.*?)</script>", html, re.S).group(1))["state"]
     views = [len(json.dumps(m)) for m in state.values()
-             if "lt-map" in str(m["state"].get("value", ""))]
+             if "<img class='lt-map'" in str(m["state"].get("value", ""))]
     assert len(views) == 3 * 3  # params/tiny/06_layerwise.yaml: 3 measures, levels 0..2
     projected = page.stat().st_size - sum(views) + 10 * 11 * sum(views) / len(views)
     assert projected <= 1.5e6, projected
