@@ -266,7 +266,7 @@ def _log_x(ax: plt.Axes, frame: pd.DataFrame) -> None:
     """Z19's axis: percent of weights remaining, log scale, dense on the left."""
     values = sorted(set(frame["percent_remaining"].round(1)), reverse=True)
     ax.set_xscale("log")
-    ax.set_xticks(values[:: max(1, len(values) // 5)])
+    ax.set_xticks(values[:: max(1, -(-len(values) // 5))])  # at most 5: they fit a panel
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.invert_xaxis()
