@@ -335,12 +335,15 @@ def h21_panels(curves: pd.DataFrame, panels: list[Panel], title: str = "",
         _pct_axis(ax)
         ax.set_title(name)
         ax.set_ylabel("test accuracy, %")
-    handles, labels = {}, {}
+    handles = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
-            labels.setdefault(lab, lab)
-    _readable(fig, axes.flat[0], title, (list(handles.values()), list(labels)))
+    # The legend in reading order: masks by H_find, then by H_eval, then the baselines.
+    group = {"find": 0, "eval": 1}
+    labels = sorted(handles, key=lambda lab: (group.get(lab.split(" ")[0], 2),
+                                              list(handles).index(lab)))
+    _readable(fig, axes.flat[0], title, ([handles[lab] for lab in labels], labels))
     return fig
 
 

@@ -212,9 +212,9 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
 
 
 def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
-    """One (H_find, level) state: a bar per layer by depth, LPR and global random. 6.4 x
-    (0.3 per layer + 1.5) inches at 90 dpi: under the column's 688 px, so it shows at its
-    natural size, text at 9-10 pt (11-12 px)."""
+    """One (H_find, level) state as lossless WebP bytes: a bar per layer by depth, LPR and
+    global random. 6.4 x (0.3 per layer + 1.5) inches at 90 dpi: under the column's 688 px,
+    so it shows at its natural size, text at 9-10 pt (11-12 px)."""
     part = part.sort_values("depth")
     y = np.arange(len(part))
     fig = Figure(figsize=(6.4, 0.3 * len(part) + 1.5), dpi=dpi)
@@ -234,7 +234,7 @@ def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    return _compact(buf.getvalue())
 
 
 def _lpr_title(what: str, find, level: int, part: pd.DataFrame) -> str:
@@ -256,7 +256,7 @@ def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
     def image(f, lv: int) -> W.Image:
         part = analysis.select(means, level=lv, find=f)
         png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
-        return W.Image(value=png, format="png")
+        return W.Image(value=png, format="webp")
 
     # index = level (jslink copies the slider's value as it is)
     top = linked_stacks([[image(f, lv) for lv in range(int(levels[-1]) + 1)] for f in finds],
@@ -274,7 +274,7 @@ def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
     def show(find: float, level: int):
         part = analysis.select(means, level=level, find=find)
         return W.Image(value=render_lpr(part, _lpr_title(what, find, level, part)),
-                       format="png")
+                       format="webp")
 
     return W.interactive(show, find=finds, level=W.IntSlider(
         min=int(levels[0]), max=int(levels[-1]), value=int(levels[0])))
