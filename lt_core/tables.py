@@ -30,6 +30,8 @@ STATUSES = {
     "not judged": ("#e6e6e6", "no verdict; the reason follows the colon"),
     "not testable": ("#e6e6e6", "this build cannot test it; the reason follows the colon"),
     "not run": ("#e6e6e6", "the runs it needs are not part of this scale"),
+    "for reference": ("#e6e6e6", "not at the paper's settings: the comparison is shown, not "
+                                 "judged"),
 }
 NEUTRAL = "#e6e6e6"
 _WORD = re.compile(r"[\w.\-]+")
@@ -319,10 +321,13 @@ def h21_claims(claims_frame: pd.DataFrame):
 def table2(frame: pd.DataFrame):
     """``LayerwiseResult.table2``: per network one table with a row per level and measure:
     this build and L23, both mean ± std in %, the difference with its tolerance in points,
-    and whether it is within."""
+    and whether it is within (for reference only where the network did not run at the
+    paper's settings)."""
     parts = []
     for model, t in frame.groupby("model", sort=False):
-        within = ["within" if w else "outside" for w in t["within"]]
+        within = [("within" if w else "outside") if c else
+                  f"for reference: {'within' if w else 'outside'}"
+                  for w, c in zip(t["within"], t["comparable"])]
         out = pd.DataFrame({
             "level (sparsity)": [f"{lv} ({s:.1f}%)" for lv, s in zip(t["level"],
                                                                      t["sparsity_pct"])],
