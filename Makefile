@@ -10,10 +10,10 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 TORCH ?= torch==2.13.0
 VENDOR := book/_vendor
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
-# html-manager loads its icon fonts relative to the page, from a folder that depends on the
-# order its scripts load in (seen in Chromium): the page's folder, @jupyter-widgets/ or
-# @jupyter-widgets/html-manager/dist/. They go to all three.
-FONTS := book/_extra/@jupyter-widgets/html-manager/dist
+# MathJax: the one component the pages load (tex-mml-chtml.js), its fonts, and what it may
+# load on demand (TeX extensions by autoload, MathML entities); not the other combined
+# components nor the speech engine (sre), which only the menu's accessibility explorer loads.
+MATHJAX_FILES := tex-mml-chtml.js output/chtml/fonts/woff-v2 input/tex/extensions input/mml
 
 .PHONY: book test bench data clean notebooks html lint
 
@@ -24,17 +24,21 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Web assets the static book needs, vendored so that pages load nothing from the internet.
-$(VENDOR)/.done:
-	rm -rf $(VENDOR) book/_extra && mkdir -p $(VENDOR)/widgets $(FONTS)
+# html-manager's icon fonts: once, woff2 only (what every browser that runs html-manager 1.x
+# loads), in _static/widgets/, where widgets-paths.js maps html-manager's module URLs (else
+# the folder depends on the order its scripts load in).
+$(VENDOR)/.done: Makefile book/_ext/widgets-paths.js
+	rm -rf $(VENDOR) book/_extra && mkdir -p $(VENDOR)/widgets $(VENDOR)/mathjax
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent $(NPM_PACKAGES) >/dev/null && \
 	  for f in *.tgz; do mkdir -p $${f%.tgz} && tar -xzf $$f -C $${f%.tgz}; done && \
 	  cd - >/dev/null && \
 	  cp $$tmp/requirejs-*/package/require.js $(VENDOR)/widgets/require.js && \
 	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/embed-amd.js $(VENDOR)/widgets/ && \
-	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/*.{woff,woff2,ttf,eot,svg} $(FONTS)/ 2>/dev/null; \
-	  ls $(FONTS)/*.woff2 >/dev/null && cp $(FONTS)/* book/_extra/@jupyter-widgets/ && \
-	  cp $(FONTS)/* book/_extra/ && \
-	  cp -r $$tmp/mathjax-*/package/es5 $(VENDOR)/mathjax && rm -rf $$tmp
+	  cp $$tmp/jupyter-widgets-html-manager-*/package/dist/*.woff2 $(VENDOR)/widgets/ && \
+	  for f in $(MATHJAX_FILES); do mkdir -p $(VENDOR)/mathjax/$$(dirname $$f) && \
+	    cp -r $$tmp/mathjax-*/package/es5/$$f $(VENDOR)/mathjax/$$f || exit 1; done && \
+	  rm -rf $$tmp
+	cp book/_ext/widgets-paths.js $(VENDOR)/widgets/
 	touch $@
 
 notebooks: $(VENV)/.installed

@@ -1,6 +1,19 @@
 # %% [markdown]
 # # Mask criteria: which weights make a winning ticket?
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import banner, claims, config, lottery, paper, plots, tables
+
+result = lottery.run_iterative(config.load(params), progress=False)
+banner.of(result, scale)
+
+# %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §2, Figure 1). Train a dense network, keep the
 # weights that score highest under a *mask criterion* M(w_i, w_f), rewind the kept weights to
 # their initial values, freeze the pruned ones at zero, and repeat. The lottery-ticket
@@ -14,17 +27,10 @@
 # Here all eleven criteria and every seed train together as one population per round; each
 # round prunes 20% of each hidden layer's remaining weights and 10% of the output layer's
 # (per conv layer 10% or 15%).
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from IPython.display import Markdown, display
-
-from lt_core import claims, config, lottery, paper, plots
-
-result = lottery.run_iterative(config.load(params), progress=False)
+# %% tags=["describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -35,41 +41,48 @@ display(Markdown(result.describe(scale)))
 # (§S6.2), with Z19's lengths read as epochs (notebook 04).
 
 # %%
-paper.table_s1()
+tables.table_s1(paper.table_s1())
 
 # %% [markdown]
 # ## Test accuracy at the sparsest round reached
 #
 # Mean, min and max over seeds of the test accuracy at the early-stopping iteration (the
-# evaluation with the lowest validation loss).
+# evaluation with the lowest validation loss), in %.
 
 # %%
-result.final_round_accuracy().round(4)
+tables.final_accuracy(result.final_round_accuracy())
 
 # %% [markdown]
 # ## Figure 1: early-stopping iteration and test accuracy vs weights remaining
 #
-# Lines are means over seeds, bands span the minimum and maximum. As in the NeurIPS
-# supplement's Figure S1, a star marks a round where `large_final` or `magnitude_increase` is
-# significantly better than the other (one-sided Welch t-test over seeds, p < 0.05; never on
-# an exact tie).
+# x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
+# accuracy in %. Lines are means over seeds, bands span the minimum and maximum. As in the
+# NeurIPS supplement's Figure S1, a star marks a round where `large_final` or
+# `magnitude_increase` is significantly better than the other (one-sided Welch t-test over
+# seeds, p < 0.05; never on an exact tie); the sentence under the figure says how many there
+# are.
 
 # %%
 S5 = ["large_final_same_sign", "large_final_diff_sign"]
 summary = result.summary
-fig = plots.rounds(summary[~summary["member"].isin(S5)], stars=("large_final", "magnitude_increase"),
-                   title=f"Mask criteria on {result.data_names}, scale {scale}")
+figure1 = summary[~summary["member"].isin(S5)]
+pair = ("large_final", "magnitude_increase")
+fig = plots.rounds(figure1, stars=pair,
+                   title=f"Mask criteria on {result.data_names}, {scale}")
+
+# %%
+tables.stars(figure1, pair)
 
 # %% [markdown]
 # ## Figure S5 (NeurIPS supplement): tickets of the sign criteria
 #
 # Trained tickets of `large_final_same_sign` (keep large final weights that kept their sign)
-# and `large_final_diff_sign`, with `large_final` for reference.
+# and `large_final_diff_sign`, with `large_final` for reference. Axes as in Figure 1.
 
 # %%
 fig = plots.rounds(summary[summary["member"].isin(["large_final", *S5])],
                    panels=("test_acc_at_early_stop",),
-                   title=f"Sign criteria on {result.data_names}, scale {scale}")
+                   title=f"Sign criteria on {result.data_names}, {scale}")
 
 # %% [markdown]
 # ## What this run shows
@@ -80,7 +93,7 @@ fig = plots.rounds(summary[summary["member"].isin(["large_final", *S5])],
 # paired t-test at 5%); "A ≈ B" when the mean difference is within 1 percentage point.
 
 # %%
-claims.table(result, "01_mask_criteria", scale)
+tables.claims(claims.table(result, "01_mask_criteria", scale))
 
 # %% [markdown]
 # ## Mask explorer

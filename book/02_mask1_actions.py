@@ -1,6 +1,19 @@
 # %% [markdown]
 # # Mask-1 actions: the signs are what matter
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import banner, claims, config, lottery, plots, tables
+
+result = lottery.run_iterative(config.load(params), progress=False)
+banner.of(result, scale)
+
+# %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §3, Figure 2). After a `large_final` mask is
 # chosen, the kept weights need not be rewound to their exact initial values. Re-initialising
 # them (a permutation of the layer's initial values), reshuffling them among the kept
@@ -11,35 +24,36 @@
 #
 # Every action is applied each round to that round's starting weights, as in Z19's code;
 # pruned weights are frozen at zero.
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from IPython.display import Markdown, display
-
-from lt_core import claims, config, lottery, plots
-
-result = lottery.run_iterative(config.load(params), progress=False)
+# %% tags=["describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
 # ## Test accuracy at the sparsest round reached
+#
+# Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-result.final_round_accuracy().round(4)
+tables.final_accuracy(result.final_round_accuracy())
 
 # %% [markdown]
 # ## Figure 2: early-stopping iteration and test accuracy vs weights remaining
 #
-# Means over seeds with min-max bands. As in the NeurIPS supplement's Figure S4, a star marks
-# a round where rewinding (`large_final`) or "constant, init sign" is significantly better
-# than the other (one-sided Welch t-test, p < 0.05; never on an exact tie).
+# x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
+# accuracy in %. Means over seeds with min-max bands. As in the NeurIPS supplement's Figure
+# S4, a star marks a round where rewinding (`large_final`) or "constant, init sign" is
+# significantly better than the other (one-sided Welch t-test, p < 0.05; never on an exact
+# tie); the sentence under the figure says how many there are.
 
 # %%
-fig = plots.rounds(result.summary, stars=("large_final", "large_final, constant_init_sign"),
-                   title=f"Mask-1 actions on {result.data_names}, scale {scale}")
+pair = ("large_final", "large_final, constant_init_sign")
+fig = plots.rounds(result.summary, stars=pair,
+                   title=f"Mask-1 actions on {result.data_names}, {scale}")
+
+# %%
+tables.stars(result.summary, pair)
 
 # %% [markdown]
 # ## What this run shows
@@ -50,4 +64,4 @@ fig = plots.rounds(result.summary, stars=("large_final", "large_final, constant_
 # t-test at 5%).
 
 # %%
-claims.table(result, "02_mask1_actions", scale)
+tables.claims(claims.table(result, "02_mask1_actions", scale))

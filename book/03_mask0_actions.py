@@ -1,6 +1,19 @@
 # %% [markdown]
 # # Mask-0 actions: masking is training
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import banner, claims, config, lottery, plots, tables
+
+result = lottery.run_iterative(config.load(params), progress=False)
+banner.of(result, scale)
+
+# %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §4, Figure 3; the controls from the NeurIPS
 # supplement, §S3 and Figure S2). Freezing the pruned weights at **zero** works much better
 # than freezing them at their initial values. Zero matters because the pruned weights had
@@ -12,34 +25,30 @@
 # than random zeros and than freezing at init.
 #
 # Frozen non-zero weights take part in the forward pass: W_eff = W * M + V * (1 - M).
-# The horizontal line is the dense network's accuracy (round 0, mean over seeds).
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from IPython.display import Markdown, display
-
-from lt_core import claims, config, lottery, plots
-
-result = lottery.run_iterative(config.load(params), progress=False)
+# %% tags=["describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
 # ## Test accuracy at the sparsest round reached
+#
+# Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-result.final_round_accuracy().round(4)
+tables.final_accuracy(result.final_round_accuracy())
 
 # %% [markdown]
 # ## Figure 3: early-stopping iteration and test accuracy vs weights remaining
 #
-# Means over seeds with min-max bands (the paper's Figure 3 marks no stars).
+# x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
+# accuracy in %. Means over seeds with min-max bands (the paper's Figure 3 marks no stars, so
+# neither does this one). The dashed line is the dense network (round 0, mean over seeds).
 
 # %%
 fig = plots.rounds(result.summary, dense_baseline=True,
-                   title=f"Mask-0 actions on {result.data_names}, scale {scale}")
+                   title=f"Mask-0 actions on {result.data_names}, {scale}")
 
 # %% [markdown]
 # ## What this run shows
@@ -49,4 +58,4 @@ fig = plots.rounds(result.summary, dense_baseline=True,
 # one-sided paired t-test at 5%).
 
 # %%
-claims.table(result, "03_mask0_actions", scale)
+tables.claims(claims.table(result, "03_mask0_actions", scale))

@@ -1,6 +1,23 @@
 # %% [markdown]
 # # Supermasks: masks that work with no training
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+from lt_core import banner, config, maskfile, plots, supermask, tables
+
+cfg = config.load(params, config.Supermasks)
+heuristic, dense = supermask.heuristic(cfg, progress=False)
+learned = supermask.learned(cfg, progress=False)
+banner.of((cfg, dense), scale)
+
+# %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §5, Figure 4, Table S2, §S6). A mask alone,
 # applied to the *untrained* initial weights, gives far better than chance accuracy: with the
 # `large_final_same_sign` criterion (keep large final weights whose sign did not change)
@@ -22,63 +39,56 @@
 # `learned.length_unit` chooses), early-stops only Conv4 and Conv6 (at the minimum validation
 # loss; Z19's code stopped on the test set) and reports FC and Conv2 at the end of training.
 # The figure "accuracy against training length" below shows where the paper's number lies.
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from pathlib import Path
-
-from IPython.display import Markdown, display
-
-from lt_core import config, maskfile, plots, supermask
-
-cfg = config.load(params, config.Supermasks)
-heuristic, dense = supermask.heuristic(cfg, progress=False)
-learned = supermask.learned(cfg, progress=False)
+# %% tags=["describe"]
 display(Markdown(supermask.describe(cfg, dense, scale, learned)))
 
 # %% [markdown]
 # ## Table S2 next to this run
 #
-# Test accuracy in %: the paper's value and this run's mean over seeds. Heuristic columns take
-# the best prune power of `large_final_same_sign`; the learned column the best c.
+# Test accuracy in %: Z19's value and this run's mean over seeds, side by side. Heuristic
+# columns take the best prune power of `large_final_same_sign`; the learned column the best c.
 
 # %%
-supermask.table_s2(heuristic, learned, dense).pivot(
-    index="column", columns="network", values=["paper", "this_run"])
+tables.table_s2(supermask.table_s2(heuristic, learned, dense))
 
 # %% [markdown]
 # ## Figure 4 / S8: untrained accuracy of every supermask vs weights remaining
 #
-# Every criterion's one-shot mask on the initial weights (left) and on the signed constant
-# (right); the untrained network with no mask (`untrained_baseline`), the trained dense
-# network (`trained_baseline`) and, on the left, the learned supermasks (one point per c:
-# expected weights remaining, mean accuracy over seeds with their min-max).
+# Every criterion's one-shot mask on the initial weights (top) and on the signed constant
+# (bottom), untrained: x is the percent of weights remaining on a log scale, dense on the left
+# (Z19's axis), y the test accuracy in %. `large_final_same_sign`, the supermask this chapter
+# is about, is the thick black line; criteria beyond the palette's six colours are dashed.
+# Also drawn: the untrained network with no mask (`untrained_baseline`), the trained dense
+# network (`trained_baseline`) and, on the top panel, the learned supermasks (one diamond
+# per c: expected weights remaining, mean accuracy over seeds with their min-max).
 
 # %%
 fig = plots.supermask_curves(heuristic, learned, dense.summary,
-                             title=f"Supermasks on {dense.data_names}, scale {scale}")
+                             title=f"Supermasks on {dense.data_names}, {scale}")
 
 # %% [markdown]
 # ## Learned supermasks, per initial logit c
 #
-# Mean over seeds of the accuracy, of the iteration it was taken at, and of the expected
-# pruned fraction 1 - mean σ(m).
+# Mean over seeds of the test accuracy (%), of the expected share of weights pruned,
+# 1 - mean σ(m) (%), and of the iteration the accuracy was taken at.
 
 # %%
-learned.groupby(["model", "c"])[["final_acc", "pruned_pct", "iteration"]].mean().round(4)
+tables.learned(learned)
 
 # %% [markdown]
 # ## Learned-mask accuracy against training length
 #
-# Test accuracy during training (one mask sample per 2,500 test images, mean over seeds),
-# with the paper's number and the two readings of its length on this page's data.
+# Test accuracy in % during training (one mask sample per 2,500 test images, mean over seeds)
+# against training iterations on a log scale, with the paper's number and the two readings of
+# its length on this page's data.
 
 # %%
-fig = plots.learned_length(supermask.learned_curves(cfg), supermask.lengths(cfg, dense),
-                           title=f"Learned supermasks on {dense.data_names}, scale {scale}")
+fig = plots.learned_length(
+    supermask.learned_curves(cfg), supermask.lengths(cfg, dense),
+    title=f"Learned supermasks on {dense.data_names}, {scale}")
 
 # %% [markdown]
 # ## A supermask as a file
@@ -91,8 +101,9 @@ fig = plots.learned_length(supermask.learned_curves(cfg), supermask.lengths(cfg,
 # read back into a freshly built network and evaluated again.
 
 # %%
-maskfile.round_trip(heuristic, cfg.store, Path(cfg.store) / "supermask_files",
-                    data_root=cfg.data.root)
+files = Path(cfg.store) / "supermask_files"
+tables.round_trip(maskfile.round_trip(heuristic, cfg.store, files,
+                                      data_root=cfg.data.root))
 
 # %% [markdown]
 # ## What this run shows

@@ -1,6 +1,20 @@
 # %% [markdown]
 # # Finding a mask and training it: two sets of hyperparameters
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import analysis, banner, decoupling, plots, tables, widgets
+
+cfg = decoupling.load(params)
+result = decoupling.run(cfg, progress=False)
+banner.of(result, scale)
+
+# %% [markdown]
 # **What the paper claims** (H21, *Uncovering the Impact of Hyperparameters for Global
 # Magnitude Pruning*, an anonymous ICLR 2021 submission; only its abstract and figure captions
 # are public). In the lottery-ticket procedure the same hyperparameters are used twice: to
@@ -12,9 +26,17 @@
 # give a bad H_find a good run's LPR and it does well.
 #
 # **H21 states no numbers anywhere public**: every check on this page is an ordering its
-# captions claim (the list, and where the captions contradict each other, is in
-# `h21_check_values.md`). Settings the captions leave open follow `paper_specs.md` Notebook 5
-# and are configurable.
+# captions or abstract claim, sixteen in all (Q1-Q16, listed with their verdicts at the end
+# of the page). Where two captions contradict each other (the direction in which LR_find moves
+# the early layers' LPR: Figure 6 says a small LR_find prunes them more, Figure 8 a large
+# one) the page shows the numbers and judges neither. Nor do the captions name the main
+# network, the optimizer or the schedule. This book assumes what a CIFAR-10 lottery-ticket
+# study of the time would use, every value configurable in `params/paper/05_decoupling.yaml`:
+# ResNet-20 on CIFAR-10 with crop-and-flip augmentation, SGD with momentum 0.9, batch 256,
+# weight decay 1e-4, 110 epochs (the captions' "convergence") with the learning rate x0.1 at
+# epochs 55 and 83, all convolution and linear weights pooled for global pruning, 20% of the
+# remaining weights per level (Figure 8's 67% and 89% are 5 and 10 such levels), 15-20
+# levels and at least 3 seeds (Figure 3 shows a std).
 #
 # Each *find run* is an iterative global magnitude trajectory (20% of the remaining weights
 # per level, rewound to the initial weights) under H_find; each *eval run* trains one of its
@@ -23,18 +45,10 @@
 # as the ticket) and *preserve LPR* (random within each layer, the ticket's per-layer counts).
 # Accuracy is the test accuracy at the end of training; lines are means over seeds with a band
 # of one standard deviation.
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from IPython.display import Markdown, display
-
-from lt_core import analysis, decoupling, plots, widgets
-
-cfg = decoupling.load(params)
-result = decoupling.run(cfg, progress=False)
+# %% tags=["describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -44,6 +58,10 @@ display(Markdown(result.describe(scale)))
 # finds masks that do *worse than a random baseline*, although it trains the best dense
 # network; a smaller one (0.2) gives the lottery-ticket curve one expects. Here: every coupled
 # value of the learning-rate grid; "the largest" and "the next largest" play H21's 0.5 and 0.2.
+#
+# As in H21, x is the fraction of weights pruned, spaced so that levels of 20% each are even
+# (the Z19 chapters use the percent remaining instead); y is the test accuracy at the end of
+# training, in %. Lines: mean over seeds, band: one std; the legend below serves every panel.
 
 # %%
 fig = plots.h21_figure(result, "fig1")
@@ -57,8 +75,12 @@ display(Markdown(result.describe_claims(["Q1", "Q2", "Q3"], scale)))
 # **Claim.** Top rows: at a fixed H_eval, the masks of different H_find differ (A2: LR_find
 # 0.1 > 0.2 > 0.05 ≫ 0.5; A4: larger BS_find is better; A6: smaller WD_find is better).
 # Bottom rows: for a fixed H_find, the best H_eval changes with sparsity (LR_eval 0.5 at low
-# sparsity, 0.2 at high; BS_eval 256 then 512; WD_eval 5e-4 then 1e-4). The random baselines
-# in a top panel have H_find = H_eval = its value.
+# sparsity, 0.2 at high; BS_eval 256 then 512; WD_eval 5e-4 then 1e-4).
+#
+# Here the panels titled "evaluated with" come first (a line per H_find, circles, and the
+# random baselines, grey, with H_find = H_eval = the panel's value), then those titled "found
+# with" (a line per H_eval, squares); a value has the same colour in both. Axes as in Figure 1:
+# fraction of weights pruned, test accuracy in %.
 
 # %%
 fig = plots.h21_figure(result, "fig2", "lr")
@@ -79,13 +101,16 @@ display(Markdown(result.describe_claims(["Q11", "Q12", "Q13"], scale)))
 # for learning rate, batch size and weight decay; the best H_eval changes with sparsity.
 # A caution that applies to H21 as much as here: with n values there are n coupled pairs but
 # n(n-1) decoupled ones, so the best of the decoupled is the maximum of more noisy numbers.
+# x: fraction of weights pruned; y: test accuracy in %, mean and std over seeds of the best
+# pair at each level (the table gives the pairs).
 
 # %%
 fig = plots.h21_figure(result, "fig3")
 
 # %%
 display(Markdown(result.describe_claims(["Q4"], scale)))
-analysis.best_coupled_vs_decoupled(result.curves, "lr").round(4)
+best = analysis.best_coupled_vs_decoupled(result.curves, "lr")
+tables.best_pairs(best, "LR")
 
 # %% [markdown]
 # ## Figure 6 / A17: H_find changes the layerwise pruning ratios
@@ -94,10 +119,12 @@ analysis.best_coupled_vs_decoupled(result.curves, "lr").round(4)
 # decays prune the early layers more. For the learning rate the captions disagree: Figure 6
 # says small LR_find prunes the early layers more, Figure 8 says "the early layers get pruned
 # much more at higher learning rates". The page shows the numbers and judges neither.
-# The LPR per layer (%) at the levels of `lpr_levels`, mean over seeds:
+# The LPR per layer (% of the layer's weights pruned) at the levels of `lpr_levels`, mean over
+# seeds; in the figures, x is the layer (input first) and the dashed line a global random
+# mask's, which prunes every layer alike:
 
 # %%
-analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels)
+tables.lpr(analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels), "LR")
 
 # %%
 fig = plots.h21_figure(result, "fig6", "lr")
@@ -125,10 +152,11 @@ widgets.lpr_explorer(analysis.lpr_means(result.lpr, "lr"), "LR")
 # %% [markdown]
 # ## Figure 7: the LPR carries the effect
 #
-# **Claim.** Prune with a *bad* H_find but keep each layer's count from a *good* run (blue):
-# it does about as well as the good run itself (green, the regular good run, whose LPR blue
-# copies). Prune with the *good* H_find kept to the *bad* run's counts (orange): it does much
-# worse. All three are evaluated with the same H_eval.
+# **Claim.** Prune with a *bad* H_find but keep each layer's count from a *good* run (blue
+# circles): it does about as well as the good run itself (green triangles, the regular good
+# run, whose LPR blue copies). Prune with the *good* H_find kept to the *bad* run's counts
+# (orange squares): it does much worse. All three are evaluated with the same H_eval. x:
+# fraction of weights pruned; y: test accuracy in %.
 
 # %%
 fig = plots.h21_figure(result, "fig7")
@@ -215,7 +243,8 @@ fig = plots.h21_figure(a9, "fig2", "lr")
 #
 # Verdicts are computed from the runs above at the scale stated at the top; an ordering that
 # holds or fails at quick scale says nothing yet about H21's networks. H21 states no numbers,
-# so there is nothing numeric to match.
+# so there is nothing numeric to match: the numbers column gives this build's values, each
+# named.
 
 # %%
-result.claims_table(scale)
+tables.h21_claims(result.claims_table(scale))

@@ -1,6 +1,20 @@
 # %% [markdown]
 # # Layerwise importance: many lottery tickets per initialisation
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import analysis, banner, config, layerwise, plots, tables
+
+cfg = config.load(params, layerwise.Layerwise)
+result = layerwise.run(cfg, progress=False)
+banner.of(result, scale)
+
+# %% [markdown]
 # **What the paper claims** (L23, *Considering Layerwise Importance in the Lottery Ticket
 # Hypothesis*). Lottery-ticket rewinding prunes the weights of smallest magnitude pooled over
 # the whole network. L23 replaces the magnitude by an *importance measure* that normalises
@@ -19,17 +33,10 @@
 # pruning loop as the Z19 chapters: pretrain k iterations once per seed, train level 0 from
 # there, and after each level score, prune and rewind every parameter and buffer to the state
 # at k.
+#
+# ## This run
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
-
-# %%
-from IPython.display import Markdown, display
-
-from lt_core import analysis, config, layerwise, plots
-
-result = layerwise.run(config.load(params, layerwise.Layerwise), progress=False)
+# %% tags=["describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -39,12 +46,23 @@ display(Markdown(result.describe(scale)))
 # Table 2 that ran here, next to the paper's. A cell is within tolerance when the two means
 # differ by at most max(0.1, 2 s sqrt(1/3 + 1/n)) points: two standard errors of the
 # difference when the paper's std s is taken as the run-to-run std of both its 3 runs and
-# our n. It is a verdict only for a network run at the paper's settings.
+# our n. It is a verdict only for a network run at the paper's settings. One table per
+# network; the last column says whether the difference is within that tolerance.
 
 # %%
 table = result.table2()
-display(layerwise.table2_display(table, scale))
+display(tables.table2(table, scale))
 display(Markdown(layerwise.table2_verdict(table, scale)))
+
+# %% [markdown]
+# The same numbers as a figure: x is the percent of weights remaining on a log scale, dense on
+# the left (OpenLTH's axis, as in the Z19 chapters; Table 2's sparsity s is at 100 - s), y the
+# test accuracy at the end of training in %. Lines: this build's mean over seeds with a band
+# of one std; open squares: L23's Table 2, mean ± std, in the line's colour.
+
+# %%
+fig = plots.l23_accuracy(result.ticket_levels(), table,
+                         title=f"Tickets of each measure, {scale}")
 
 # %% [markdown]
 # ## Layer collapse
@@ -57,22 +75,19 @@ display(Markdown(layerwise.table2_verdict(table, scale)))
 # %%
 display(Markdown(layerwise.collapse_note(result)))
 
-# %%
-fig = plots.l23_accuracy(result.ticket_levels(), table,
-                         title=f"Tickets of each measure, scale {scale} (squares: L23 Table 2)")
-
 # %% [markdown]
 # ## Layer sparsity (Figure 1, Appendices C and D)
 #
 # The layerwise pruning ratio (LPR: % of a layer's weights pruned) of every layer as the
-# levels go by, per measure (top), and by depth at the section-5 level (bottom), per network.
-# Mean over seeds.
+# levels go by (x: the level, each pruning 20% of the remaining weights), one panel per
+# measure, the network as a whole dashed black; and by depth at the section-5 level (bottom
+# panel), a line per measure. Mean over seeds, one figure per network.
 
 # %%
 model, level = result.config.overlap_model, result.config.overlap.level
 for net in result.config.models:
-    fig = plots.l23_layer_sparsity(result.layer_sparsity, net,
-                                   mark_level=min(level, result.config.setting(net).levels))
+    last = min(level, result.config.setting(net).levels)
+    fig = plots.l23_layer_sparsity(result.layer_sparsity, net, mark_level=last)
 
 # %% [markdown]
 # ## Section 5: one initialisation, several tickets
@@ -83,23 +98,32 @@ for net in result.config.models:
 
 # %%
 overlap = result.overlap_at_level()
-display(overlap.pivot_table(index="layer", columns="measure", sort=False,
-                            values=["pct_of_ticket", "chance_pct_of_ticket"]).round(2))
+display(tables.overlap(overlap))
+
+# %% [markdown]
+# The overlap at every level (x: the level), as % of a ticket per layer with what chance
+# would give dashed in the same colour, and as % of all prunable connections; y on a log
+# scale. Mean over measures and seeds.
+
+# %%
 fig = plots.l23_overlap_curves(result.overlaps, model)
 
 # %% [markdown]
 # **Figure 2.** For each connection of a ticket, the end-of-training values it took at
-# levels 0..L: their std, and whether its sign changed, for connections in the overlap and
-# the others.
+# levels 0..L: their std, and whether its sign changed, for connections in the overlap
+# (orange) and the others (blue). Histograms per measure (x: the std, log scale), then the %
+# of connections whose sign flipped for every measure.
 
 # %%
 stability = result.stability
-display(analysis.stability_summary(stability, by=("measure",)).round(4))
+summary = analysis.stability_summary(stability, by=("measure",))
+display(tables.stability(summary))
 fig = plots.l23_stability(stability, level)
 
 # %% [markdown]
-# **Figure 3.** The first layer's ticket connections: value at the rewind point vs at the end
-# of the section-5 level.
+# **Figure 3.** The first layer's ticket connections: value at the rewind point (x) vs at the
+# end of the section-5 level (y), in the overlap (orange) or not (blue); the grey diagonal is
+# no movement. One panel per measure.
 
 # %%
 fig = plots.l23_movement(result.movement, level)
@@ -114,9 +138,10 @@ fig = plots.l23_movement(result.movement, level)
 # %%
 reinit = result.reinit
 if reinit.empty:
-    display(Markdown("The partial re-initialisation did not run (no `overlap.reinit_seeds`)."))
+    display(Markdown("The partial re-initialisation is not run at this scale "
+                     "(no `overlap.reinit_seeds`)."))
 else:
-    display(analysis.reinit_summary(reinit).round(2))
+    display(tables.reinit(analysis.reinit_summary(reinit)))
     fig = plots.l23_reinit(reinit)
 
 # %% [markdown]
@@ -127,6 +152,7 @@ else:
 # %%
 display(Markdown(layerwise.describe_claims(
     layerwise.claims(result), scale, not result.network_departures(model))))
+tables.legend_of(["holds", "does not hold", "not judged"])
 
 # %% [markdown]
 # ## Overlap explorer

@@ -1,6 +1,23 @@
 # %% [markdown]
 # # Reproduction scorecard
-#
+
+# %% tags=["parameters"]
+scale = "tiny"
+params = {}
+
+# %%
+from IPython.display import Markdown, display
+
+from lt_core import banner, scorecard, tables
+
+info = scorecard.build_info(scale, store=params.get("store"))
+card = scorecard.build(scale, store=params.get("store"))
+banner.summary(info, scale)
+
+# %%
+display(Markdown(scorecard.headline(card)))
+
+# %% [markdown]
 # Every number and claim of the three papers that this build can check, next to this build's
 # value and a verdict computed by `lt_core.scorecard` from the runs of the chapters before.
 #
@@ -27,16 +44,18 @@
 # The learned supermask's length follows chapter 04: Z19's lengths read as epochs (FC 440,000
 # iterations at the papers' scale), FC and Conv2 at the end of training, Conv4 and Conv6
 # early-stopped.
+#
+# Each chapter's data, device and seeds, read from its runs:
 
-# %% tags=["parameters"]
-scale = "tiny"
-params = {}
+# %% tags=["describe"]
+tables.build(info)
+
+# %% [markdown]
+# ## Every claim, by paper
+#
+# Under each claim, in small type: the network, the paper's source, the statistic behind the
+# verdict, the scale and data it was checked at. The last column names both sides: what the
+# paper says, then this build's value.
 
 # %%
-from IPython.display import Markdown, display
-
-from lt_core import scorecard
-
-card = scorecard.build(scale, store=params.get("store"))
-display(Markdown(scorecard.headline(card)))
-display(scorecard.styled(card))
+tables.scorecard(card)

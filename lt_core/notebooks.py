@@ -38,7 +38,10 @@ def show_parameters_once(path: Path, values: dict, source: str) -> None:
     rows = "\n".join(f"| `{k}` | {v} |" for k, v in _flatten(values).items())
     table = nbformat.v4.new_markdown_cell(
         f"**Parameters of this page** (`{source}`):\n\n| parameter | value |\n|---|---|\n{rows}")
-    nb.cells.insert(hidden[0] if hidden else 0, table)
+    # After the cell that describes the run (tag "describe"), so that the title's banner
+    # stays above the fold; else where the parameters were.
+    described = [i + 1 for i, c in enumerate(nb.cells) if "describe" in c.metadata.get("tags", [])]
+    nb.cells.insert(described[0] if described else hidden[0] if hidden else 0, table)
     nbformat.write(nb, path)
 
 

@@ -1,10 +1,17 @@
-"""Figures in the papers' style: mean line with a min-max band over seeds, x = percent of
-weights remaining on a log axis running from dense (left) to sparse (right), stars where one of
-a pair of lines beats the other (``stats.pairwise_stars``, as in the NeurIPS supplement's
-Figs. S1 and S4), the dense network as a horizontal line.
+"""Figures in the papers' style, sized for the book's column.
 
-Sized for the book's text column (about 700 px at a 1280 px window): 7.6 inches wide at most
-two panels side by side, fonts set on the figure (``_readable``), the legend below.
+Each paper keeps its own x axis, said in every caption: Z19 (and L23, after OpenLTH) the
+percent of weights remaining on a log axis from dense (left) to sparse (right); H21 the
+fraction of weights pruned, spaced as -log(1 - x) so that levels of 20% each are evenly
+spaced. Lines are means over seeds with a band (Z19: min-max; H21, L23: one std), stars
+where one of a pair of lines beats the other (``stats.pairwise_stars``, as in the NeurIPS
+supplement's Figs. S1 and S4), the dense network as a horizontal line.
+
+The column is 688 px wide at a 1280 px window and matplotlib's inline backend draws at
+100 dpi: every figure is ``WIDTH`` (6.8 inches) wide at most, so it shows at its natural size,
+with at most ``NCOLS`` panels per row and no text under ``SMALL`` points (11 px). Colours come
+from Okabe and Ito's colour-blind-safe palette (``series_styles``); beyond its six colours
+the line style changes too.
 """
 
 from __future__ import annotations
@@ -13,16 +20,57 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
-import seaborn as sns
+from matplotlib.lines import Line2D
 
 from . import analysis, stats
 
-PANELS = {  # metric -> (axis label, higher is better)
+PANELS = {  # metric -> (what it is, higher is better)
     "early_stop_iteration": ("early-stopping iteration", False),
     "test_acc_at_early_stop": ("test accuracy at early stopping", True),
 }
-WIDTH = 7.6  # inches: the book's text column at matplotlib's inline 100 dpi
-FONT = 11
+AXIS_LABELS = {"early_stop_iteration": "iteration", "test_acc_at_early_stop": "test accuracy, %"}
+WIDTH = 6.8  # inches: the book's text column (688 px) at matplotlib's inline 100 dpi
+NCOLS = 2  # panels per row at the column's width
+FONT = 10  # points: titles and axis labels
+SMALL = 8  # points: ticks, legends, annotations (8 pt = 11 px at 100 dpi)
+# Okabe & Ito (2008), without black (kept for baselines and the highlighted line) and without
+# its yellow, too faint on white.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
+LINESTYLES = ["-", "--", ":", "-."]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+Z19_AXIS = "weights remaining, % (log scale)"
+H21_AXIS = "fraction of weights pruned"
+
+
+def series_styles(names, highlight: str | None = None) -> dict[str, dict]:
+    """One distinguishable style per series (keyword arguments for ``Axes.plot``): the
+    palette's colours, then the same colours with the next line style; every series its
+    own marker. ``highlight``: the series the page is about, drawn thicker."""
+    names = [n for n in dict.fromkeys(names) if n != highlight]
+    out = {}
+    for i, name in enumerate(names):
+        out[name] = {"color": PALETTE[i % len(PALETTE)],
+                     "ls": LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
+                     "marker": MARKERS[i % len(MARKERS)]}
+    if highlight is not None:  # black, thick, drawn on top: no other line is black and solid
+        out[highlight] = {"color": "black", "ls": "-", "marker": "o", "lw": 2.4, "zorder": 5}
+    return out
+
+
+def _grid(n: int, height: float, ncols: int = NCOLS, width: float = WIDTH,
+          **kw) -> tuple[plt.Figure, np.ndarray]:
+    """``n`` panels, at most ``ncols`` per row, the column's width; unused cells hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows), squeeze=False, **kw)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def _pct_axis(ax: plt.Axes) -> None:
+    """Accuracy stored as a fraction, shown in % (as many decimals as the range needs)."""
+    ax.yaxis.set_major_formatter(mticker.PercentFormatter(xmax=1.0, decimals=None, symbol=""))
 
 
 def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tuple(PANELS),
@@ -32,11 +80,10 @@ def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tup
     whose runs all failed gets empty panels that say so)."""
     ok = summary[~summary["failed"]]
     members = list(dict.fromkeys(ok["member"]))
-    colors = dict(zip(members, sns.color_palette("tab10" if len(members) <= 10 else "tab20",
-                                                 len(members))))
+    styles = series_styles(members)
     nets = list(dict.fromkeys(summary["model"])) if "model" in summary else [None]
     fig, axes = plt.subplots(len(nets), len(panels), squeeze=False,
-                             figsize=(WIDTH, 3.6 * len(nets)))
+                             figsize=(WIDTH, 3.2 * len(nets)))
     for row, net in zip(axes, nets):
         part = ok if net is None else ok[ok["model"] == net]
         for ax, metric in zip(row, panels):
@@ -45,58 +92,66 @@ def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tup
                 g = part[part["member"] == member].groupby("round").agg(
                     x=("percent_remaining", "mean"), mean=(metric, "mean"),
                     lo=(metric, "min"), hi=(metric, "max"))
-                ax.plot(g["x"], g["mean"], marker="o", ms=3, color=colors[member], label=member)
-                ax.fill_between(g["x"], g["lo"], g["hi"], color=colors[member], alpha=0.15,
-                                lw=0)
+                ax.plot(g["x"], g["mean"], ms=3, label=member, **styles[member])
+                ax.fill_between(g["x"], g["lo"], g["hi"], color=styles[member]["color"],
+                                alpha=0.12, lw=0)
             if stars is not None:
                 for _, s in stats.pairwise_stars(part, stars, metric, higher).iterrows():
-                    ax.plot(s["percent_remaining"], s["value"], marker="*", ms=13, ls="none",
-                            color=colors[s["member"]], markeredgecolor="black",
+                    ax.plot(s["percent_remaining"], s["value"], marker="*", ms=12, ls="none",
+                            color=styles[s["member"]]["color"], markeredgecolor="black",
                             markeredgewidth=0.5)
             if dense_baseline and metric == "test_acc_at_early_stop":
                 dense = part[part["round"] == 0][metric].mean()
                 ax.axhline(dense, color="black", ls="--", lw=1, label="dense (round 0)")
+            if metric == "test_acc_at_early_stop":
+                _pct_axis(ax)
             if part.empty:
                 ax.text(0.5, 0.5, "every run failed", ha="center", transform=ax.transAxes)
             else:
                 _log_x(ax, part)
-            ax.set_ylabel(label)
-            ax.set_title(net or "")
+            ax.set_ylabel(AXIS_LABELS.get(metric, label))
+            ax.set_title(f"{net}: {label}" if net else label)
     _readable(fig, axes[0][-1], title)
     return fig
 
 
 def supermask_curves(table: pd.DataFrame, learned: pd.DataFrame | None = None,
-                     dense: pd.DataFrame | None = None, title: str = "") -> plt.Figure:
+                     dense: pd.DataFrame | None = None, title: str = "",
+                     highlight: str = "large_final_same_sign") -> plt.Figure:
     """Z19 Figure 4 / S8: untrained test accuracy of every criterion's one-shot supermask vs
     weights remaining; per network a panel on the initial weights above one on the signed
     constant, mean line with min-max band over seeds. Baselines: the untrained network with
     no mask (power 0) and the trained dense network (``dense``: the dense runs' summary); on
-    the initial weights the learned supermasks, one point per c (mean over seeds, min-max)."""
+    the initial weights the learned supermasks, one point per c (mean over seeds, min-max).
+    ``highlight``: the criterion drawn thicker (the supermask the chapter is about)."""
     nets = list(dict.fromkeys(table["model"]))
     criteria = list(dict.fromkeys(table["criterion"]))
-    colors = dict(zip(criteria, sns.color_palette("tab20", len(criteria))))
+    if highlight in criteria:  # first in the legend
+        criteria = [highlight] + [c for c in criteria if c != highlight]
+    styles = series_styles(criteria, highlight if highlight in criteria else None)
     panels = [(net, w) for net in nets for w in ("initial", "signed_constant")]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(WIDTH, 3.4 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(WIDTH, 3.3 * len(panels)), squeeze=False)
     for ax, (net, weights) in zip(axes[:, 0], panels):
         part = table[(table["model"] == net) & (table["weights"] == weights)]
         for criterion in criteria:
             g = part[part["criterion"] == criterion].groupby("power").agg(
                 x=("percent_remaining", "mean"), mean=("test_acc", "mean"),
                 lo=("test_acc", "min"), hi=("test_acc", "max"))
-            ax.plot(g["x"], g["mean"], marker="o", ms=2, lw=1.2, color=colors[criterion],
-                    label=criterion)
-            ax.fill_between(g["x"], g["lo"], g["hi"], color=colors[criterion], alpha=0.12, lw=0)
+            ax.plot(g["x"], g["mean"], ms=2.5, label=criterion,
+                    **({"lw": 1.2} | styles[criterion]))
+            ax.fill_between(g["x"], g["lo"], g["hi"], color=styles[criterion]["color"],
+                            alpha=0.10, lw=0)
         untrained = part[part["power"] == 0]["test_acc"].mean()
         ax.axhline(untrained, color="grey", ls=":", lw=1.5, label="untrained_baseline")
         if dense is not None:
             d = dense[(dense["model"] == net) & (dense["round"] == 0)]
-            ax.axhline(d["test_acc_at_early_stop"].mean(), color="black", ls="--", lw=1.2,
+            ax.axhline(d["test_acc_at_early_stop"].mean(), color="dimgrey", ls="--", lw=1.2,
                        label="trained_baseline")
         if learned is not None and weights == "initial":
             _learned_points(ax, learned[(learned["model"] == net) & ~learned["failed"]])
         _log_x(ax, part)
-        ax.set_ylabel("test accuracy, untrained")
+        _pct_axis(ax)
+        ax.set_ylabel("test accuracy, untrained, %")
         ax.set_title(f"{net}: mask x {weights.replace('_', ' ')}")
     _readable(fig, axes[0][0], title)
     return fig
@@ -109,7 +164,8 @@ def _learned_points(ax: plt.Axes, learned: pd.DataFrame) -> None:
     if g.empty:
         return
     ax.errorbar(g["x"], g["mean"], yerr=[g["mean"] - g["lo"], g["hi"] - g["mean"]], fmt="D",
-                ms=6, color="crimson", ecolor="crimson", capsize=3, label="learned_mask")
+                ms=6, color="black", mfc="white", ecolor="black", capsize=3,
+                label="learned_mask")
 
 
 def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
@@ -123,36 +179,44 @@ def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
     nets = list(dict.fromkeys(curves["model"]))
     test = curves[(curves["split"] == "test") & (curves["metric"] == "acc")
                   & (curves["iteration"] > 0)]
-    fig, axes = plt.subplots(len(nets), 1, figsize=(WIDTH, 3.8 * len(nets)), squeeze=False)
+    styles = series_styles(sorted(test["c"].unique()))
+    fig, axes = plt.subplots(len(nets), 1, figsize=(WIDTH, 3.6 * len(nets)), squeeze=False)
     for ax, net in zip(axes[:, 0], nets):
         for c, g in test[test["model"] == net].groupby("c"):
             curve = g.groupby("iteration")["value"].agg(["mean", "min", "max"])
-            line, = ax.plot(curve.index, curve["mean"], lw=1.5, label=f"c = {c:g}")
-            ax.fill_between(curve.index, curve["min"], curve["max"], color=line.get_color(),
+            ax.plot(curve.index, curve["mean"], lw=1.5, label=f"c = {c:g}",
+                    **(styles[c] | {"marker": None}))
+            ax.fill_between(curve.index, curve["min"], curve["max"], color=styles[c]["color"],
                             alpha=0.15, lw=0)
         ref = paper.table_s2().loc[net, "learned_mask_x_initial_weights"] / 100
         ax.axhline(ref, color="black", ls="--", lw=1.2, label=f"Z19: {100 * ref:.1f}%")
         for (label, it), ls in zip(lengths[net].items(), (":", "-.", "-")):
             ax.axvline(it, color="grey", ls=ls, lw=1.2, label=f"{label}: {it:,}")
         ax.set_xscale("log")
-        ax.set_xlabel("training iterations (batch 250)")
-        ax.set_ylabel("test accuracy")
+        _pct_axis(ax)
+        ax.set_xlabel("training iterations (batch 250, log scale)")
+        ax.set_ylabel("test accuracy, %")
         ax.set_title(net)
         ax.grid(True, which="both", alpha=0.3)
     _readable(fig, axes[0][0], title)
     return fig
 
 
-def _titled(fig: plt.Figure, title: str) -> plt.Figure:
-    """The figure with its title (if any) and a tight layout."""
+def _titled(fig: plt.Figure, title: str, legend_from: plt.Axes | None = None) -> plt.Figure:
+    """The figure with its title (if any), readable fonts and a tight layout; with
+    ``legend_from``, that panel's legend below the panels instead of inside them."""
+    if legend_from is not None:
+        _readable(fig, legend_from, title)
+        return fig
+    _fonts(fig)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=FONT + 1)
     fig.tight_layout()
     return fig
 
 
-def _readable(fig: plt.Figure, legend_from: plt.Axes, title: str) -> None:
-    """Font sizes, the title and one legend below the panels.
+def _fonts(fig: plt.Figure) -> None:
+    """Titles and axis labels at ``FONT``, ticks, legends and annotations at least ``SMALL``.
 
     Set on the figure's artists rather than with ``plt.rc_context``: leaving an rc_context
     resets matplotlib's backend setting, after which a notebook shows no more figures.
@@ -161,29 +225,52 @@ def _readable(fig: plt.Figure, legend_from: plt.Axes, title: str) -> None:
         ax.title.set_fontsize(FONT)
         ax.xaxis.label.set_fontsize(FONT)
         ax.yaxis.label.set_fontsize(FONT)
-        ax.tick_params(labelsize=FONT - 2)
+        ax.tick_params(labelsize=SMALL)
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(SMALL)
+        for text in ax.texts:
+            text.set_fontsize(max(SMALL, text.get_fontsize()))
+    for text in fig.texts:
+        text.set_fontsize(max(SMALL, text.get_fontsize()))
+
+
+def _readable(fig: plt.Figure, legend_from: plt.Axes, title: str,
+              handles_labels: tuple[list, list] | None = None) -> None:
+    """Font sizes, the title and one legend below the panels (``legend_from``'s entries, or
+    ``handles_labels``)."""
+    _fonts(fig)
     if title:
         fig.suptitle(title, fontsize=FONT + 1)
-    handles, labels = legend_from.get_legend_handles_labels()
+    handles, labels = handles_labels or legend_from.get_legend_handles_labels()
     if not labels:  # nothing drawn there (every run of that network failed)
         fig.tight_layout()
         return
-    ncol = min(3, len(labels))
+    for ax in fig.axes:  # the one legend below replaces any legend inside the panels
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    # As many columns as fit the figure's width: about 6 px a character at 8 pt, 40 px for
+    # the line sample and the gap.
+    longest = max(len(str(label)) for label in labels)
+    fits = int(fig.get_size_inches()[0] * 100 // (6.2 * longest + 40))
+    ncol = max(1, min(3, len(labels), fits))
     rows = -(-len(labels) // ncol)
-    legend_inches = 0.15 + 0.22 * rows
+    legend_inches = 0.15 + 0.2 * rows
     fig.tight_layout(rect=(0, legend_inches / fig.get_size_inches()[1], 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
-               fontsize=FONT - 2)
+               fontsize=SMALL)
 
 
 def _log_x(ax: plt.Axes, frame: pd.DataFrame) -> None:
+    """Z19's axis: percent of weights remaining, log scale, dense on the left."""
     values = sorted(set(frame["percent_remaining"].round(1)), reverse=True)
     ax.set_xscale("log")
-    ax.set_xticks(values[:: max(1, len(values) // 6)])
+    ax.set_xticks(values[:: max(1, -(-len(values) // 5))])  # at most 5: they fit a panel
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.invert_xaxis()
-    ax.set_xlabel("percent of weights remaining")
+    ax.set_xlabel(Z19_AXIS)
     ax.grid(True, which="both", alpha=0.3)
 
 
@@ -206,53 +293,96 @@ def _h21_axis(ax: plt.Axes, xs: list[float], label: str) -> None:
     ax.set_xscale("function", functions=(lambda x: -np.log1p(-np.minimum(x, 0.9999)),
                                          lambda y: -np.expm1(-y)))
     ticks = sorted(set(round(x, 2) for x in xs))
-    ax.set_xticks(ticks[:: max(1, len(ticks) // 6)])
+    ax.set_xticks(ticks[:: max(1, -(-len(ticks) // 5))])
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:.2f}"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set_xlabel(label)
     ax.grid(True, alpha=0.3)
 
 
-def h21_panels(curves: pd.DataFrame, panels: list[Panel], title: str = "", ncols: int = 4,
-               x: str = "fraction_pruned") -> plt.Figure:
+def h21_panels(curves: pd.DataFrame, panels: list[Panel], title: str = "",
+               ncols: int = NCOLS, x: str = "fraction_pruned") -> plt.Figure:
     """One panel per (title, selection, hue): the selected rows of ``curves``, one line per
-    distinct value of the hue columns (an empty title leaves the panel blank)."""
-    ncols = min(ncols, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows), squeeze=False)
-    for ax, (name, where, hue) in zip(axes.flat, panels):
+    distinct value of the hue columns (an empty title leaves the panel blank). A line keeps
+    its style in every panel (``_h21_styles``), so one legend below serves them all."""
+    keys = []
+    for _, where, hue in panels:
+        part = analysis.select(curves, **where) if hue else curves.iloc[:0]
+        keys.append(sorted({tuple(k) for k in part[hue].itertuples(index=False)},
+                           key=lambda k: [_sort_key(v) for v in k]) if hue else [])
+    styles = _h21_styles([(hue, k) for (_, _, hue), ks in zip(panels, keys) for k in ks])
+    fig, axes = _grid(len(panels), 2.6, ncols)
+    for ax, (name, where, hue), panel_keys in zip(axes.flat, panels, keys):
         if not name:
             ax.axis("off")
             continue
         part = analysis.select(curves, **where)
-        keys = sorted({tuple(k) for k in part[hue].itertuples(index=False)},
-                      key=lambda k: [_sort_key(v) for v in k])
-        colors = sns.color_palette("tab10", max(1, len(keys)))
-        for key, color in zip(keys, colors):
+        for key in panel_keys:
+            label, style = styles[(tuple(hue), key)]
             g = analysis.select(part, **dict(zip(hue, key))).sort_values("level")
             ok = g[~g["failed"]]
-            ax.plot(ok[x], ok["mean"], marker="o", ms=3, color=color, label=_h21_label(hue, key))
-            ax.fill_between(ok[x], ok["mean"] - ok["std"], ok["mean"] + ok["std"], color=color,
-                            alpha=0.15, lw=0)
+            ax.plot(ok[x], ok["mean"], ms=3, label=label, **style)
+            ax.fill_between(ok[x], ok["mean"] - ok["std"], ok["mean"] + ok["std"],
+                            color=style["color"], alpha=0.12, lw=0)
             bad = g[g["failed"]]
             if len(bad):  # collapsed: no mean, an x on the axis
-                ax.plot(bad[x], [ax.get_ylim()[0]] * len(bad), "x", color=color, ms=7)
+                ax.plot(bad[x], [ax.get_ylim()[0]] * len(bad), "x", color=style["color"], ms=7)
         if part.empty:
-            ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no runs", ha="center", transform=ax.transAxes)
         else:
             _h21_axis(ax, list(part[x].dropna()), "fraction of units pruned"
-                      if x == "filters_pruned" else "fraction of weights pruned")
-            ax.legend(fontsize=7, loc="lower left")
-        ax.set_title(name, fontsize=9)
-        ax.set_ylabel("test accuracy")
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    return _titled(fig, title)
+                      if x == "filters_pruned" else H21_AXIS)
+        _pct_axis(ax)
+        ax.set_title(name)
+        ax.set_ylabel("test accuracy, %")
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    # The legend in reading order: masks by H_find, then by H_eval, then the baselines.
+    group = {"find": 0, "eval": 1}
+    labels = sorted(handles, key=lambda lab: (group.get(lab.split(" ")[0], 2),
+                                              list(handles).index(lab)))
+    _readable(fig, axes.flat[0], title, ([handles[lab] for lab in labels], labels))
+    return fig
 
 
-def _h21_label(hue: list[str], key: tuple) -> str:
-    return ", ".join(H21_KINDS.get(v, v) if col == "kind" else f"{col} {_h21_value(v)}"
-                     for col, v in zip(hue, key))
+BASELINES = {"global_random": {"color": "#444444", "ls": "--", "marker": "x"},
+             "preserve_lpr": {"color": "#999999", "ls": ":", "marker": "+"}}
+
+
+def _h21_styles(lines: list[tuple[list[str], tuple]]) -> dict:
+    """(hue columns, key) -> (label, plot style) for every line of a figure: the random
+    baselines grey; else the colour of the find value (or the eval value where only it
+    varies: a value has one colour whichever phase it sets), circles for masks by H_find,
+    squares for H_eval, the line style of the eval value where both vary."""
+    values = sorted({v for hue, key in lines for col, v in zip(hue, key)
+                     if col in ("find", "eval")}, key=_sort_key)
+    evals = sorted({v for hue, key in lines for col, v in zip(hue, key) if col == "eval"},
+                   key=_sort_key)
+
+    def index(v, among) -> int:
+        return next(i for i, u in enumerate(among) if analysis.same(u, v))
+
+    out = {}
+    for hue, key in lines:
+        where = dict(zip(hue, key))
+        kind = where.pop("kind", "lottery")
+        if kind in BASELINES:
+            out[(tuple(hue), key)] = (H21_KINDS[kind], BASELINES[kind])
+            continue
+        if not where:
+            out[(tuple(hue), key)] = (H21_KINDS[kind], {"color": PALETTE[0], "marker": "o"})
+            continue
+        col = "find" if "find" in where else next(iter(where))
+        colour = PALETTE[index(where[col], values) % len(PALETTE)] if col in (
+            "find", "eval") else PALETTE[0]
+        style = {"color": colour, "marker": "o" if col == "find" else "s"}
+        if col == "find" and "eval" in where:
+            style["ls"] = LINESTYLES[index(where["eval"], evals) % len(LINESTYLES)]
+        out[(tuple(hue), key)] = (", ".join(f"{c} {_h21_value(v)}" for c, v in where.items()),
+                                  style)
+    return out
 
 
 def _sort_key(v) -> tuple:
@@ -272,92 +402,99 @@ def h21_coupled(curves: pd.DataFrame, study: str, values: list, title: str = "")
 
 def h21_grid(curves: pd.DataFrame, study: str, vary: str, finds: list, evals: list,
              title: str = "") -> plt.Figure:
-    """H21 Fig 2 / A2, A4, A6: top row, one panel per H_eval with a line per H_find and the
-    random baselines of that value (H_find = H_eval); bottom row, one panel per H_find with a
-    line per H_eval."""
+    """H21 Fig 2 / A2, A4, A6: first, one panel per H_eval with a line per H_find and the
+    random baselines of that value (H_find = H_eval); then one panel per H_find with a line
+    per H_eval (each group starts on a new row)."""
     name = H21_NAMES.get(vary, vary)
-    ncols = max(len(finds), len(evals))
     top: list[Panel] = []
     for e in evals:
-        top.append((f"masks evaluated with {name}_eval = {_h21_value(e)}",
+        top.append((f"evaluated with {name}_eval = {_h21_value(e)}",
                     {"study": study, "eval": e, "lpr_from": None}, ["kind", "find"]))
-    bottom: list[Panel] = [(f"masks found with {name}_find = {_h21_value(f)}",
+    bottom: list[Panel] = [(f"found with {name}_find = {_h21_value(f)}",
                             {"study": study, "find": f, "kind": "lottery", "lpr_from": None},
                             ["eval"]) for f in finds]
     blank: Panel = ("", {}, [])
-    return h21_panels(curves, top + [blank] * (ncols - len(top)) + bottom
-                      + [blank] * (ncols - len(bottom)), title, ncols)
+    return h21_panels(curves, top + [blank] * (-len(top) % NCOLS) + bottom, title)
 
 
 def h21_best(best: dict[str, pd.DataFrame], title: str = "") -> plt.Figure:
     """H21 Fig 3: per study, the best coupled and the best decoupled pair at each level (mean
     and std over seeds; the pair may change from level to level)."""
-    fig, axes = plt.subplots(1, len(best), figsize=(4.6 * len(best), 3.4), squeeze=False)
-    for ax, (study, frame) in zip(axes[0], best.items()):
-        for name, color in (("decoupled", "#4c72b0"), ("coupled", "#dd8452")):
+    fig, axes = _grid(len(best), 2.8)
+    for ax, (study, frame) in zip(axes.flat, best.items()):
+        for name, color, marker in (("decoupled", PALETTE[0], "o"),
+                                    ("coupled", PALETTE[1], "s")):
             m, s = frame[f"{name}_mean"], frame[f"{name}_std"]
-            ax.errorbar(frame["fraction_pruned"], m, yerr=s, marker="o", ms=3, capsize=2,
-                        color=color, label=f"best {name}")
-        _h21_axis(ax, list(frame["fraction_pruned"]), "fraction of weights pruned")
-        ax.set_title(H21_NAMES.get(study, study), fontsize=9)
-        ax.set_ylabel("test accuracy")
-        ax.legend(fontsize=7, loc="lower left")
-    return _titled(fig, title)
+            ax.errorbar(frame["fraction_pruned"], m, yerr=s, marker=marker, ms=3, capsize=2,
+                        color=color, label=f"best {name} pair")
+        _h21_axis(ax, list(frame["fraction_pruned"]), H21_AXIS)
+        _pct_axis(ax)
+        ax.set_title(H21_NAMES.get(study, study))
+        ax.set_ylabel("test accuracy, %")
+    return _titled(fig, title, axes.flat[0])
 
 
 def h21_lpr(means: pd.DataFrame, levels: list[int], what: str = "find",
             title: str = "") -> plt.Figure:
     """H21 Fig 6 / A17 / 8a-b: the LPR of every layer (by depth) for each H_find at fixed
     levels, with a std band over seeds and the uniform LPR of a global random mask."""
-    fig, axes = plt.subplots(1, len(levels), figsize=(5.0 * len(levels), 3.4), squeeze=False)
-    for ax, level in zip(axes[0], levels):
+    fig, axes = _grid(len(levels), 3.0)
+    finds = sorted(means["find"].unique(), key=_sort_key)
+    styles = series_styles([f"{what}_find {_h21_value(f)}" for f in finds])
+    for ax, level in zip(axes.flat, levels):
         part = means[means["level"] == level]
-        finds = sorted(part["find"].unique(), key=_sort_key)
-        colors = sns.color_palette("tab10", max(1, len(finds)))
-        for f, color in zip(finds, colors):
+        for f in finds:
+            label = f"{what}_find {_h21_value(f)}"
             g = analysis.select(part, find=f).sort_values("depth")
-            ax.plot(g["depth"], 100 * g["lpr"], marker="o", ms=3, color=color,
-                    label=f"{what} {_h21_value(f)}")
+            ax.plot(g["depth"], 100 * g["lpr"], ms=3, label=label, **styles[label])
             sd = 100 * g["std"].fillna(0)
-            ax.fill_between(g["depth"], 100 * g["lpr"] - sd, 100 * g["lpr"] + sd, color=color,
-                            alpha=0.15, lw=0)
+            ax.fill_between(g["depth"], 100 * g["lpr"] - sd, 100 * g["lpr"] + sd,
+                            color=styles[label]["color"], alpha=0.12, lw=0)
         if len(part):
             uniform = 100 * part["global_random"].mean()
             ax.axhline(uniform, color="black", ls="--", lw=1, label="global random")
-            ax.set_title(f"level {level}: {uniform:.1f}% of the weights pruned", fontsize=9)
-            layers = part.drop_duplicates("depth").sort_values("depth")
-            ax.set_xticks(layers["depth"])
-            ax.set_xticklabels([n.replace(".weight", "") for n in layers["layer"]],
-                               rotation=60, ha="right", fontsize=6)
-            ax.legend(fontsize=7)
-        ax.set_ylabel("layerwise pruning ratio (%)")
-    return _titled(fig, title)
+            ax.set_title(f"level {level}: {uniform:.1f}% pruned")
+            _layer_ticks(ax, part.drop_duplicates("depth").sort_values("depth"))
+        ax.set_ylabel("LPR, % of the layer pruned")
+    return _titled(fig, title, axes.flat[0])
 
 
-def _not_run(text: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 0.8))
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
-    ax.axis("off")
-    return fig
+def _layer_ticks(ax: plt.Axes, layers: pd.DataFrame) -> None:
+    """Layer names under a depth axis, upright when few, else every k-th one rotated."""
+    names = [n.replace(".weight", "") for n in layers["layer"]]
+    step = max(1, -(-len(names) // 12))
+    ax.set_xticks(list(layers["depth"])[::step])
+    ax.set_xticklabels(names[::step], rotation=0 if len(names) <= 4 else 90,
+                       fontsize=SMALL)
+    ax.set_xlabel("layer, input first")
 
 
-def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure:
+def _not_run(text: str) -> None:
+    """A figure whose runs are not part of this scale: one line of text, not an image."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"*{text}.*"))
+
+
+def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure | None:
     """The H21 figure ``figure`` (fig1, fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9) of a
-    ``decoupling.Result``; a one-line figure saying so when its studies did not run."""
+    ``decoupling.Result``; where its studies are not part of this scale, one line of text
+    that says so (and nothing is returned)."""
     if result is None:
-        return _not_run(f"{figure}: not run at this scale")
+        return _not_run("This figure's experiment is not run at this scale (the paper scale "
+                        "runs it)")
     cfg, curves = result.cfg, result.curves
     where = f"on {result.data.name}"
     if figure == "fig1":
         s = cfg.study("lr")
         values = [v for v in s.find if v in s.eval] if s else []
         if not values:
-            return _not_run("Figure 1 needs the lr study: not run at this scale")
+            return _not_run("Figure 1 needs the lr study, which is not run at this scale")
         return h21_coupled(curves, "lr", values, f"Coupled runs vs random baselines {where}")
     if figure in ("fig2", "fig6"):
         s = cfg.study(study)
         if s is None:
-            return _not_run(f"study {study} not run at this scale")
+            return _not_run(f"The {study} study is not run at this scale (the paper scale runs it)")
         if figure == "fig2":
             return h21_grid(curves, study, s.vary, s.find, s.eval,
                             f"All H_find x H_eval of {study} {where}")
@@ -367,16 +504,19 @@ def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure:
         best = {s.name: analysis.best_coupled_vs_decoupled(curves, s.name)
                 for s in cfg.studies if s.name in ("lr", "batch_size", "weight_decay")}
         if not best:
-            return _not_run("Figure 3 needs the lr, batch_size or weight_decay study")
+            return _not_run("Figure 3 needs the lr, batch_size or weight_decay study, none of which is "
+                            "run at this scale")
         return h21_best(best, f"Best coupled vs best decoupled {where}")
     if figure == "fig7":
         if not cfg.constrained:
-            return _not_run("Figure 7 (LPR-constrained pruning) not run at this scale")
+            return _not_run("Figure 7 (LPR-constrained pruning) is not run at this scale (the paper "
+                            "scale runs it)")
         return h21_constrained(curves, cfg.constrained, f"LPR-constrained pruning {where}")
     if figure == "fig8":
         s = cfg.study("wd0")
         if s is None:
-            return _not_run("Figure 8 (weight decay 0 when finding) not run at this scale")
+            return _not_run("Figure 8 (weight decay 0 when finding) is not run at this scale (the "
+                            "paper scale runs it)")
         return h21_panels(curves, [("WD_find = 0: masks by LR_find",
                                     {"study": "wd0", "kind": "lottery"}, ["find", "eval"])],
                           f"Weight decay 0 in the find phase {where}")
@@ -386,7 +526,8 @@ def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure:
                  "fig9": ("early_pruning", "early_pruning_low_lr")}[figure]
         present = [n for n in names if cfg.study(n)]
         if not present:
-            return _not_run(f"{', '.join(names)}: not run at this scale")
+            return _not_run(f"{', '.join(names)}: not run at this scale (the paper scale runs "
+                            "them)")
         if figure == "fig9":  # 0%: the dense network trained for the find run's epochs
             curves = _dense_from_find(curves, result.find_accuracy, present)
         panels = [(n.replace("_", " "), {"study": n, "kind": "lottery"}, ["find", "eval"])
@@ -411,37 +552,39 @@ def _dense_from_find(curves: pd.DataFrame, find_accuracy: pd.DataFrame, studies:
 def h21_constrained(curves: pd.DataFrame, constrained: list, title: str = "") -> plt.Figure:
     """H21 Fig 7: blue = bad H_find with the good run's LPR; orange = good H_find with the
     bad run's LPR; green = the regular good run (blue's LPR); all under one H_eval."""
-    fig, axes = plt.subplots(1, len(constrained), figsize=(5.0 * len(constrained), 3.6),
-                             squeeze=False)
-    for ax, c in zip(axes[0], constrained):
+    fig, axes = _grid(len(constrained), 3.0)
+    for ax, c in zip(axes.flat, constrained):
         base = {"study": c.study, "kind": "lottery", "eval": c.eval}
         xs = []
-        for label, where, color in (
+        for label, where, color, marker in (
                 (f"bad find {c.bad:g}, LPR of {c.good:g}", {"find": c.bad, "lpr_from": c.good},
-                 "#1f77b4"),
+                 PALETTE[0], "o"),
                 (f"good find {c.good:g}, LPR of {c.bad:g}", {"find": c.good, "lpr_from": c.bad},
-                 "#ff7f0e"),
-                (f"regular find {c.good:g}", {"find": c.good, "lpr_from": None}, "#2ca02c")):
+                 PALETTE[1], "s"),
+                (f"regular find {c.good:g}", {"find": c.good, "lpr_from": None}, PALETTE[2],
+                 "^")):
             g = analysis.select(curves, **base, **where).sort_values("level")
             ok = g[~g["failed"]]
             xs += list(g["fraction_pruned"])
-            ax.plot(ok["fraction_pruned"], ok["mean"], marker="o", ms=3, color=color,
+            ax.plot(ok["fraction_pruned"], ok["mean"], marker=marker, ms=3, color=color,
                     label=label)
             ax.fill_between(ok["fraction_pruned"], ok["mean"] - ok["std"],
-                            ok["mean"] + ok["std"], color=color, alpha=0.15, lw=0)
-        _h21_axis(ax, xs or [0.0], "fraction of weights pruned")
-        ax.set_title(f"{c.study}, all evaluated with {c.eval:g}", fontsize=9)
-        ax.set_ylabel("test accuracy")
-        ax.legend(fontsize=7, loc="lower left")
+                            ok["mean"] + ok["std"], color=color, alpha=0.12, lw=0)
+        _h21_axis(ax, xs or [0.0], H21_AXIS)
+        _pct_axis(ax)
+        ax.set_title(f"{c.study}, all evaluated with {c.eval:g}")
+        ax.set_ylabel("test accuracy, %")
+        ax.legend(loc="lower left")
     return _titled(fig, title)
 
 
 # ----------------------------------------------------------------------------------------------
-# L23: importance measures (figures of book/06_layerwise.py)
+# L23: importance measures (figures of book/06_layerwise.py). x: percent of weights remaining
+# (log, dense on the left) as in OpenLTH, on which L23 builds, or the pruning level.
 
 
-def _measure_colors(measures) -> dict:
-    return dict(zip(measures, sns.color_palette("tab10", len(measures))))
+def _measure_styles(measures) -> dict:
+    return series_styles(measures)
 
 
 def l23_accuracy(summary: pd.DataFrame, table2: pd.DataFrame, title: str = "") -> plt.Figure:
@@ -450,22 +593,22 @@ def l23_accuracy(summary: pd.DataFrame, table2: pd.DataFrame, title: str = "") -
     squares with +- std bars in the same colour; the dense networks as horizontal lines."""
     ok = summary[~summary["failed"]]
     nets = list(dict.fromkeys(ok["model"]))
-    colors = _measure_colors(list(dict.fromkeys(ok["measure"])))
-    fig, axes = plt.subplots(1, max(1, len(nets)), figsize=(6.2 * max(1, len(nets)), 4.2),
-                             squeeze=False)
-    for ax, net in zip(axes[0], nets):
+    styles = _measure_styles(list(dict.fromkeys(ok["measure"])))
+    fig, axes = _grid(max(1, len(nets)), 3.8 if len(nets) <= 1 else 3.0,
+                      ncols=1 if len(nets) <= 1 else NCOLS)
+    for ax, net in zip(axes.flat, nets):
         part = ok[ok["model"] == net]
-        for measure, color in colors.items():
+        for measure, style in styles.items():
             g = part[part["measure"] == measure].groupby("level").agg(
                 x=("percent_remaining", "mean"), mean=("test_acc", "mean"),
                 std=("test_acc", "std"))
             g["std"] = g["std"].fillna(0.0)
-            ax.plot(g["x"], 100 * g["mean"], marker="o", ms=3, color=color, label=measure)
+            ax.plot(g["x"], 100 * g["mean"], ms=3, label=measure, **style)
             ax.fill_between(g["x"], 100 * (g["mean"] - g["std"]), 100 * (g["mean"] + g["std"]),
-                            color=color, alpha=0.15, lw=0)
+                            color=style["color"], alpha=0.12, lw=0)
             ref = table2[(table2["model"] == net) & (table2["measure"] == measure)]
             ax.errorbar(100 - ref["sparsity_pct"], ref["paper_mean"], yerr=ref["paper_std"],
-                        fmt="s", ms=5, mfc="none", color=color, capsize=2)
+                        fmt="s", ms=6, mfc="none", color=style["color"], capsize=2)
         dense = part[part["level"] == 0].drop_duplicates("seed")["test_acc"].mean()
         ax.axhline(100 * dense, color="black", ls="--", lw=1, label="dense (level 0)")
         ref = table2[(table2["model"] == net) & (table2["measure"] == "dense")]
@@ -474,57 +617,66 @@ def l23_accuracy(summary: pd.DataFrame, table2: pd.DataFrame, title: str = "") -
                        label="dense, L23")
         ax.plot([], [], "s", mfc="none", color="grey", label="L23 Table 2 (mean ± std)")
         _log_x(ax, part)
-        ax.set_ylabel("test accuracy at the end of training, %")
-        ax.set_title(net, fontsize=10)
-        ax.legend(fontsize=7, loc="lower left")
-    return _titled(fig, title)
+        ax.set_ylabel("test accuracy at the end, %")
+        ax.set_title(net)
+    _readable(fig, axes.flat[0], title)
+    return fig
 
 
 def l23_layer_sparsity(frame: pd.DataFrame, model: str, mark_level: int | None = None
                        ) -> plt.Figure:
     """L23 Figure 1 / Appendix D (top: LPR of each layer vs level, one panel per measure, the
-    network as a whole dashed) and Appendix C (bottom: LPR vs depth at ``mark_level``, a line
-    per measure). Mean over seeds."""
+    network as a whole dashed black) and Appendix C (bottom: LPR vs depth at ``mark_level``,
+    a line per measure). Mean over seeds."""
     part = frame[frame["model"] == model]
     measures = list(dict.fromkeys(part["measure"]))
     layers = list(dict.fromkeys(part[part["layer"] != "all"]["layer"]))
-    lcolors = dict(zip(layers, sns.color_palette("viridis", len(layers))))
-    fig, axes = plt.subplots(2, len(measures), figsize=(3.6 * len(measures), 6.4),
-                             squeeze=False)
+    lstyles = series_styles(layers)
+    ncols = min(3, len(measures))
+    rows = -(-len(measures) // ncols)
+    fig = plt.figure(figsize=(WIDTH, 2.3 * rows + 3.2))
+    gs = fig.add_gridspec(rows + 1, ncols, height_ratios=[2.3] * rows + [3.2])
     mean = part.groupby(["measure", "layer", "depth", "level"], sort=False)["lpr_pct"].mean()
     mean = mean.reset_index()
-    for ax, measure in zip(axes[0], measures):
+    top = []
+    for i, measure in enumerate(measures):
+        ax = fig.add_subplot(gs[i // ncols, i % ncols])
+        top.append(ax)
         m = mean[mean["measure"] == measure]
         for layer in layers:
             g = m[m["layer"] == layer]
-            ax.plot(g["level"], g["lpr_pct"], color=lcolors[layer], lw=1.2, label=layer)
+            ax.plot(g["level"], g["lpr_pct"], lw=1.2, ms=2.5,
+                    label=layer.replace(".weight", ""), **lstyles[layer])
         g = m[m["layer"] == "all"]
-        ax.plot(g["level"], g["lpr_pct"], color="black", ls="--", lw=1.2, label="all")
-        ax.set_title(measure, fontsize=10)
+        ax.plot(g["level"], g["lpr_pct"], color="black", ls="--", lw=1.6,
+                label="network as a whole")
+        ax.set_title(measure)
         ax.set_xlabel("level")
         ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
         ax.set_ylim(-2, 102)
-    axes[0][0].set_ylabel("layerwise pruning ratio, %")
-    axes[0][-1].legend(fontsize=6, loc="lower right")
+        if i % ncols == 0:
+            ax.set_ylabel("LPR, %")
     level = mean["level"].max() if mark_level is None else mark_level
     at = mean[mean["level"] == level]
-    colors = _measure_colors(measures)
-    gs = axes[1][0].get_gridspec()
-    for ax in axes[1]:
-        ax.remove()
-    ax = fig.add_subplot(gs[1, :])
+    mstyles = _measure_styles(measures)
+    ax = fig.add_subplot(gs[rows, :])
     for measure in measures:
         g = at[(at["measure"] == measure) & (at["layer"] != "all")]
-        ax.plot(g["depth"], g["lpr_pct"], marker="o", ms=3, color=colors[measure], label=measure)
+        ax.plot(g["depth"], g["lpr_pct"], ms=3, label=measure, **mstyles[measure])
         total = at[(at["measure"] == measure) & (at["layer"] == "all")]["lpr_pct"]
-        ax.axhline(float(total.iloc[0]), color=colors[measure], ls=":", lw=0.8)
-    ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels(layers, rotation=60, ha="right", fontsize=6)
+        ax.axhline(float(total.iloc[0]), color=mstyles[measure]["color"], ls=":", lw=0.8)
+    _layer_ticks(ax, at[at["layer"] != "all"].drop_duplicates("depth").sort_values("depth"))
     ax.set_ylabel(f"LPR at level {level}, %")
-    ax.set_title(f"{model}: layerwise pruning ratio by depth at level {level} (dotted: the "
-                 "network as a whole)", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title(f"by depth at level {level} (dotted: the network as a whole)")
+    ax.legend(ncol=min(3, len(measures)))
+    fig.suptitle(f"{model}: layerwise pruning ratio (LPR)", fontsize=FONT + 1)
+    _fonts(fig)
+    handles, labels = top[0].get_legend_handles_labels()
+    ncol = min(4, len(labels))
+    legend_inches = 0.15 + 0.2 * -(-len(labels) // ncol)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_size_inches()[1], 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=SMALL,
+               title="layers (top panels)", title_fontsize=SMALL)
     return fig
 
 
@@ -535,57 +687,72 @@ def l23_overlap_curves(frame: pd.DataFrame, model: str) -> plt.Figure:
     part = frame[frame["model"] == model]
     mean = part.groupby(["layer", "level"], sort=False)[
         ["pct_of_ticket", "chance_pct_of_ticket", "pct_of_connections"]].mean().reset_index()
-    layers = list(dict.fromkeys(mean["layer"]))
-    colors = dict(zip(layers, sns.color_palette("viridis", len(layers) - 1))) | {"all": "black"}
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for layer in layers:
+    layers = [lay for lay in dict.fromkeys(mean["layer"]) if lay != "all"]
+    styles = series_styles(layers) | {"all": {"color": "black", "marker": "o", "lw": 2}}
+    fig, (a, b) = plt.subplots(1, 2, figsize=(WIDTH, 3.4))
+    for layer in [*layers, "all"]:
         g = mean[mean["layer"] == layer]
-        a.plot(g["level"], g["pct_of_ticket"], marker="o", ms=3, color=colors[layer],
-               lw=2 if layer == "all" else 1, label=layer)
-        a.plot(g["level"], g["chance_pct_of_ticket"], ls="--", lw=0.8, color=colors[layer])
+        style = styles[layer]
+        a.plot(g["level"], g["pct_of_ticket"], ms=3, label=layer.replace(".weight", ""),
+               **style)
+        a.plot(g["level"], g["chance_pct_of_ticket"], ls="--", lw=0.8, color=style["color"])
     g = mean[mean["layer"] == "all"]
     b.plot(g["level"], g["pct_of_connections"], marker="o", ms=3, color="black")
     measures = " ∧ ".join(dict.fromkeys(part["measure"]))
-    a.set_title(f"{model}: overlap ({measures}) as % of a ticket; dashed: chance", fontsize=9)
-    b.set_title("overlap as % of all prunable connections", fontsize=9)
+    a.set_title("as % of a ticket (dashed: chance)")
+    b.set_title("as % of all prunable connections")
+    a.set_ylabel("overlap, % (log scale)")
     for ax in (a, b):
         ax.set_xlabel("level")
         ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(mticker.LogFormatter())  # 100, 50: not 10^2, 5 x 10^1
+        ax.yaxis.set_minor_formatter(mticker.LogFormatter(labelOnlyBase=False,
+                                                          minor_thresholds=(2, 0.4)))
         ax.grid(True, which="both", alpha=0.3)
-    a.legend(fontsize=7)
-    fig.tight_layout()
+    _readable(fig, a, f"{model}: overlap of the tickets of {measures}")
     return fig
 
 
-GROUP = {True: ("in the overlap", "#dd8452"), False: ("not in the overlap", "#4c72b0")}
+GROUP = {True: ("in the overlap", PALETTE[1]), False: ("not in the overlap", PALETTE[0])}
 
 
 def l23_stability(frame: pd.DataFrame, level: int) -> plt.Figure:
     """L23 Figure 2: per measure, the distribution of the std of each ticket connection's
-    end-of-level values over levels 0..L (top) and the % of connections whose sign flipped
-    (bottom), in the overlap vs not."""
+    end-of-level values over levels 0..L (histograms), and for every measure the % of
+    connections whose sign flipped (bars), in the overlap vs not."""
     measures = list(dict.fromkeys(frame["measure"]))
-    fig, axes = plt.subplots(2, len(measures), figsize=(3.8 * len(measures), 6.0),
-                             squeeze=False)
+    ncols = min(3, len(measures))
+    rows = -(-len(measures) // ncols)
+    fig = plt.figure(figsize=(WIDTH, 2.4 * rows + 2.8))
+    gs = fig.add_gridspec(rows + 1, ncols, height_ratios=[2.4] * rows + [2.8])
     positive = frame["std"][frame["std"] > 0]
     lo = positive.min() if not positive.empty else 1e-6
     bins = np.logspace(np.log10(lo), np.log10(max(frame["std"].max(), lo * 10)), 40)
+    flips = fig.add_subplot(gs[rows, :])
+    width = 0.38
     for col, measure in enumerate(measures):
+        ax = fig.add_subplot(gs[col // ncols, col % ncols])
         part = frame[frame["measure"] == measure]
-        for flag, (label, color) in GROUP.items():
+        for i, (flag, (label, color)) in enumerate(GROUP.items()):
             g = part[part["in_overlap"] == flag]
-            axes[0][col].hist(g["std"].clip(lower=lo), bins=bins, density=True, alpha=0.5,
-                              color=color, label=f"{label} ({len(g):,})")
+            ax.hist(g["std"].clip(lower=lo), bins=bins, density=True, alpha=0.5, color=color,
+                    label=label)
             pct = 100 * g["sign_flip"].mean() if len(g) else 0.0
-            axes[1][col].bar(label.replace(" the ", "\n"), pct, color=color)
-            axes[1][col].text(label.replace(" the ", "\n"), pct, f"{pct:.1f}%", ha="center",
-                              va="bottom", fontsize=8)
-        axes[0][col].set_xscale("log")
-        axes[0][col].set_title(f"{measure}: std over levels 0..{level}", fontsize=9)
-        axes[0][col].legend(fontsize=7)
-        axes[1][col].set_ylabel("connections whose sign flipped, %")
-    fig.tight_layout()
+            x = col + (i - 0.5) * width
+            flips.bar(x, pct, width, color=color, label=label if col == 0 else None)
+            flips.text(x, pct, f"{pct:.1f}", ha="center", va="bottom", fontsize=SMALL)
+        ax.set_xscale("log")
+        ax.set_title(measure)
+        ax.set_xlabel(f"std over levels 0..{level}")
+        if col % ncols == 0:
+            ax.set_ylabel("density")
+    flips.set_xticks(range(len(measures)))
+    flips.set_xticklabels(measures)
+    flips.set_ylabel("sign flipped, %")
+    flips.set_title("connections whose sign flipped over levels 0.." + str(level))
+    flips.margins(y=0.2)
+    _readable(fig, flips, "")
     return fig
 
 
@@ -594,23 +761,30 @@ def l23_movement(frame: pd.DataFrame, level: int, max_points: int = 4000) -> plt
     and at the end of level L (y), in the overlap vs not (a fixed sample when large)."""
     layer = frame["layer"].iloc[0]
     measures = list(dict.fromkeys(frame["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(3.8 * len(measures), 3.8),
-                             squeeze=False)
-    for ax, measure in zip(axes[0], measures):
+    fig, axes = _grid(len(measures), 2.9, ncols=3, sharex=True, sharey=True)
+    for ax, measure in zip(axes.flat, measures):
         part = frame[frame["measure"] == measure]
         part = part.sample(min(len(part), max_points), random_state=0)
+        moves = []
         for flag in (False, True):
             g = part[part["in_overlap"] == flag]
             label, color = GROUP[flag]
-            ax.scatter(g["start"], g["end"], s=3, alpha=0.6, color=color,
-                       label=f"{label}: mean |move| {g['movement'].mean():.3f}")
+            ax.scatter(g["start"], g["end"], s=2, alpha=0.5, color=color, label=label,
+                       rasterized=True)
+            moves.append(f"{g['movement'].mean():.3f}")
         lim = float(np.abs(part[["start", "end"]].to_numpy()).max()) if len(part) else 1.0
         ax.plot([-lim, lim], [-lim, lim], color="grey", lw=0.6)
-        ax.set_xlabel("value at the rewind point")
-        ax.set_ylabel(f"value at the end of level {level}")
-        ax.set_title(f"{measure}: {layer}", fontsize=9)
-        ax.legend(fontsize=6, loc="upper left")
-    fig.tight_layout()
+        ax.set_title(f"{measure}")
+        ax.text(0.03, 0.97, f"mean |move|\nnot in: {moves[0]}\nin: {moves[1]}",
+                transform=ax.transAxes, va="top", fontsize=SMALL)
+    for ax in axes[-1]:
+        ax.set_xlabel("at the rewind point")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"at the end of level {level}")
+    proxies = [Line2D([], [], marker="o", ls="", ms=6, color=GROUP[flag][1])
+               for flag in (False, True)]
+    _readable(fig, axes.flat[0], f"{layer}: each ticket connection's value",
+              (proxies, [GROUP[False][0], GROUP[True][0]]))
     return fig
 
 
@@ -622,20 +796,20 @@ def l23_reinit(frame: pd.DataFrame) -> plt.Figure:
         ["mean", "min", "max"]).reset_index()
     layers = list(dict.fromkeys(g["layer"]))
     measures = list(dict.fromkeys(g["measure"]))
-    colors = _measure_colors(measures)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(layers) * len(measures) / 2), 3.8))
+    styles = _measure_styles(measures)
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     width = 0.8 / len(measures)
     for i, measure in enumerate(measures):
         m = g[g["measure"] == measure].set_index("layer").reindex(layers)
         x = np.arange(len(layers)) + i * width
-        ax.bar(x, m["mean"], width, color=colors[measure], label=measure)
+        ax.bar(x, m["mean"], width, color=styles[measure]["color"], label=measure)
         ax.errorbar(x, m["mean"], yerr=[m["mean"] - m["min"], m["max"] - m["mean"]], fmt="none",
                     color="black", lw=0.8, capsize=2)
     ax.axhline(0, color="black", lw=0.8)
+    names = [lay.replace(".weight", "") for lay in layers]
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2)
-    ax.set_xticklabels(layers, rotation=30, ha="right", fontsize=7)
-    ax.set_ylabel("overlap kept beyond chance, %")
-    ax.set_title("partial re-initialisation: observed / expected - 1", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_xticklabels(names, rotation=0 if len(layers) <= 4 else 90)
+    ax.set_ylabel("kept beyond chance, %")
+    ax.set_title("observed / expected - 1, per layer")
+    _readable(fig, ax, "Partial re-initialisation: the overlap's connections kept")
     return fig

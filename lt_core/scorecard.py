@@ -25,6 +25,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import (
+    banner,
     claims,
     config,
     decoupling,
@@ -41,20 +42,6 @@ from . import (
 TOLERANCE_PP = 3.0
 COLUMNS = ["paper", "claim", "network", "verdict", "paper says", "this build", "statistic",
            "scale", "checked at", "data", "seeds", "source"]
-# Verdict colours by their first words (the page's legend explains them).
-VERDICT_COLOURS = {"reproduced": "#d4edda", "not reproduced": "#f8d7da", "holds": "#e8f4ea",
-                   "does not hold": "#fbeaec"}  # else (not judged, not testable, ...): grey
-
-
-def verdict_colour(verdict: str) -> str:
-    """A verdict's colour by its first words (longest match: "not reproduced" before
-    "reproduced"); grey for not judged, not testable, not comparable."""
-    for words in sorted(VERDICT_COLOURS, key=len, reverse=True):
-        if verdict == words or verdict.startswith(words + " "):
-            return VERDICT_COLOURS[words]
-    return "#e2e3e5"
-
-
 def _load(scale: str, name: str, store: str | None):
     """The config of notebook ``name`` at ``scale`` (None if that scale has none)."""
     values = scales.params(scale, name)
@@ -222,24 +209,6 @@ def _mean_min_max(values: pd.Series) -> tuple[float, float, float]:
     return float(values.mean()), float(values.min()), float(values.max())
 
 
-def styled(card: pd.DataFrame):
-    """The scorecard as the book shows it: fits the page (fixed layout, wrapped text, the
-    verdict third), each verdict cell coloured."""
-    def colour(verdict: str) -> str:
-        return f"background-color: {verdict_colour(verdict)}; font-weight: bold"
-
-    widths = {"paper": 5, "claim": 17, "network": 8, "verdict": 12, "paper says": 6,
-              "this build": 10, "statistic": 14, "scale": 4, "checked at": 8, "data": 6,
-              "seeds": 4, "source": 6}  # percent of the page width
-    styles = [{"selector": "", "props": "table-layout: fixed; width: 100%; font-size: 0.75em"},
-              {"selector": "td, th", "props": "white-space: normal; overflow-wrap: break-word; "
-                                              "vertical-align: top; text-align: left"}]
-    styles += [{"selector": f"th.col_heading.col{i}", "props": f"width: {widths[c]}%"}
-               for i, c in enumerate(card.columns)]
-    return (card.style.hide(axis="index").map(colour, subset=["verdict"])
-            .set_table_styles(styles))
-
-
 def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
     """Per notebook: the scale, data, device and library versions its results came from,
     read from the stored runs (the notebooks must have run)."""
@@ -267,6 +236,7 @@ def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
             "notebook": name, "scale": scale,
             "paper settings": "yes" if not deps else "no",
             "networks": ", ".join(result.data), "data": result.data_names,
-            "seeds": len(result.runs["seed"].unique()), "device": env["device_name"] or env["device"],
+            "seeds": len(result.runs["seed"].unique()),
+            "device": banner.device_label(env["device"], env["device_name"]),
             "torch": env["torch"], "lt_core": env["lt_core"]})
     return pd.DataFrame(rows)

@@ -48,12 +48,23 @@ TIDY_COLUMNS = ["run", "member", "seed", "round", "percent_remaining", "iteratio
                 "metric", "value"]
 
 
+def _cpu_name() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def environment(device: torch.device | str) -> dict:
     """What produced a result: library versions and the device."""
     import lt_core
 
     device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {
         "lt_core": lt_core.__version__,
         "torch": torch.__version__,

@@ -4,8 +4,10 @@ For each state one small figure: the layer's mask as an image (kept dark, pruned
 the 784-input layer the 28x28 map of how many hidden units keep each input pixel instead),
 the (w_i, w_f) scatter of a fixed sample of weights coloured by kept/pruned, with the
 criterion's decision boundary where it is a curve in that plane, and every layer's density
-in the title. Notebook 01 embeds about 300 of these, so each is drawn with crisp text in 16
-colours and stored as lossless WebP: 3-4 KB, a tenth of matplotlib's RGBA PNG.
+in the title. Each state is drawn with crisp text in 16 colours and stored as lossless WebP
+(about 5 KB at 90 dpi, a tenth of matplotlib's RGBA PNG); at most ``MAX_ROUNDS`` rounds per
+arm and layer are pre-rendered (the first, the last and evenly between), so that notebook 01's
+page at quick scale (11 arms x 3 layers x 5 of 9 rounds) carries about 1.2 MB of them.
 
 The LPR explorer (H21) works the same way for the layerwise pruning ratios.
 
@@ -24,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -47,7 +50,7 @@ def linked_stacks(views: list, controls: list[W.Widget], layout: W.Layout | None
     kernel, so an explorer works in the static book."""
     control, *inner = controls
     children = [linked_stacks(v, inner, layout) for v in views] if inner else views
-    attr = "index" if isinstance(control, W.Dropdown) else "value"
+    attr = "index" if isinstance(control, W.Dropdown | W.SelectionSlider) else "value"
     stack = W.Stack(children, selected_index=getattr(control, attr),
                     **({"layout": layout} if layout is not None else {}))
     W.jslink((control, attr), (stack, "selected_index"))
@@ -71,9 +74,11 @@ def states(result: Result, model: str, seed: int) -> dict:
 
 
 SCATTER_POINTS = 1000
+MAX_ROUNDS = 5  # rounds pre-rendered per arm and layer: the first, the last, evenly between
+DPI = 90  # 7 x 3.1 inches: 630 x 279 px, under the column's 688, text 9-11 pt (11-14 px)
 
 
-def render(state: dict, layer: str, title: str, dpi: int = 72) -> bytes:
+def render(state: dict, layer: str, title: str, dpi: int = DPI) -> bytes:
     """One state's figure as (lossless) WebP bytes."""
     mask = state["mask"]
     density = ", ".join(f"{n.split('.')[0]} {100 * d:.0f}%" for n, d in state["density"].items())
@@ -155,12 +160,12 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     table = states(result, model, seed)
     labels = list(dict.fromkeys(k[0] for k in table))
     layers = list(dict.fromkeys(k[1] for k in table))
-    rounds = sorted({k[2] for k in table})
-    # jslink syncs plain traits: a Dropdown's "index", not its "value".
+    rounds = spread(sorted({k[2] for k in table}), MAX_ROUNDS)
+    # jslink syncs plain traits: a Dropdown's or SelectionSlider's "index", not its "value".
     criterion = W.Dropdown(options=labels, index=0, description="arm")
     layer = W.Dropdown(options=layers, index=0, description="layer")
-    rnd = W.IntSlider(min=0, max=len(rounds) - 1, value=0, description="round",
-                      continuous_update=True)
+    rnd = W.SelectionSlider(options=[str(r) for r in rounds], index=0, description="round",
+                            continuous_update=True)
     shared = W.Layout()  # one layout model for every image and stack, not one each
 
     def image(lab: str, name: str, r: int) -> W.Image:
@@ -172,8 +177,15 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     top = linked_stacks([[[image(lab, name, r) for r in rounds] for name in layers]
                          for lab in labels], [criterion, layer, rnd], shared)
     note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through rounds "
-                  f"{rounds[0]}..{rounds[-1]} (the mask chosen at the end of each).</small>")
+                  f"{', '.join(map(str, rounds))} (the mask chosen at the end of each).</small>")
     return W.VBox([W.HBox([criterion, layer]), rnd, note, top])
+
+
+def spread(values: list, n: int) -> list:
+    """At most ``n`` of ``values``: the first, the last and evenly spaced ones between."""
+    if len(values) <= n:
+        return list(values)
+    return [values[round(i * (len(values) - 1) / (n - 1))] for i in range(n)]
 
 
 def interactive_explorer(result: Result, model: str = "fc", seed: int | None = None):
@@ -200,26 +212,29 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
 
 
 def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
-    """One (H_find, level) state: a bar per layer by depth, LPR and global random."""
+    """One (H_find, level) state as lossless WebP bytes: a bar per layer by depth, LPR and
+    global random. 6.4 x (0.3 per layer + 1.5) inches at 90 dpi: under the column's 688 px,
+    so it shows at its natural size, text at 9-10 pt (11-12 px)."""
     part = part.sort_values("depth")
     y = np.arange(len(part))
-    fig, ax = plt.subplots(figsize=(6.0, 0.35 * len(part) + 1.4), dpi=dpi)
+    fig = Figure(figsize=(6.4, 0.3 * len(part) + 1.5), dpi=dpi)
+    ax = fig.subplots()
     ax.barh(y - 0.2, 100 * part["lpr"], height=0.4, xerr=100 * part["std"].fillna(0),
-            color="#4c72b0", label="this mask")
+            color="#0072B2", label="this mask")
     ax.barh(y + 0.2, 100 * part["global_random"], height=0.4, color="#bbbbbb",
             label="global random")
     ax.set_yticks(y)
-    ax.set_yticklabels([n.replace(".weight", "") for n in part["layer"]], fontsize=7)
+    ax.set_yticklabels([n.replace(".weight", "") for n in part["layer"]], fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
     ax.invert_yaxis()  # input layer on top
     ax.set_xlim(0, 100)
-    ax.set_xlabel("layerwise pruning ratio (%)", fontsize=8)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("layerwise pruning ratio, %", fontsize=10)
+    ax.legend(fontsize=9, loc="lower right")
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+    return _compact(buf.getvalue())
 
 
 def _lpr_title(what: str, find, level: int, part: pd.DataFrame) -> str:
@@ -241,7 +256,7 @@ def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
     def image(f, lv: int) -> W.Image:
         part = analysis.select(means, level=lv, find=f)
         png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
-        return W.Image(value=png, format="png")
+        return W.Image(value=png, format="webp")
 
     # index = level (jslink copies the slider's value as it is)
     top = linked_stacks([[image(f, lv) for lv in range(int(levels[-1]) + 1)] for f in finds],
@@ -259,7 +274,7 @@ def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
     def show(find: float, level: int):
         part = analysis.select(means, level=level, find=find)
         return W.Image(value=render_lpr(part, _lpr_title(what, find, level, part)),
-                       format="png")
+                       format="webp")
 
     return W.interactive(show, find=finds, level=W.IntSlider(
         min=int(levels[0]), max=int(levels[-1]), value=int(levels[0])))
@@ -297,44 +312,79 @@ def _first_layer_view(mask: torch.Tensor) -> tuple[np.ndarray, str]:
     side = math.isqrt(mask.shape[1]) if mask.dim() == 2 else 0
     if side * side == mask.shape[1] and side > 8:
         return mask.mean(0).view(side, side).numpy(), "fraction of units keeping each pixel"
-    return _as_image(mask), "mask, one row per output unit"
+    return _as_image(mask), "mask, one row per output unit (1 = kept)"
 
 
-def _png(img: np.ndarray, width: int = 180) -> bytes:
-    """A [0, 1] image as a greyscale PNG (dark = 1), scaled to ``width`` pixels, nearest."""
-    from PIL import Image
+# The maps' colour scale (matplotlib's viridis): 0 at the first stop, the state's largest
+# value at the last. Stored as a palette PNG at the map's own resolution (a 28 x 28 map is
+# under 1 KB) and enlarged by the browser without smoothing (``MAP_CSS``).
+MAP_PX = 196
+MAP_CSS = ("<style>img.lt-map {image-rendering: pixelated; image-rendering: crisp-edges; "
+           "border: 1px solid #ccc} .lt-caption {font-size: 12px; line-height: 1.3; "
+           "white-space: normal; overflow-wrap: anywhere}</style>")
 
-    pixels = (255 * (1 - np.clip(img, 0, 1))).astype(np.uint8)
-    h, w = pixels.shape
-    size = (width, max(1, round(width * h / w))) if w >= h else (max(1, round(width * w / h)),
-                                                                  width)
+
+def _viridis_stops(n: int = 9) -> list[str]:
+    from matplotlib.colors import to_hex
+
+    cmap = plt.get_cmap("viridis")
+    return [to_hex(cmap(i / (n - 1))) for i in range(n)]
+
+
+def _png(img: np.ndarray, vmax: float = 1.0) -> bytes:
+    """A map as a small palette PNG at its own resolution: viridis from 0 to ``vmax``."""
+    levels = np.clip(np.round(255 * img / max(vmax, 1e-12)), 0, 255).astype(np.uint8)
+    image = Image.fromarray(levels, mode="L").convert("P")
+    lut = (255 * plt.get_cmap("viridis")(np.arange(256) / 255)[:, :3]).astype(np.uint8)
+    image.putpalette(lut.ravel().tolist())
     buf = io.BytesIO()
-    Image.fromarray(pixels).resize(size, Image.NEAREST).save(buf, format="png")
+    image.save(buf, format="png", optimize=True)
     return buf.getvalue()
 
 
-def overlap_view(state: dict) -> W.Widget:
-    """One state: the first layer under each measure and where both keep it, and per layer
-    the % of the first measure's ticket that the second keeps too, next to chance. PNGs made
-    directly and an HTML table: hundreds of states render in seconds."""
+def _colour_bar(vmax: float, what: str) -> str:
+    """The shared colour scale of a state's three maps, drawn by the browser (no image)."""
+    stops = ", ".join(_viridis_stops())
+    return (f"<div style='width: {3 * MAP_PX + 24}px; margin: 4px 0 8px 0'>"
+            f"<div style='height: 10px; background: linear-gradient(to right, {stops})'></div>"
+            f"<div style='display: flex; justify-content: space-between'><span>0</span>"
+            f"<span>{what}, one scale for the three maps</span>"
+            f"<span>{vmax:.3g}</span></div></div>")
+
+
+def overlap_view(state: dict, layout: W.Layout | None = None, style=None) -> W.HTML:
+    """One state as one HTML widget: the first layer under each measure and where both keep
+    it, three maps of equal size on one colour scale (small PNGs inline), and per layer the
+    % of the first measure's ticket that the second keeps too, next to chance."""
+    import base64
+
     a, b = state["a"], state["b"]
     first = next(iter(state["tickets"][a]))
     ma, mb = state["tickets"][a][first], state["tickets"][b][first]
+    views = [(name, m, *_first_layer_view(m)) for name, m in ((a, ma), (b, mb),
+                                                               ("both", ma * mb))]
+    vmax = max(float(img.max()) for _, _, img, _ in views) or 1.0
     panels = []
-    for name, m in ((a, ma), (b, mb), ("both", ma * mb)):
-        img, what = _first_layer_view(m)
-        panels.append(W.VBox([
-            W.HTML(f"<small><b>{name}</b>: {100 * float(m.mean()):.1f}% of {first} kept"
-                   f"</small>"),
-            W.Image(value=_png(img), format="png"), W.HTML(f"<small>{what}</small>")]))
+    for name, m, img, _ in views:
+        h, w = img.shape
+        data = base64.b64encode(_png(img, vmax)).decode()
+        panels.append(
+            f"<div style='width: {MAP_PX}px; margin-right: 8px'><div style='height: 2.7em'>"
+            f"<b>{name}</b><br>keeps {100 * float(m.mean()):.1f}% of the layer</div>"
+            f"<img class='lt-map' alt='{name}' "
+            f"src='data:image/png;base64,{data}' width='{MAP_PX}' "
+            f"height='{max(1, round(MAP_PX * h / w))}'></div>")
     t = state["table"]
     rows = "".join(f"<tr><td>{r.layer}</td><td>{r.kept:,}</td><td>{r.pct_of_ticket:.1f}%</td>"
                    f"<td>{r.chance_pct_of_ticket:.1f}%</td></tr>"
                    for r in t[t["measure"] == a].itertuples())
-    table = W.HTML(f"<small>% of <b>{a}</b>'s ticket that <b>{b}</b> keeps too<table>"
-                   f"<tr><th>layer</th><th>{a} keeps</th><th>overlap</th><th>chance</th></tr>"
-                   f"{rows}</table></small>")
-    return W.HBox([*panels, table])
+    table = (f"How much of <b>{a}</b>'s ticket <b>{b}</b> keeps too, per layer:"
+             f"<table style='font-size: 12px'><tr><th>layer</th><th>{a} keeps</th>"
+             f"<th>{b} keeps too</th><th>chance</th></tr>{rows}</table>")
+    return W.HTML(f"<div class='lt-caption'><div style='display: flex'>{''.join(panels)}"
+                  f"</div>{_colour_bar(vmax, views[0][3])}{table}</div>",
+                  **({"layout": layout} if layout is not None else {}),
+                  **({"style": style} if style is not None else {}))
 
 
 def overlap_explorer(result, model: str | None = None, seed: int | None = None) -> W.Widget:
@@ -348,8 +398,13 @@ def overlap_explorer(result, model: str | None = None, seed: int | None = None) 
     pair = W.Dropdown(options=pairs, index=0, description="measures")
     level = W.IntSlider(min=0, max=levels[-1], value=min(1, levels[-1]), description="level",
                         continuous_update=True)
-    top = linked_stacks([[overlap_view(table[(p, lv)]) if (p, lv) in table else W.HTML("")
-                          for lv in levels] for p in pairs], [pair, level])
-    note = W.HTML(f"<small>{model}, seed {seed}; the slider picks the level whose ticket "
-                  f"(the mask that level trained with) is shown; level 0 is dense.</small>")
+    layout = W.Layout()  # one layout and one style model for every state
+    style = HTMLStyle()
+    top = linked_stacks([[overlap_view(table[(p, lv)], layout, style) if (p, lv) in table
+                          else W.HTML("", layout=layout, style=style)
+                          for lv in levels] for p in pairs], [pair, level], layout)
+    first = next(iter(next(iter(table.values()))["tickets"].values()))
+    note = W.HTML(f"{MAP_CSS}<div class='lt-caption'>{model}, seed {seed}, first layer "
+                  f"{next(iter(first))}; the slider picks the level whose ticket (the mask "
+                  "that level trained with) is shown; level 0 is dense.</div>")
     return W.VBox([pair, level, note, top])

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from .. import analysis, engine, executor, lottery, models, scales, schedule, verdicts
+from .. import analysis, banner, engine, executor, lottery, models, scales, schedule, verdicts
 from .. import data as data_mod
 from .. import departures as departures_mod
 from ..store import RunStore, unpack_mask
@@ -404,5 +404,6 @@ def build_info(scale: str, store: str | None = None) -> dict:
     return {"notebook": "05_decoupling", "scale": scale,
             "paper settings": "yes" if not result.departures() else "no",
             "networks": result.cfg.model, "data": result.data.name,
-            "seeds": len(result.cfg.seeds), "device": env["device_name"] or env["device"],
+            "seeds": len(result.cfg.seeds),
+            "device": banner.device_label(env["device"], env["device_name"]),
             "torch": env["torch"], "lt_core": env["lt_core"]}

@@ -1,0 +1,49 @@
+"""The banner under every chapter's title, from plain facts and from departures."""
+
+import pandas as pd
+
+from lt_core import banner
+from lt_core.departures import Departure
+
+
+def test_line_from_plain_facts():
+    facts = banner.Facts("quick", "cpu", ("5,000 MNIST digits",), 2, ("stand-in network",))
+    assert banner.line(facts) == ("Quick scale · CPU · 5,000 MNIST digits · 2 seeds · not "
+                                  "comparable with the paper: stand-in network")
+    assert 'class="lt-banner"' in banner.html(facts)
+    gpu = banner.Facts("paper", "cuda:0", ("full CIFAR-10",), 1, (), "NVIDIA H200")
+    assert banner.line(gpu) == ("Paper scale · GPU (NVIDIA H200) · full CIFAR-10 · 1 seed · "
+                                "comparable with the paper: its settings, seeds and data")
+    fewer = banner.Facts("paper", "cuda", ("full MNIST",), 2, ("fewer seeds",))
+    assert fewer.comparable and banner.line(fewer).endswith("its settings, fewer seeds")
+
+
+def test_reasons_are_a_few_words_the_settings_first():
+    deps = [Departure("number of seeds", 3, 5, kind="sample"),
+            Departure("data", "mnist-embedded-5k", "mnist", "fc"),
+            Departure("train.iterations", 800, 50_000, "fc"),
+            Departure("train.eval_every", 200, 100, "fc")]
+    assert banner.reasons(deps) == ("data subset", "shorter training", "other training settings",
+                                    "fewer seeds")
+    text = ["lenet_300_100 on mnist-embedded-5k instead of ResNet-20 on CIFAR-10",
+            "150 iterations per training instead of 110 epochs", "2 seeds instead of at least 3"]
+    assert banner.reasons(text) == ("stand-in network", "data subset", "shorter training",
+                                    "fewer seeds")
+
+
+def test_data_and_device_labels():
+    assert banner.data_label("mnist-embedded-5k", {"train": 3500, "val": 500, "test": 1000}) \
+        == "5,000 MNIST digits"
+    assert banner.data_label("mnist-embedded-5k") == "5,000 MNIST digits"
+    assert banner.data_label("cifar10+imagenet", {"train": 50_000, "test": 10_000}) \
+        == "CIFAR-10 (50,000 training images)"
+    assert banner.device_label("cpu", "x86_64") == "cpu"
+    assert banner.device_label("cuda:0", "NVIDIA H200") == "cuda (NVIDIA H200)"
+
+
+def test_summary_of_every_chapter():
+    info = pd.DataFrame({"notebook": ["01_mask_criteria", "05_decoupling"],
+                         "paper settings": ["no", "no"], "data": ["mnist-embedded-5k"] * 2,
+                         "seeds": [3, 2], "device": ["cpu", "cpu"]})
+    line = str(banner.summary(info, "quick"))
+    assert line.startswith("Quick scale · CPU · 5,000 MNIST digits · 2-3 seeds · not comparable")
