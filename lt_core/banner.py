@@ -58,8 +58,13 @@ def data_label(name: str, sizes: dict[str, int] | None = None) -> str:
             return f"{sum(sizes.values()):,} MNIST digits"
         k = re.search(r"(\d+)k$", base)
         return f"{int(k.group(1)) * 1000:,} MNIST digits" if k else "embedded MNIST digits"
+    smoke = base.endswith("-smoke")  # python -m lt_core data --smoke: prototypes plus noise
+    base = base.removesuffix("-smoke")
     family = DATASETS.get(base, DATASETS.get(base.split("-")[0], base))
     train = (sizes or {}).get("train")
+    if smoke:
+        return f"synthetic data in {family}'s layout" + (
+            f" ({train:,} training images)" if train else "")
     return f"{family} ({train:,} training images)" if train else f"full {family}"
 
 

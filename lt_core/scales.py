@@ -51,7 +51,7 @@ def smoke_data_root() -> Path:
 
     if os.environ.get("LT_DATA"):
         return Path(os.environ["LT_DATA"])
-    return data.smoke.write(data.cache_dir() / "smoke-data")
+    return data.smoke.write(data.cache_dir() / "smoke-data", replace_stale=True)
 
 
 def notebooks(scale: str, root: Path = PARAMS) -> list[str]:

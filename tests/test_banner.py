@@ -37,6 +37,8 @@ def test_data_and_device_labels():
     assert banner.data_label("mnist-embedded-5k") == "5,000 MNIST digits"
     assert banner.data_label("cifar10+imagenet", {"train": 50_000, "test": 10_000}) \
         == "CIFAR-10 (50,000 training images)"
+    assert banner.data_label("cifar10-smoke+noval", {"train": 40, "test": 20}) \
+        == "synthetic data in CIFAR-10's layout (40 training images)"
     assert banner.device_label("cpu", "x86_64") == "cpu"
     assert banner.device_label("cuda:0", "NVIDIA H200") == "cuda (NVIDIA H200)"
 

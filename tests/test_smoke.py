@@ -93,6 +93,26 @@ def test_a_damaged_smoke_file_fails_its_checksum(tmp_path):
         data.load("mnist", root)
 
 
+def test_smoke_data_of_another_version_are_refused_or_replaced_in_the_cache(tmp_path,
+                                                                          monkeypatch):
+    """A copy written with other sizes (an older lt_core wrote 25 training images, fewer than
+    a shrunk batch of 512): an error naming the fix for a folder the user gave, written
+    again in lt_core's own cache."""
+    import json
+
+    from lt_core import scales
+
+    root = data.smoke.write(tmp_path / "cache" / "smoke-data")
+    marker = root / data.smoke.MARKER
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "version": 1, "train": 25}))
+    with pytest.raises(DataError, match="another version of lt_core; delete the folder"):
+        data.smoke.write(root)
+    monkeypatch.delenv("LT_DATA", raising=False)
+    monkeypatch.setenv("LT_CACHE", str(tmp_path / "cache"))
+    assert scales.smoke_data_root() == root
+    assert json.loads(marker.read_text())["train"] == data.smoke.TRAIN
+
+
 @pytest.mark.parametrize("model, width", [("resnet20", 4), ("vgg16", 8)])
 def test_structured_pruning_on_batchnorm_networks_end_to_end(model, width, smoke_data,
                                                             tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import pickle
 from pathlib import Path
 
@@ -25,8 +26,10 @@ from ..files import atomic_path
 from .dataset import DataError
 
 MARKER = "lt_core_smoke.json"
-VERSION = 1
 TRAIN, TEST, VAL = 40, 20, 10  # per dataset: training examples, test examples, z19 val split
+# What a marker must say for its files to be this version's (older copies had other sizes,
+# which a batch size of the shrunk params can exceed).
+LAYOUT = {"version": 2, "train": TRAIN, "test": TEST, "val": VAL}
 TINY_CLASSES = 10  # Tiny ImageNet's 200-way network, with 10 of the classes present
 
 
@@ -40,7 +43,7 @@ def marker(root: Path) -> dict | None:
     except (OSError, ValueError) as err:
         raise DataError(f"{path} is unreadable ({err}); delete the folder and run "
                         f"`python -m lt_core data --smoke {root}` again") from None
-    if info.get("version") != VERSION:
+    if not isinstance(info, dict) or any(info.get(k) != v for k, v in LAYOUT.items()):
         raise DataError(f"{path} was written by another version of lt_core; delete the "
                         f"folder and run `python -m lt_core data --smoke {root}` again")
     return info
@@ -51,18 +54,25 @@ def describe(layout: str) -> str:
             "prototypes plus noise, a few dozen images); its numbers mean nothing")
 
 
-def write(root: str | Path) -> Path:
-    """Write the smoke datasets under ``root`` (once: an existing, complete copy is kept)."""
+def write(root: str | Path, replace_stale: bool = False) -> Path:
+    """Write the smoke datasets under ``root`` (once: an existing, complete copy is kept).
+    A copy written by another version is an error, or, with ``replace_stale`` (lt_core's own
+    cache folder), deleted and written again."""
     root = Path(root)
-    if marker(root) is not None:
-        return root
+    try:
+        if marker(root) is not None:
+            return root
+    except DataError:
+        if not replace_stale:
+            raise
+        shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     md5 = _mnist(root / "mnist", rng)
     _cifar(root / "cifar-10-batches-py", rng)
     _tiny(root / "tiny-imagenet-200", rng)
     with atomic_path(root / MARKER) as tmp:  # last: its presence means the rest is complete
-        tmp.write_text(json.dumps({"version": VERSION, "mnist_md5": md5, "val": VAL}))
+        tmp.write_text(json.dumps({**LAYOUT, "mnist_md5": md5}))
     return root
 
 
