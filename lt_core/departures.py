@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks, Train, load, read_yaml
+from .files import resource
 
-PAPER_PARAMS = Path(__file__).resolve().parent.parent / "params" / "paper"
+PAPER_PARAMS = resource("params", "_params") / "paper"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def resource(repo_folder: str, packaged: str) -> Path:
+    """A folder of files the library reads (params, the papers' numbers): the copy inside
+    the installed package (``lt_core/<packaged>``, see pyproject.toml), else the repository's
+    ``<repo_folder>`` (a checkout or an editable install)."""
+    here = Path(__file__).resolve().parent
+    inside = here / packaged
+    return inside if inside.is_dir() else here.parent / repo_folder
+
+
 @contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path beside ``dest``; on success fsync it and rename it onto ``dest``."""

@@ -21,7 +21,6 @@ import functools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -625,9 +624,9 @@ class LayerwiseResult:
 def paper_config() -> Layerwise:
     """L23's experiment at the paper's settings: ``params/paper/06_layerwise.yaml``."""
     from .config import load
+    from .scales import PARAMS
 
-    return load(str(Path(__file__).resolve().parent.parent / "params" / "paper"
-                    / "06_layerwise.yaml"), Layerwise)
+    return load(str(PARAMS / "paper" / "06_layerwise.yaml"), Layerwise)
 
 
 def _length(train: Train) -> str:

@@ -4,16 +4,15 @@ Z19's Table S1, generated from this code's networks and settings."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import torch
 from torch import nn
 
 from . import models
 from .config import PAPER_DATASET, PAPER_TRAIN, PAPER_TRAIN_SIZE, Learned, Train
+from .files import resource
 
-NUMBERS = Path(__file__).resolve().parent.parent / "book" / "paper_numbers"
+NUMBERS = resource("book/paper_numbers", "_paper_numbers")
 NETWORKS = {"fc": "FC", "conv2": "Conv2", "conv4": "Conv4", "conv6": "Conv6"}  # ours -> Z19's
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from . import experiments
 from .config import ConfigError, read_yaml
+from .files import resource
 
 SCALES = ("tiny", "quick", "smoke", "paper")
-PARAMS = Path(__file__).resolve().parent.parent / "params"
+PARAMS = resource("params", "_params")
 
 SMOKE_LEVELS = 2  # pruning levels (rounds, prune powers) after the dense level 0
 SMOKE_EPOCHS = 2.0  # a training given in epochs; every other epoch count scales with it

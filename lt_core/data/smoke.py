@@ -16,8 +16,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import shutil
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
