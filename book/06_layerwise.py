@@ -150,9 +150,9 @@ else:
 # L23's claims about its tickets, checked on these runs (section 5 and Appendix C):
 
 # %%
-display(Markdown(layerwise.describe_claims(
-    layerwise.claims(result), scale, not result.network_departures(model))))
-tables.legend_of(["holds", "does not hold", "not judged"])
+l23_claims, settled = layerwise.claims(result), not result.network_departures(model)
+display(Markdown(layerwise.describe_claims(l23_claims, scale, settled)))
+tables.legend_of(layerwise.claim_words(l23_claims, scale, settled))
 
 # %% [markdown]
 # ## Overlap explorer

@@ -986,6 +986,11 @@ def table2_verdict(table: pd.DataFrame, scale: str) -> str:
     return " ".join(parts)
 
 
+def claim_words(table: pd.DataFrame, scale: str, paper_settings: bool) -> list[str]:
+    """Each claim's verdict in the book's words (for the page's legend)."""
+    return [verdicts.word(v, paper_settings, scale) for v in table["verdict"]]
+
+
 def describe_claims(table: pd.DataFrame, scale: str, paper_settings: bool) -> str:
     """Markdown: each claim with its verdict in words where it was reached, and the
     statistic behind it."""

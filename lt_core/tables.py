@@ -32,7 +32,6 @@ STATUSES = {
     "not run": ("#e6e6e6", "the runs it needs are not part of this build"),
 }
 NEUTRAL = "#e6e6e6"
-_WORD = re.compile(r"[\w.\-]+")
 
 
 def status(text: object) -> str | None:
