@@ -396,8 +396,8 @@ def scorecard(card: pd.DataFrame) -> _Html:
         rows = []
         for r in part.to_dict("records"):
             detail = " · ".join(_breakable(x) for x in (
-                r["network"], r["source"], r["statistic"], f"{r['scale']} scale",
-                f"checked at {r['checked at']}", r["data"], f"{r['seeds']} seeds") if x)
+                r["network"], r["source"], r["statistic"], f"checked at {r['checked at']}",
+                r["data"], f"{r['seeds']} seeds") if x)
             ours = _percent(r["this build"], r["source"]) or "(none)"
             rows.append(
                 f"<tr><td><b>{_breakable(r['claim'])}</b><br><span style='font-size: 0.85em; "
