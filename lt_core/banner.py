@@ -130,6 +130,8 @@ def _reason_of_departure(d) -> str:
         return "fewer seeds"
     if what == "models":
         return "fewer networks"
+    if what == "network":
+        return "another network"
     if what.startswith("pruning.arms"):
         return "fewer lines"
     if what == "criteria":

@@ -70,6 +70,8 @@ PAPER_TRAIN = {
     "conv6": {"lr": 3e-4, "iterations": 30_000},
 }
 PAPER_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10"}
+# The other registered networks' datasets (OpenLTH's), for the same protocol on them.
+NATIVE_DATASET = {"lenet_300_100": "mnist", "resnet20": "cifar10", "vgg16": "cifar10"}
 
 
 class ConfigError(ValueError):
@@ -227,7 +229,10 @@ Executor = Literal["local", "ray"]  # where populations train (lt_core.executor)
 class Experiment:
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
 
-    models: list[ModelName] = field(default_factory=lambda: ["fc"])
+    # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16) or a user's
+    # nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have no
+    # Z19 settings: give train.lr and the length (and data.dataset for a user's module).
+    models: list[str] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)
     train: Train = field(default_factory=Train)
     pruning: Pruning = field(default_factory=Pruning)
@@ -240,6 +245,19 @@ class Experiment:
     def __post_init__(self) -> None:
         if not self.models or len(set(self.models)) != len(self.models):
             raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
+        from .models import MODELS, is_user_module
+
+        known = [m for m in MODELS if m != "resnet18"]  # Tiny ImageNet is not a Data option here
+        for m in self.models:
+            if m not in known and not is_user_module(m):
+                raise ConfigError(f"models: unknown network {quote(m)}; choose from "
+                                  f"{', '.join(known)} or give package.module:ClassName")
+            if m not in PAPER_TRAIN and (self.train.lr is None or (
+                    self.train.iterations is None and self.train.epochs is None)):
+                raise ConfigError(f"train: {m} has no Z19 settings; set train.lr and "
+                                  "train.iterations (or train.epochs)")
+            if m not in PAPER_DATASET and m not in NATIVE_DATASET and self.data.dataset is None:
+                raise ConfigError(f"data.dataset: set the dataset {m} trains on")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
@@ -251,14 +269,14 @@ class Experiment:
 
     def train_for(self, model: str) -> Train:
         """The training settings for one network, the paper's wherever a field is None."""
-        paper = dict(PAPER_TRAIN[model])
+        paper = dict(PAPER_TRAIN.get(model, {}))  # other networks: train gives everything
         if self.train.epochs is not None:  # the length is given in epochs
-            paper.pop("iterations")
+            paper.pop("iterations", None)
         return dataclasses.replace(self.train, **{
             k: v for k, v in paper.items() if getattr(self.train, k) is None})
 
     def dataset_for(self, model: str) -> str:
-        return self.data.dataset or PAPER_DATASET[model]
+        return self.data.dataset or PAPER_DATASET.get(model) or NATIVE_DATASET[model]
 
 
 # Learned supermasks (paper_specs.md 4b): the papers' learning rates and lengths, and whether

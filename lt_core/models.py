@@ -218,10 +218,50 @@ class ResNet18(_OpenLTH):
         return self.fc(x.mean((2, 3)))
 
 
+def is_user_module(name: str) -> bool:
+    """``package.module:ClassName``: a user's network given by import path."""
+    module, _, cls = name.partition(":")
+    return bool(module and cls) and all(p.isidentifier() for p in (*module.split("."), cls))
+
+
+def user_module(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """A user's ``nn.Module`` class by import path, built as ``Class(input_shape,
+    num_classes)`` (or ``Class()`` if it takes no arguments). Unless the class declares its
+    own ``prune_rates`` (and ``output_layer``), every conv and linear weight is prunable at
+    0.2 per level and the last linear layer is the output layer; parameters start from the
+    module's own initialisation (``reset_parameters``) under the run's seed."""
+    import importlib
+    import inspect
+
+    module_name, _, cls_name = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"model {name!r}: cannot import it ({err}); the module must be on "
+                         "the Python path (e.g. PYTHONPATH=.)") from None
+    if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
+        raise ValueError(f"model {name!r} is not an nn.Module class")
+    takes = len(inspect.signature(cls).parameters)
+    model = cls(input_shape, num_classes) if takes >= 2 else cls()
+    layers = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    if not layers:
+        raise ValueError(f"model {name!r} has no conv or linear layer to prune")
+    if not hasattr(model, "prune_rates"):
+        model.prune_rates = {f"{n}.weight" if n else "weight": 0.2 for n in layers}
+    if not hasattr(model, "output_layer"):
+        last = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+        model.output_layer = f"{last[-1]}.weight" if last else None
+    model.init_scheme = "module"
+    return model
+
+
 def build(name: str, input_shape: tuple[int, ...], num_classes: int = 10,
           width: int | None = None) -> nn.Module:
     """The network ``name`` for inputs of ``input_shape``; ``width`` sets the first layer's
-    width of ResNet-20 (16), VGG-16 (64) and ResNet-18 (64), the rest scaling with it."""
+    width of ResNet-20 (16), VGG-16 (64) and ResNet-18 (64), the rest scaling with it. A name
+    ``package.module:ClassName`` is a user's network (``user_module``)."""
+    if is_user_module(name) and width is None:
+        return user_module(name, input_shape, num_classes)
     if width is not None and name not in ("resnet20", "vgg16", "resnet18"):
         raise ValueError(f"model {name!r} has no width option (resnet20, vgg16, resnet18)")
     if name == "fc":
@@ -261,6 +301,8 @@ def initial_state(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch's default, running statistics at their
     defaults (mean 0, variance 1).
     """
+    if model.init_scheme == "module":  # a user's network: its own initialisers, seeded
+        return _module_initial_state(model, seed)
     g = torch.Generator().manual_seed(seed)
     state = {}
     for module_name, module in model.named_modules():
@@ -282,6 +324,20 @@ def initial_state(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
         for attr, b in module.named_buffers(recurse=False):
             state[_join(module_name, attr)] = b.detach().clone().to("cpu")
     return state
+
+
+def _module_initial_state(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """Every submodule's ``reset_parameters`` under the seed (PyTorch's defaults for its
+    layers), on a copy, so the same seed gives the same network."""
+    import copy
+
+    fresh = copy.deepcopy(model).cpu()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in fresh.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return {k: v.detach().clone() for k, v in fresh.state_dict().items()}
 
 
 def _join(module: str, attr: str) -> str:
