@@ -30,7 +30,11 @@ class SmallNet(nn.Module):
 TINY = {"experiment": "z19_iterative", "data": {"dataset": "mnist"},
         "train": {"optimizer": "sgd", "lr": 0.05, "iterations": 6, "eval_every": 3,
                   "batch_size": 16, "divergence": "non_finite"},
-        "pruning": {"rounds": 1, "arms": [{"criterion": "large_final"}]}, "seeds": [0]}
+        "pruning": {"rounds": 1, "arms": [
+            {"criterion": "large_final"},
+            {"criterion": "softmax", "selection": "global", "fraction": 0.2,
+             "count": "threshold"}]},  # an L23 measure, pooled as L23 pools it
+        "seeds": [0]}
 
 
 @pytest.fixture
@@ -72,6 +76,8 @@ def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_ne
                              "PYTHONPATH": f"{user_net}:{REPO}", "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
     assert "network resnet20 instead of a Z19 network" in run.stdout
-    for net in ("resnet20", "mynets:SmallNet"):  # both levels of both networks ran
-        assert sum(line.split()[-2:] == [net, "large_final"] for line in
-                   run.stdout.splitlines()) == 2, net
+    rows = [line.split() for line in run.stdout.splitlines()]
+    for net in ("resnet20", "mynets:SmallNet"):  # both levels of both networks ran, each arm
+        assert sum(r[-2:] == [net, "large_final"] for r in rows) == 2, net
+        assert sum(len(r) > 2 and r[-3] == net and r[-2].startswith("softmax")
+                   for r in rows) == 2, net
