@@ -62,6 +62,7 @@ tables.build(info)
 # |---|---|---|
 # | `tiny` | a few dozen iterations, 2 levels: checks that everything runs | seconds per chapter on a CPU (CI) |
 # | `quick` | the papers' hyperparameters with fewer iterations, levels and seeds (the default) | about 13 minutes for the whole book on an idle 2-core laptop CPU |
+# | `smoke` | the papers' settings shrunk (a few steps, 2 levels, 1 seed) on synthetic data: every code path of the paper scale | about 7 minutes for the whole book on a 2-core CPU, 6.5 on one H200 (measured) |
 # | `paper` | the papers' settings, seeds and data | about 1,000 GPU-hours (below) |
 #
 # At the paper scale, on one H200 (ResNet-20 measured: 0.84 s per network-epoch of CIFAR-10

@@ -216,6 +216,11 @@ def summary(info, scale: str) -> Banner:
     reasons = (f"chapters {', '.join(n[:2] for n in off)} depart from the paper's settings",
                ) if off else ()
     name = gpu[0].split("(", 1)[1].rstrip(")") if gpu and "(" in gpu[0] else ""
-    return Banner(Facts(scale, "cuda" if gpu else "cpu",
-                        tuple(dict.fromkeys(data_label(n) for n in names)), seed_text,
-                        reasons, name))
+    labels = list(dict.fromkeys(data_label(n) for n in names))
+    synthetic = [lb.split(" in ", 1)[1].removesuffix("'s layout") for lb in labels
+                 if lb.startswith("synthetic data in ")]
+    if len(synthetic) > 1:  # the smoke scale: one phrase for all its layouts
+        labels = [lb for lb in labels if not lb.startswith("synthetic data in ")] + [
+            f"synthetic data in the {', '.join(synthetic)} layouts"]
+    return Banner(Facts(scale, "cuda" if gpu else "cpu", tuple(labels), seed_text, reasons,
+                        name))

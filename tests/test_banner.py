@@ -49,3 +49,6 @@ def test_summary_of_every_chapter():
                          "seeds": [3, 2], "device": ["cpu", "cpu"]})
     line = str(banner.summary(info, "quick"))
     assert line.startswith("Quick scale · CPU · 5,000 MNIST digits · 2-3 seeds · not comparable")
+    smoke = info.assign(data=["cifar10-smoke, mnist-smoke", "tiny-imagenet-smoke+x"], seeds=1)
+    assert str(banner.summary(smoke, "smoke")).startswith(
+        "Smoke scale · CPU · synthetic data in the CIFAR-10, MNIST, Tiny ImageNet layouts · 1 seed")
