@@ -58,14 +58,22 @@ def data_label(name: str, sizes: dict[str, int] | None = None) -> str:
             return f"{sum(sizes.values()):,} MNIST digits"
         k = re.search(r"(\d+)k$", base)
         return f"{int(k.group(1)) * 1000:,} MNIST digits" if k else "embedded MNIST digits"
-    smoke = base.endswith("-smoke")  # python -m lt_core data --smoke: prototypes plus noise
-    base = base.removesuffix("-smoke")
-    family = DATASETS.get(base, DATASETS.get(base.split("-")[0], base))
+    family = _family(base)
     train = (sizes or {}).get("train")
-    if smoke:
+    if _is_smoke(base):
         return f"synthetic data in {family}'s layout" + (
             f" ({train:,} training images)" if train else "")
     return f"{family} ({train:,} training images)" if train else f"full {family}"
+
+
+def _is_smoke(base: str) -> bool:  # python -m lt_core data --smoke: prototypes plus noise
+    return base.endswith("-smoke")
+
+
+def _family(base: str) -> str:
+    """``cifar10-smoke`` -> ``CIFAR-10``: the dataset a name's first part stands for."""
+    base = base.removesuffix("-smoke")
+    return DATASETS.get(base, DATASETS.get(base.split("-")[0], base))
 
 
 def line(f: Facts) -> str:
@@ -216,11 +224,12 @@ def summary(info, scale: str) -> Banner:
     reasons = (f"chapters {', '.join(n[:2] for n in off)} depart from the paper's settings",
                ) if off else ()
     name = gpu[0].split("(", 1)[1].rstrip(")") if gpu and "(" in gpu[0] else ""
-    labels = list(dict.fromkeys(data_label(n) for n in names))
-    synthetic = [lb.split(" in ", 1)[1].removesuffix("'s layout") for lb in labels
-                 if lb.startswith("synthetic data in ")]
-    if len(synthetic) > 1:  # the smoke scale: one phrase for all its layouts
-        labels = [lb for lb in labels if not lb.startswith("synthetic data in ")] + [
-            f"synthetic data in the {', '.join(synthetic)} layouts"]
+    smoke = [n for n in names if _is_smoke(n.split("+")[0])]
+    labels = list(dict.fromkeys(data_label(n) for n in names if n not in smoke))
+    families = list(dict.fromkeys(_family(n.split("+")[0]) for n in smoke))
+    if len(families) > 1:  # the smoke scale: one phrase for all its layouts
+        labels.append(f"synthetic data in the {', '.join(families)} layouts")
+    elif smoke:
+        labels.append(data_label(smoke[0]))
     return Banner(Facts(scale, "cuda" if gpu else "cpu", tuple(labels), seed_text, reasons,
                         name))

@@ -916,21 +916,6 @@ def _reinit_groups(result: LayerwiseResult, model: str) -> dict[str, tuple[str, 
             "1x1conv": ("1x1 convs", [n for n in convs if shapes[n][-2:] == (1, 1)])}
 
 
-def table2_display(table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Table 2 as the page shows it: accuracies in %, the paper's next to ours, each cell's
-    verdict in words (``table2_status``)."""
-    if table.empty:
-        return table
-    return pd.DataFrame({
-        "network": table["model"], "level": table["level"],
-        "sparsity %": table["sparsity_pct"].round(2), "measure": table["measure"],
-        "this build %": [f"{r.mean:.2f}" + (f" ± {r.std:.2f}" if r.n > 1 else "")
-                         + f" (n = {r.n})" for r in table.itertuples()],
-        "L23 %": [f"{r.paper_mean:.2f} ± {r.paper_std:.2f}" for r in table.itertuples()],
-        "difference": table["diff"].round(2), "tolerance": table["tolerance"].round(2),
-        "verdict": [table2_status(r, scale) for r in table.itertuples()]})
-
-
 def collapse_note(result: LayerwiseResult) -> str:
     """Markdown: for every network and measure whose tickets collapsed (a layer left with no
     weight), the first level and layer, and that layer's LPR on the way there; or that none
@@ -994,9 +979,10 @@ def claim_words(table: pd.DataFrame, scale: str, paper_settings: bool) -> list[s
 def describe_claims(table: pd.DataFrame, scale: str, paper_settings: bool) -> str:
     """Markdown: each claim with its verdict in words where it was reached, and the
     statistic behind it."""
-    lines = [f"- **{verdicts.word(c.verdict, paper_settings, scale)}**: {c.claim} ({c.source})."
+    words = claim_words(table, scale, paper_settings)
+    lines = [f"- **{w}**: {c.claim} ({c.source})."
              + (f" {c.verdict.statistic}." if c.verdict.statistic else "")
-             for c in table.itertuples()]
+             for w, c in zip(words, table.itertuples())]
     where = ("at the paper's settings" if paper_settings else
              f"at {scale} scale: what these runs show, not a paper-scale result")
     return f"Checked {where}:\n\n" + "\n".join(lines)

@@ -243,14 +243,15 @@ def user_module(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn
         raise ValueError(f"model {name!r} is not an nn.Module class")
     takes = len(inspect.signature(cls).parameters)
     model = cls(input_shape, num_classes) if takes >= 2 else cls()
-    layers = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    layers = {f"{n}.weight" if n else "weight": m for n, m in model.named_modules()
+              if isinstance(m, nn.Conv2d | nn.Linear)}
     if not layers:
         raise ValueError(f"model {name!r} has no conv or linear layer to prune")
     if not hasattr(model, "prune_rates"):
-        model.prune_rates = {f"{n}.weight" if n else "weight": 0.2 for n in layers}
+        model.prune_rates = dict.fromkeys(layers, 0.2)
     if not hasattr(model, "output_layer"):
-        last = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-        model.output_layer = f"{last[-1]}.weight" if last else None
+        linear = [n for n, m in layers.items() if isinstance(m, nn.Linear)]
+        model.output_layer = linear[-1] if linear else None
     model.init_scheme = "module"
     return model
 

@@ -62,7 +62,7 @@ def _flatten(values: dict, prefix: str = "") -> dict[str, str]:
 
 
 def execute(scale: str = "quick", only: list[str] | None = None, book: Path = REPO / "book",
-            params: Path = REPO / "params", store: str | None = None,
+            params: Path = scales.PARAMS, store: str | None = None,
             executor: str | None = None, ray_address: str | None = None,
             out_dir: Path | None = None) -> list[str]:
     """Execute every notebook (or those whose name starts with one of ``only``).
