@@ -8,9 +8,10 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, claims, config, lottery, paper, plots, tables
+from lt_core import banner, experiments, tables
+from lt_core.papers import z19
 
-result = lottery.run_iterative(config.load(params), progress=False)
+result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
 # %% [markdown]
@@ -41,7 +42,7 @@ display(Markdown(result.describe(scale)))
 # (§S6.2), with Z19's lengths read as epochs (notebook 04).
 
 # %%
-tables.table_s1(paper.table_s1())
+tables.table_s1(z19.config.table_s1())
 
 # %% [markdown]
 # ## Test accuracy at the sparsest round reached
@@ -67,7 +68,7 @@ S5 = ["large_final_same_sign", "large_final_diff_sign"]
 summary = result.summary
 figure1 = summary[~summary["member"].isin(S5)]
 pair = ("large_final", "magnitude_increase")
-fig = plots.rounds(figure1, stars=pair,
+fig = z19.figures.rounds(figure1, stars=pair,
                    title=f"Mask criteria on {result.data_names}, {scale}")
 
 # %%
@@ -80,7 +81,7 @@ tables.stars(figure1, pair)
 # and `large_final_diff_sign`, with `large_final` for reference. Axes as in Figure 1.
 
 # %%
-fig = plots.rounds(summary[summary["member"].isin(["large_final", *S5])],
+fig = z19.figures.rounds(summary[summary["member"].isin(["large_final", *S5])],
                    panels=("test_acc_at_early_stop",),
                    title=f"Sign criteria on {result.data_names}, {scale}")
 
@@ -93,7 +94,7 @@ fig = plots.rounds(summary[summary["member"].isin(["large_final", *S5])],
 # paired t-test at 5%); "A ≈ B" when the mean difference is within 1 percentage point.
 
 # %%
-tables.claims(claims.table(result, "01_mask_criteria", scale))
+tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
 
 # %% [markdown]
 # ## Mask explorer

@@ -8,9 +8,10 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, claims, config, lottery, plots, tables
+from lt_core import banner, experiments, tables
+from lt_core.papers import z19
 
-result = lottery.run_iterative(config.load(params), progress=False)
+result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
 # %% [markdown]
@@ -49,7 +50,7 @@ tables.final_accuracy(result.final_round_accuracy())
 
 # %%
 pair = ("large_final", "large_final, constant_init_sign")
-fig = plots.rounds(result.summary, stars=pair,
+fig = z19.figures.rounds(result.summary, stars=pair,
                    title=f"Mask-1 actions on {result.data_names}, {scale}")
 
 # %%
@@ -64,4 +65,4 @@ tables.stars(result.summary, pair)
 # t-test at 5%).
 
 # %%
-tables.claims(claims.table(result, "02_mask1_actions", scale))
+tables.claims(z19.claims.table(result, "02_mask1_actions", scale))

@@ -8,9 +8,10 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, claims, config, lottery, plots, tables
+from lt_core import banner, experiments, tables
+from lt_core.papers import z19
 
-result = lottery.run_iterative(config.load(params), progress=False)
+result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
 # %% [markdown]
@@ -47,7 +48,7 @@ tables.final_accuracy(result.final_round_accuracy())
 # neither does this one). The dashed line is the dense network (round 0, mean over seeds).
 
 # %%
-fig = plots.rounds(result.summary, dense_baseline=True,
+fig = z19.figures.rounds(result.summary, dense_baseline=True,
                    title=f"Mask-0 actions on {result.data_names}, {scale}")
 
 # %% [markdown]
@@ -58,4 +59,4 @@ fig = plots.rounds(result.summary, dense_baseline=True,
 # one-sided paired t-test at 5%).
 
 # %%
-tables.claims(claims.table(result, "03_mask0_actions", scale))
+tables.claims(z19.claims.table(result, "03_mask0_actions", scale))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from lt_core import banner, config, maskfile, plots, supermask, tables
+from lt_core import banner, experiments, maskfile, tables
+from lt_core.papers import z19
 
-cfg = config.load(params, config.Supermasks)
-heuristic, dense = supermask.heuristic(cfg, progress=False)
-learned = supermask.learned(cfg, progress=False)
-banner.of((cfg, dense), scale)
+result = experiments.run(params, progress=False)
+cfg, heuristic, learned, dense = result.cfg, result.heuristic, result.learned, result.dense
+banner.of(result, scale)
 
 # %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §5, Figure 4, Table S2, §S6). A mask alone,
@@ -43,7 +43,7 @@ banner.of((cfg, dense), scale)
 # ## This run
 
 # %% tags=["describe"]
-display(Markdown(supermask.describe(cfg, dense, scale, learned)))
+display(Markdown(result.describe(scale)))
 
 # %% [markdown]
 # ## Table S2 next to this run
@@ -52,7 +52,7 @@ display(Markdown(supermask.describe(cfg, dense, scale, learned)))
 # columns take the best prune power of `large_final_same_sign`; the learned column the best c.
 
 # %%
-tables.table_s2(supermask.table_s2(heuristic, learned, dense))
+tables.table_s2(result.claims())
 
 # %% [markdown]
 # ## Figure 4 / S8: untrained accuracy of every supermask vs weights remaining
@@ -66,7 +66,7 @@ tables.table_s2(supermask.table_s2(heuristic, learned, dense))
 # per c: expected weights remaining, mean accuracy over seeds with their min-max).
 
 # %%
-fig = plots.supermask_curves(heuristic, learned, dense.summary,
+fig = z19.figures.supermask_curves(heuristic, learned, dense.summary,
                              title=f"Supermasks on {dense.data_names}, {scale}")
 
 # %% [markdown]
@@ -86,8 +86,8 @@ tables.learned(learned)
 # its length on this page's data.
 
 # %%
-fig = plots.learned_length(
-    supermask.learned_curves(cfg), supermask.lengths(cfg, dense),
+fig = z19.figures.learned_length(
+    z19.supermasks.learned_curves(cfg), z19.supermasks.lengths(cfg, dense),
     title=f"Learned supermasks on {dense.data_names}, {scale}")
 
 # %% [markdown]
@@ -109,4 +109,4 @@ tables.round_trip(maskfile.round_trip(heuristic, cfg.store, files,
 # ## What this run shows
 
 # %%
-display(Markdown(supermask.conclusions(heuristic, learned)))
+display(Markdown(z19.supermasks.conclusions(heuristic, learned)))

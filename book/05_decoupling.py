@@ -8,10 +8,11 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import analysis, banner, decoupling, plots, tables, widgets
+from lt_core import banner, experiments, tables, widgets
+from lt_core.papers import h21
 
-cfg = decoupling.load(params)
-result = decoupling.run(cfg, progress=False)
+result = experiments.run(params, progress=False)
+cfg = result.cfg
 banner.of(result, scale)
 
 # %% [markdown]
@@ -64,7 +65,7 @@ display(Markdown(result.describe(scale)))
 # training, in %. Lines: mean over seeds, band: one std; the legend below serves every panel.
 
 # %%
-fig = plots.h21_figure(result, "fig1")
+fig = h21.figures.h21_figure(result, "fig1")
 
 # %%
 display(Markdown(result.describe_claims(["Q1", "Q2", "Q3"], scale)))
@@ -83,13 +84,13 @@ display(Markdown(result.describe_claims(["Q1", "Q2", "Q3"], scale)))
 # fraction of weights pruned, test accuracy in %.
 
 # %%
-fig = plots.h21_figure(result, "fig2", "lr")
+fig = h21.figures.h21_figure(result, "fig2", "lr")
 
 # %%
-fig = plots.h21_figure(result, "fig2", "batch_size")
+fig = h21.figures.h21_figure(result, "fig2", "batch_size")
 
 # %%
-fig = plots.h21_figure(result, "fig2", "weight_decay")
+fig = h21.figures.h21_figure(result, "fig2", "weight_decay")
 
 # %%
 display(Markdown(result.describe_claims(["Q11", "Q12", "Q13"], scale)))
@@ -105,11 +106,11 @@ display(Markdown(result.describe_claims(["Q11", "Q12", "Q13"], scale)))
 # pair at each level (the table gives the pairs).
 
 # %%
-fig = plots.h21_figure(result, "fig3")
+fig = h21.figures.h21_figure(result, "fig3")
 
 # %%
 display(Markdown(result.describe_claims(["Q4"], scale)))
-best = analysis.best_coupled_vs_decoupled(result.curves, "lr")
+best = h21.analysis.best_coupled_vs_decoupled(result.curves, "lr")
 tables.best_pairs(best, "LR")
 
 # %% [markdown]
@@ -124,16 +125,16 @@ tables.best_pairs(best, "LR")
 # mask's, which prunes every layer alike:
 
 # %%
-tables.lpr(analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels), "LR")
+tables.lpr(h21.analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels), "LR")
 
 # %%
-fig = plots.h21_figure(result, "fig6", "lr")
+fig = h21.figures.h21_figure(result, "fig6", "lr")
 
 # %%
-fig = plots.h21_figure(result, "fig6", "batch_size")
+fig = h21.figures.h21_figure(result, "fig6", "batch_size")
 
 # %%
-fig = plots.h21_figure(result, "fig6", "weight_decay")
+fig = h21.figures.h21_figure(result, "fig6", "weight_decay")
 
 # %%
 display(Markdown(result.describe_claims(["Q7"], scale)))
@@ -147,7 +148,7 @@ display(Markdown(result.describe_claims(["Q7"], scale)))
 # `widgets.interactive_lpr_explorer` renders on demand.
 
 # %%
-widgets.lpr_explorer(analysis.lpr_means(result.lpr, "lr"), "LR")
+widgets.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
 
 # %% [markdown]
 # ## Figure 7: the LPR carries the effect
@@ -159,7 +160,7 @@ widgets.lpr_explorer(analysis.lpr_means(result.lpr, "lr"), "LR")
 # fraction of weights pruned; y: test accuracy in %.
 
 # %%
-fig = plots.h21_figure(result, "fig7")
+fig = h21.figures.h21_figure(result, "fig7")
 
 # %%
 display(Markdown(result.describe_claims(["Q8"], scale)))
@@ -172,10 +173,10 @@ display(Markdown(result.describe_claims(["Q8"], scale)))
 # hurts: it does better.
 
 # %%
-fig = plots.h21_figure(result, "fig6", "wd0")
+fig = h21.figures.h21_figure(result, "fig6", "wd0")
 
 # %%
-fig = plots.h21_figure(result, "fig8")
+fig = h21.figures.h21_figure(result, "fig8")
 
 # %%
 display(Markdown(result.describe_claims(["Q9"], scale)))
@@ -191,7 +192,7 @@ display(Markdown(result.describe_claims(["Q9"], scale)))
 # weights of the previous level, masked.
 
 # %%
-fig = plots.h21_figure(result, "fig4")
+fig = h21.figures.h21_figure(result, "fig4")
 
 # %%
 display(Markdown(result.describe_claims(["Q5"], scale)))
@@ -205,7 +206,7 @@ display(Markdown(result.describe_claims(["Q5"], scale)))
 # pruning at 70 does well too. The 0% points are the dense networks trained for E epochs.
 
 # %%
-fig = plots.h21_figure(result, "fig9")
+fig = h21.figures.h21_figure(result, "fig9")
 
 # %%
 display(Markdown(result.describe_claims(["Q10"], scale)))
@@ -220,7 +221,7 @@ display(Markdown(result.describe_claims(["Q10"], scale)))
 # low sparsity for batch size. x = fraction of units pruned.
 
 # %%
-fig = plots.h21_figure(result, "fig5")
+fig = h21.figures.h21_figure(result, "fig5")
 
 # %%
 display(Markdown(result.describe_claims(["Q6"], scale)))
@@ -234,9 +235,9 @@ display(Markdown(result.describe_claims(["Q6"], scale)))
 # have.)
 
 # %%
-a9 = decoupling.run_a9(cfg, progress=False)
-display(Markdown(decoupling.describe_a9(a9, scale)))
-fig = plots.h21_figure(a9, "fig2", "lr")
+a9 = result.fig_a9
+display(Markdown(h21.describe_a9(a9, scale)))
+fig = h21.figures.h21_figure(a9, "fig2", "lr")
 
 # %% [markdown]
 # ## Every claim, with its verdict

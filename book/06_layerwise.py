@@ -8,10 +8,10 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import analysis, banner, config, layerwise, plots, tables
+from lt_core import banner, experiments, tables
+from lt_core.papers import l23
 
-cfg = config.load(params, layerwise.Layerwise)
-result = layerwise.run(cfg, progress=False)
+result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
 # %% [markdown]
@@ -52,7 +52,7 @@ display(Markdown(result.describe(scale)))
 # %%
 table = result.table2()
 display(tables.table2(table, scale))
-display(Markdown(layerwise.table2_verdict(table, scale)))
+display(Markdown(l23.claims.table2_verdict(table, scale)))
 
 # %% [markdown]
 # The same numbers as a figure: x is the percent of weights remaining on a log scale, dense on
@@ -61,7 +61,7 @@ display(Markdown(layerwise.table2_verdict(table, scale)))
 # of one std; open squares: L23's Table 2, mean ± std, in the line's colour.
 
 # %%
-fig = plots.l23_accuracy(result.ticket_levels(), table,
+fig = l23.figures.l23_accuracy(result.ticket_levels(), table,
                          title=f"Tickets of each measure, {scale}")
 
 # %% [markdown]
@@ -73,7 +73,7 @@ fig = plots.l23_accuracy(result.ticket_levels(), table,
 # so every layer loses at least one weight at every level, however small it is.
 
 # %%
-display(Markdown(layerwise.collapse_note(result)))
+display(Markdown(l23.claims.collapse_note(result)))
 
 # %% [markdown]
 # ## Layer sparsity (Figure 1, Appendices C and D)
@@ -87,7 +87,7 @@ display(Markdown(layerwise.collapse_note(result)))
 model, level = result.config.overlap_model, result.config.overlap.level
 for net in result.config.models:
     last = min(level, result.config.setting(net).levels)
-    fig = plots.l23_layer_sparsity(result.layer_sparsity, net, mark_level=last)
+    fig = l23.figures.l23_layer_sparsity(result.layer_sparsity, net, mark_level=last)
 
 # %% [markdown]
 # ## Section 5: one initialisation, several tickets
@@ -106,7 +106,7 @@ display(tables.overlap(overlap))
 # scale. Mean over measures and seeds.
 
 # %%
-fig = plots.l23_overlap_curves(result.overlaps, model)
+fig = l23.figures.l23_overlap_curves(result.overlaps, model)
 
 # %% [markdown]
 # **Figure 2.** For each connection of a ticket, the end-of-training values it took at
@@ -116,9 +116,9 @@ fig = plots.l23_overlap_curves(result.overlaps, model)
 
 # %%
 stability = result.stability
-summary = analysis.stability_summary(stability, by=("measure",))
+summary = l23.analysis.stability_summary(stability, by=("measure",))
 display(tables.stability(summary))
-fig = plots.l23_stability(stability, level)
+fig = l23.figures.l23_stability(stability, level)
 
 # %% [markdown]
 # **Figure 3.** The first layer's ticket connections: value at the rewind point (x) vs at the
@@ -126,7 +126,7 @@ fig = plots.l23_stability(stability, level)
 # no movement. One panel per measure.
 
 # %%
-fig = plots.l23_movement(result.movement, level)
+fig = l23.figures.l23_movement(result.movement, level)
 
 # %% [markdown]
 # **Partial re-initialisation.** Keep the initial values of the overlap's connections, draw
@@ -141,8 +141,8 @@ if reinit.empty:
     display(Markdown("The partial re-initialisation is not run at this scale "
                      "(no `overlap.reinit_seeds`)."))
 else:
-    display(tables.reinit(analysis.reinit_summary(reinit)))
-    fig = plots.l23_reinit(reinit)
+    display(tables.reinit(l23.analysis.reinit_summary(reinit)))
+    fig = l23.figures.l23_reinit(reinit)
 
 # %% [markdown]
 # ## What this run shows
@@ -150,9 +150,9 @@ else:
 # L23's claims about its tickets, checked on these runs (section 5 and Appendix C):
 
 # %%
-l23_claims, settled = layerwise.claims(result), not result.network_departures(model)
-display(Markdown(layerwise.describe_claims(l23_claims, scale, settled)))
-tables.legend_of(layerwise.claim_words(l23_claims, scale, settled))
+l23_claims, settled = l23.claims.claims(result), not result.network_departures(model)
+display(Markdown(l23.claims.describe_claims(l23_claims, scale, settled)))
+tables.legend_of(l23.claims.claim_words(l23_claims, scale, settled))
 
 # %% [markdown]
 # ## Overlap explorer

@@ -102,9 +102,8 @@ tables.build(info)
 # ## One experiment from Python or the command line
 #
 # ```python
-# from lt_core import config, lottery
-# cfg = config.load("params/quick/01_mask_criteria.yaml")
-# result = lottery.run_iterative(cfg)
+# from lt_core import config, experiments
+# result = experiments.run(config.read_yaml("params/quick/01_mask_criteria.yaml"))
 # result.summary   # one row per run and round
 # result.metrics   # every evaluation
 # ```

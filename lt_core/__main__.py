@@ -203,34 +203,9 @@ def _run(path: str, scale: str) -> int:
     if kind == "index":
         print(scorecard.build_info(scale, store=values.get("store")).to_string(index=False))
         return 0
-    if kind == "h21_decoupling":
-        from . import decoupling
-
-        results = [r for r in (decoupling.run(cfg), decoupling.run_a9(cfg)) if r is not None]
-        for result in results:
-            print(result.describe(scale))
-            print(result.report())
-        return _failed([line for r in results for line in r.failures()])
-    if kind == "z19_supermasks":
-        from . import supermask
-
-        heuristic, dense = supermask.heuristic(cfg)
-        learned = supermask.learned(cfg)
-        print(supermask.describe(cfg, dense, scale, learned))
-        print(supermask.table_s2(heuristic, learned, dense).to_string(index=False))
-        return _failed(supermask.failures(dense, learned))
-    if kind == "l23_layerwise":
-        from . import layerwise
-
-        result = layerwise.run(cfg)
-        print(result.describe(scale))
-        print(result.table2().to_string(index=False))
-        return _failed(result.failures())
-    from . import lottery
-
-    result = lottery.run_iterative(cfg)
+    result = experiments.run(cfg)
     print(result.describe(scale))
-    print(result.summary.drop(columns=["run"]).to_string(index=False))
+    print(result.report())
     return _failed(result.failures())
 
 
@@ -267,7 +242,7 @@ def _learned_summary(cfg: dict, s: dict) -> str:
 
 def _defaults() -> str:
     """What a params file with no fields runs: the defaults, at the paper's settings."""
-    from .config import Experiment
+    from .papers.z19 import Experiment
 
     exp = Experiment()
     train = exp.train_for(exp.models[0])

@@ -2,8 +2,8 @@
 comparable with the paper, computed from the run, never typed.
 
 ``line`` and ``html`` take plain facts (``Facts``); ``of`` reads them from any experiment's
-result (``lottery.Result``, ``decoupling.Result``, ``layerwise.LayerwiseResult``, or the
-supermask chapter's ``(cfg, dense)``): its device and the device name stored with its runs,
+result (``z19.experiment.Result``, ``h21.Result``, ``l23.LayerwiseResult``, or the
+supermask chapter's ``SupermasksResult``): its device and the device name stored with its runs,
 its data, its seeds and its ``departures()``, each departure reduced to a few words.
 
     Quick scale · CPU · 5,000 MNIST digits · 2 seeds · not comparable with the paper:
@@ -187,12 +187,9 @@ def _stored_env(store, key: str) -> dict:
 
 def of(result, scale: str) -> Banner:
     """The banner of one chapter's result (see the module's docstring for the kinds)."""
-    if isinstance(result, tuple):  # the supermask chapter: (config, dense lottery.Result)
-        from . import supermask
-
-        cfg, dense = result
-        return Banner(_facts(dense, scale, len(cfg.seeds), supermask.departures(cfg, dense)))
-    if hasattr(result, "finds"):  # decoupling.Result: one dataset
+    if hasattr(result, "heuristic"):  # the supermask chapter: its dense runs' facts
+        return Banner(_facts(result.dense, scale, len(result.cfg.seeds), result.departures()))
+    if hasattr(result, "finds"):  # h21.Result: one dataset
         env = _stored_env(result.store, result.finds["key"].iloc[0])
         return Banner(Facts(scale, env.get("device", result.device),
                             (data_label(result.data.name, result.data.sizes),),

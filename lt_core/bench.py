@@ -29,10 +29,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import engine, models, schedule, seeds, supermask
+from . import engine, loop, models, schedule, seeds
 from .config import Train
 from .data import synthetic, synthetic_images
 from .data.augment import crop_flip, draws
+from .papers import z19
 
 FC_CFG = Train(optimizer="adam", lr=1.2e-3, batch_size=60, eval_every=10**9)
 CONV2_CFG = Train(optimizer="adam", lr=2e-4, batch_size=60, eval_every=10**9)
@@ -84,10 +85,10 @@ def engine_step_ms(model: torch.nn.Module, data, cfg: Train, population: int, st
 
 
 def supermask_step_ms(base: torch.nn.Module, data, population: int, steps: int) -> float:
-    """ms per population step of learned-supermask training (c = 0), as supermask.learned runs
+    """ms per population step of learned-supermask training (c = 0), as z19.supermasks.learned runs
     it."""
-    members = [supermask.learned_member(base, s, 0.0) for s in range(population)]
-    return _train_step_ms(supermask.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
+    members = [z19.supermasks.learned_member(base, s, 0.0) for s in range(population)]
+    return _train_step_ms(z19.supermasks.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
 
 
 def _train_step_ms(model, members, data, cfg: Train, steps: int,
@@ -202,7 +203,7 @@ def bench_ray(steps: int, repeats: int) -> dict[str, float]:
     other, all threads) against 2 Ray workers of one thread each on a local cluster."""
     import tempfile
 
-    from . import executor, lottery
+    from . import executor
     from .config import Arm, RayOptions
     from .store import RunStore
 
@@ -212,7 +213,7 @@ def bench_ray(steps: int, repeats: int) -> dict[str, float]:
         return {}
     toy = synthetic({"train": 2_000, "val": 200, "test": 200})
     model = models.build("lenet_300_100", toy.input_shape)
-    runs = [lottery.Run({"kind": "bench", "batch": b, "seed": s}, s, Arm("magnitude",
+    runs = [loop.Run({"kind": "bench", "batch": b, "seed": s}, s, Arm("magnitude",
                         selection="global"), Train(optimizer="sgd", lr=0.05, batch_size=b,
                                                    iterations=steps, eval_every=steps))
             for b in (32, 48, 64, 96) for s in (0, 1)]
@@ -220,7 +221,7 @@ def bench_ray(steps: int, repeats: int) -> dict[str, float]:
     def sweep(ex) -> float:
         with tempfile.TemporaryDirectory() as root:
             t0 = time.perf_counter()
-            lottery.prune_loop(model, toy, runs, 0, RunStore(root), torch.device("cpu"),
+            loop.prune_loop(model, toy, runs, 0, RunStore(root), torch.device("cpu"),
                                progress=False, executor=ex)
             return time.perf_counter() - t0
 

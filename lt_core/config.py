@@ -22,7 +22,6 @@ import yaml
 
 SCHEMA_VERSION = 1  # bump when the meaning of a stored result changes
 
-ModelName = Literal["fc", "conv2", "conv4", "conv6"]
 DatasetName = Literal["mnist", "cifar10"]
 Z19Criterion = Literal[  # Z19's mask criteria (paper_specs.md Notebook 1)
     "large_final",
@@ -61,17 +60,6 @@ Mask0Action = Literal[
     "random_zeros",  # control 1: as many zeros, on random pruned positions
     "init_or_zero_reversed",  # control 2: 0 if it moved away from zero
 ]
-
-# The papers' per-network training settings (paper_specs.md 0.3).
-PAPER_TRAIN = {
-    "fc": {"lr": 1.2e-3, "iterations": 50_380},
-    "conv2": {"lr": 2e-4, "iterations": 20_250},
-    "conv4": {"lr": 3e-4, "iterations": 25_500},
-    "conv6": {"lr": 3e-4, "iterations": 30_000},
-}
-PAPER_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10"}
-# The other registered networks' datasets (OpenLTH's), for the same protocol on them.
-NATIVE_DATASET = {"lenet_300_100": "mnist", "resnet20": "cifar10", "vgg16": "cifar10"}
 
 
 class ConfigError(ValueError):
@@ -185,26 +173,6 @@ class Arm:
 
 
 @dataclass(frozen=True)
-class Pruning:
-    rounds: int = 24  # pruning rounds after the dense round 0
-    arms: list[Arm] = field(default_factory=lambda: [Arm("large_final"), Arm("random")])
-    # true: every arm leaves the output layer unpruned (Arm.ignore_output_layer; an arm may
-    # also set it alone)
-    ignore_output_layer: bool = False
-
-    def __post_init__(self) -> None:
-        if self.ignore_output_layer:
-            object.__setattr__(self, "arms", [dataclasses.replace(a, ignore_output_layer=True)
-                                              for a in self.arms])
-        if self.rounds < 0:
-            raise ConfigError(f"pruning.rounds must be >= 0 (got {self.rounds})")
-        if not self.arms:
-            raise ConfigError("pruning.arms must list at least one arm")
-        if len(set(self.arms)) != len(self.arms):
-            raise ConfigError("pruning.arms must be distinct")
-
-
-@dataclass(frozen=True)
 class RayOptions:
     """Where Ray runs populations (``executor: ray``); never part of a run's key."""
 
@@ -223,139 +191,6 @@ class RayOptions:
 
 
 Executor = Literal["local", "ray"]  # where populations train (lt_core.executor)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One iterative-pruning experiment: criteria x seeds trained as one population."""
-
-    # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16) or a user's
-    # nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have no
-    # Z19 settings: give train.lr and the length (and data.dataset for a user's module).
-    models: list[str] = field(default_factory=lambda: ["fc"])
-    data: Data = field(default_factory=Data)
-    train: Train = field(default_factory=Train)
-    pruning: Pruning = field(default_factory=Pruning)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    store: str = "runs"  # run-store root
-    executor: Executor = "local"
-    ray: RayOptions = field(default_factory=RayOptions)
-
-    def __post_init__(self) -> None:
-        if not self.models or len(set(self.models)) != len(self.models):
-            raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
-        from .models import MODELS, is_user_module
-
-        known = [m for m in MODELS if m != "resnet18"]  # Tiny ImageNet is not a Data option here
-        for m in self.models:
-            if m not in known and not is_user_module(m):
-                raise ConfigError(f"models: unknown network {quote(m)}; choose from "
-                                  f"{', '.join(known)} or give package.module:ClassName")
-            if m not in PAPER_TRAIN and (self.train.lr is None or (
-                    self.train.iterations is None and self.train.epochs is None)):
-                raise ConfigError(f"train: {m} has no Z19 settings; set train.lr and "
-                                  "train.iterations (or train.epochs)")
-            if m not in PAPER_DATASET and m not in NATIVE_DATASET and self.data.dataset is None:
-                raise ConfigError(f"data.dataset: set the dataset {m} trains on")
-        if not self.seeds:
-            raise ConfigError("seeds must list at least one seed")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be distinct (got {quote(self.seeds)})")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N "
-                              f"(got {quote(self.device)})")
-
-
-    def train_for(self, model: str) -> Train:
-        """The training settings for one network, the paper's wherever a field is None."""
-        paper = dict(PAPER_TRAIN.get(model, {}))  # other networks: train gives everything
-        if self.train.epochs is not None:  # the length is given in epochs
-            paper.pop("iterations", None)
-        return dataclasses.replace(self.train, **{
-            k: v for k, v in paper.items() if getattr(self.train, k) is None})
-
-    def dataset_for(self, model: str) -> str:
-        return self.data.dataset or PAPER_DATASET.get(model) or NATIVE_DATASET[model]
-
-
-# Learned supermasks (paper_specs.md 4b): the papers' learning rates and lengths, and whether
-# the reported accuracy is taken at early stopping (Z19 S6.2: Conv4 and Conv6 overfit, so
-# they were early-stopped; FC and Conv2 report the end of training). The lengths {2000, 2000,
-# 1000, 800} are "iterations" in Z19's text but epochs in the authors' code (README:
-# --num_epochs 2000 at the default batch of 250), and overfitting after 800-1000 steps of a
-# mask only makes sense in epochs: Learned.length_unit says which reading, epochs by default.
-PAPER_SUPERMASK = {
-    "fc": {"lr": 100.0, "length": 2000, "early_stop": False},
-    "conv2": {"lr": 100.0, "length": 2000, "early_stop": False},
-    "conv4": {"lr": 50.0, "length": 1000, "early_stop": True},
-    "conv6": {"lr": 20.0, "length": 800, "early_stop": True},
-}
-PAPER_TRAIN_SIZE = {"mnist": 55_000, "cifar10": 45_000}  # the papers' train splits
-
-
-@dataclass(frozen=True)
-class Learned:
-    """Learned supermask training: SGD momentum 0.9 on one real mask tensor per kernel."""
-
-    init_values: list[float] = field(default_factory=lambda: [-5.0, -2.0, 0.0, 2.0, 5.0])
-    lr: float | None = None  # None: the paper's per network (PAPER_SUPERMASK)
-    length_unit: Literal["epochs", "iterations"] = "epochs"  # how to read the paper's lengths
-    iterations: int | None = None  # an explicit length; None: the paper's, read in length_unit
-    early_stop: bool | None = None  # None: the paper's (Conv4 and Conv6 only)
-    batch_size: int = 250
-    eval_every: int = 100
-    samples: int = 10  # final accuracy = mean over this many Bernoulli mask samples
-    divergence: Literal["loss", "non_finite"] = field(default="loss", metadata=ADDED)  # Train's
-
-    def __post_init__(self) -> None:
-        _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
-        if not self.init_values or any(abs(c) > 5 for c in self.init_values):
-            raise ConfigError(f"learned.init_values must be in [-5, 5] "
-                              f"(got {quote(self.init_values)})")
-
-    def train_for(self, model: str, n_train: int) -> Train:
-        """The resolved training settings for one network on ``n_train`` training examples
-        (an epoch is ``n_train // batch_size`` iterations: the last partial batch is dropped)."""
-        paper = PAPER_SUPERMASK[model]
-        per_epoch = max(1, n_train // self.batch_size) if self.length_unit == "epochs" else 1
-        return Train(optimizer="sgd", momentum=0.9, batch_size=self.batch_size,
-                     eval_every=self.eval_every, lr=self.lr or paper["lr"],
-                     iterations=self.iterations or paper["length"] * per_epoch,
-                     divergence=self.divergence)
-
-    def early_stop_for(self, model: str) -> bool:
-        return PAPER_SUPERMASK[model]["early_stop"] if self.early_stop is None else self.early_stop
-
-
-@dataclass(frozen=True)
-class Supermasks:
-    """Z19 §5: heuristic supermasks from the dense run, and learned supermasks."""
-
-    models: list[ModelName] = field(default_factory=lambda: ["fc"])
-    data: Data = field(default_factory=Data)
-    dense: Train = field(default_factory=Train)  # the dense run (shared with notebook 1)
-    criteria: list[Criterion] = field(default_factory=lambda: list(typing.get_args(Z19Criterion)))
-    max_power: int = 24  # one-shot prune powers 0..max_power
-    learned: Learned = field(default_factory=Learned)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    device: str = "auto"
-    store: str = "runs"
-    executor: Executor = "local"
-    ray: RayOptions = field(default_factory=RayOptions)
-
-    def __post_init__(self) -> None:
-        if self.max_power < 0:
-            raise ConfigError(f"max_power must be >= 0 (got {self.max_power})")
-        Experiment(models=self.models, seeds=self.seeds, device=self.device)  # same checks
-
-    def dense_experiment(self) -> Experiment:
-        """The dense round 0 as an iterative-pruning experiment with no pruning rounds: the
-        same store entry as notebook 1's ``large_final`` run with the same training."""
-        return Experiment(models=self.models, data=self.data, train=self.dense,
-                          pruning=Pruning(rounds=0, arms=[Arm("large_final")]),
-                          seeds=self.seeds, device=self.device, store=self.store,
-                          executor=self.executor, ray=self.ray)
 
 
 def _positive(obj: Any, *names: str) -> None:
@@ -459,12 +294,17 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def load(source: str | Path | dict, cls: type = Experiment) -> Any:
+def load(source: str | Path | dict, cls: type | None = None) -> Any:
     """Load a config from a YAML path or an already-parsed dict (papermill's parameters).
-    An ``experiment`` field (``lt_core.experiments``) must name ``cls``'s experiment."""
+    An ``experiment`` field (``lt_core.experiments``) must name ``cls``'s experiment; without
+    ``cls``, the experiment the values describe (``experiments.kind_of``)."""
+    data = source if isinstance(source, dict) else read_yaml(source)
+    if cls is None:
+        from .experiments import config_class, kind_of
+
+        cls = config_class(kind_of(data))
     if isinstance(source, dict):
         return from_dict(cls, _experiment_checked(source, cls))
-    data = read_yaml(source)
     try:
         return from_dict(cls, _experiment_checked(data, cls))
     except ConfigError as err:

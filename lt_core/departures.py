@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import cache
 
-from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks, Train, load, read_yaml
+from .config import Train
 from .files import resource
 
 PAPER_PARAMS = resource("params", "_params") / "paper"
@@ -45,92 +44,12 @@ def _show(value: object) -> str:
     return str(value)
 
 
-@cache
-def paper_configs() -> dict[str, Experiment | Supermasks]:
-    """The paper-scale params files, by notebook name, loaded as configs."""
-    from .experiments import kind_of
-
-    out = {}
-    for path in sorted(PAPER_PARAMS.glob("[0-9][0-9]_*.yaml")):
-        values = read_yaml(path)
-        if kind_of(values) == "z19_supermasks":
-            out[path.stem] = load(values, Supermasks)
-        elif kind_of(values) == "z19_iterative":
-            out[path.stem] = load(values, Experiment)
-    return out
-
-
-def _train(this: Train, paper: Train, network: str, prefix: str) -> list[Departure]:
+def train_diff(this: Train, paper: Train, network: str, prefix: str) -> list[Departure]:
     skip = {"momentum"} if this.optimizer == paper.optimizer == "adam" else set()
     return [Departure(f"{prefix}.{f.name}", getattr(this, f.name), getattr(paper, f.name),
                       network)
             for f in dataclasses.fields(Train)
             if f.name not in skip and getattr(this, f.name) != getattr(paper, f.name)]
-
-
-def _common(models: list[str], seeds: list[int], data_names: dict[str, str],
-            paper_models: list[str], paper_seeds: list[int]) -> list[Departure]:
-    out = []
-    if set(models) != set(paper_models):
-        out.append(Departure("models", tuple(models), tuple(paper_models), kind="sample"))
-    if len(seeds) != len(paper_seeds):
-        out.append(Departure("number of seeds", len(seeds), len(paper_seeds), kind="sample"))
-    for model in models:
-        if model not in PAPER_DATASET:  # the protocol on another network: nothing to compare
-            out.append(Departure("network", model, "a Z19 network"))
-        elif data_names[model] != PAPER_DATASET[model]:
-            out.append(Departure("data", data_names[model], PAPER_DATASET[model], model))
-    return out
-
-
-def iterative(exp: Experiment, data_names: dict[str, str]) -> list[Departure]:
-    """Departures of an iterative-pruning experiment from the paper figure with the same lines
-    (or, when no figure has exactly these lines, the one sharing most of them)."""
-    figures = {k: v for k, v in paper_configs().items() if isinstance(v, Experiment)}
-    arms = frozenset(a.label for a in exp.pruning.arms)
-    name = max(figures, key=lambda k: (
-        arms == {a.label for a in figures[k].pruning.arms},
-        len(arms & {a.label for a in figures[k].pruning.arms})))
-    paper = figures[name]
-    out = _common(exp.models, exp.seeds, data_names, paper.models, paper.seeds)
-    paper_arms = frozenset(a.label for a in paper.pruning.arms)
-    if arms != paper_arms:
-        out.append(Departure(f"pruning.arms (Z19 {name})", arms, paper_arms, kind="sample"))
-    if exp.pruning.rounds != paper.pruning.rounds:
-        out.append(Departure("pruning.rounds", exp.pruning.rounds, paper.pruning.rounds))
-    for model in exp.models:
-        if model in PAPER_DATASET:
-            out += _train(exp.train_for(model), paper.train_for(model), model, "train")
-    return out
-
-
-def supermasks(cfg: Supermasks, data_names: dict[str, str], train_sizes: dict[str, int]
-               ) -> list[Departure]:
-    """Departures of a supermask experiment (dense run, heuristic and learned masks)."""
-    paper = paper_configs()["04_supermasks"]
-    out = _common(cfg.models, cfg.seeds, data_names, paper.models, paper.seeds)
-    if set(cfg.criteria) != set(paper.criteria):
-        out.append(Departure("criteria", frozenset(cfg.criteria), frozenset(paper.criteria),
-                             kind="sample"))
-    if cfg.max_power != paper.max_power:
-        out.append(Departure("max_power", cfg.max_power, paper.max_power))
-    this, ref = cfg.learned, paper.learned
-    if set(this.init_values) != set(ref.init_values):
-        out.append(Departure("learned.init_values", frozenset(this.init_values),
-                             frozenset(ref.init_values), kind="sample"))
-    if this.samples != ref.samples:
-        out.append(Departure("learned.samples", this.samples, ref.samples))
-    for model in cfg.models:
-        dense = Experiment(models=[model], train=cfg.dense)
-        out += _train(dense.train_for(model), paper.dense_experiment().train_for(model), model,
-                      "dense")
-        paper_size = PAPER_TRAIN_SIZE[PAPER_DATASET[model]]
-        out += _train(this.train_for(model, train_sizes[model]),
-                      ref.train_for(model, paper_size), model, "learned")
-        if this.early_stop_for(model) != ref.early_stop_for(model):
-            out.append(Departure("learned.early_stop", this.early_stop_for(model),
-                                 ref.early_stop_for(model), model))
-    return out
 
 
 RUNTIME = frozenset({"store", "device", "executor", "ray", "data.root"})  # never a departure
@@ -185,3 +104,17 @@ def blocking(departures: list[Departure], network: str, prefixes: tuple[str, ...
     the fields starting with one of ``prefixes`` of the whole experiment or this network."""
     return [d for d in departures if d.kind == "setting" and d.network in (None, network)
             and (d.what == "data" or d.what.startswith(prefixes))]
+
+
+def _short(value: object) -> str:
+    return str(len(value)) if isinstance(value, frozenset | tuple | list) else str(value)
+
+
+def checked_at(scale: str, deps: list[Departure], blocking: list) -> str:
+    """Where a verdict was reached: this scale, or the paper's settings (with what it ran
+    fewer of)."""
+    if blocking:
+        return f"{scale} scale"
+    fewer = [f"{d.what} {_short(d.this)} of {_short(d.paper)}" for d in deps
+             if d.kind == "sample"]
+    return "paper settings" + (f" ({'; '.join(fewer)})" if fewer else "")

@@ -41,7 +41,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -53,6 +52,7 @@ from . import schedule, seeds
 from .config import ConfigError, Train
 from .data import Dataset
 from .data.augment import crop_flip, draws
+from .device import Execution, execution_for, pad_population, resolve_device
 from .optim import PopulationOptimizer
 
 Params = dict[str, torch.Tensor]
@@ -133,52 +133,6 @@ def divergence(loss: np.ndarray, factor: float = DIVERGENCE_FACTOR,
     if len(loss) > 1 and loss[1:].min() >= loss[0]:
         return 1
     return None
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:  # torch's "Invalid device string" (cuda:abc, cuda:-1)
-        resolved = None
-    if resolved is None or resolved.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got "
-                          f"{str(device)[:40]!r})")
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device {str(resolved)!r}: this machine has "
-                          f"{torch.cuda.device_count()} CUDA devices; use device: cpu or auto")
-    return resolved
-
-
-# ----------------------------------------------------------------------------------------------
-# Execution
-
-
-@dataclass(frozen=True)
-class Execution:
-    strategy: Literal["vmap", "loop"]
-    channels_last: bool = False  # inputs (loop) in channels_last memory format
-
-
-# (device type, has conv layers, population of one) -> execution; measured by `make bench`
-# (module docstring). On CPU it never depends on P: that keeps a member's numbers independent
-# of its neighbours there.
-EXECUTION = {
-    ("cpu", False, False): Execution("vmap"),
-    ("cpu", False, True): Execution("vmap"),
-    ("cpu", True, False): Execution("loop", channels_last=True),
-    ("cpu", True, True): Execution("loop", channels_last=True),
-    ("cuda", False, False): Execution("vmap"),
-    ("cuda", False, True): Execution("vmap"),
-    ("cuda", True, False): Execution("vmap"),
-    ("cuda", True, True): Execution("loop", channels_last=True),
-}
-
-
-def execution_for(model: nn.Module, device: torch.device, population: int = 2) -> Execution:
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    return EXECUTION[(device.type, has_conv, population == 1)]
 
 
 class Functional:
@@ -387,7 +341,7 @@ def train(
         raise ValueError("keep_best needs a validation split")
     execution = execution or execution_for(model, device, len(members))
     n_members = len(members)
-    if _pad(execution, device, n_members):  # see _pad; the copy's result is dropped
+    if pad_population(execution, device, n_members):  # see _pad; the copy's result is dropped
         members = members * 2
     P = len(members)
     call = Functional(model)  # names the state; the runner calls the network it computes
@@ -463,14 +417,6 @@ def train(
     return results[:n_members]
 
 
-def _pad(execution: Execution, device: torch.device, P: int) -> bool:
-    """Whether a population of one trains as two (itself and a copy) for its numbers to equal
-    those it gets in any larger population: on CPU a batched matmul over P >= 2 members runs
-    one single-threaded matmul per member, but over one member a multi-threaded one, whose
-    sums split differently (measured: 1e-8 after one step at 2 threads, equal at 1 thread)."""
-    return execution.strategy == "vmap" and device.type == "cpu" and P == 1
-
-
 def _stack_members(members: list[Member], names: list[str], device: torch.device
                    ) -> tuple[list[torch.Tensor], Params]:
     """The stacked state in ``names`` order (masked entries at their frozen values) and the
@@ -534,7 +480,7 @@ def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str 
     for s in range(0, len(members), group_size):
         group = members[s : s + group_size]
         n = len(group)
-        group = group * 2 if _pad(execution, device, n) else group
+        group = group * 2 if pad_population(execution, device, n) else group
         state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
         runner = _runner(model, call, state, [], len(group), execution)
         runner.call.module.eval()

@@ -4,16 +4,19 @@ A params file names its experiment (``experiment: h21_decoupling``); a file with
 (a user's) is recognised by the fields only that experiment has. The CLI, the notebook
 runner, the scorecard and the departures all ask here.
 
-* ``z19_iterative``: Z19's iterative pruning (``config.Experiment``; notebooks 01-03)
-* ``z19_supermasks``: Z19's heuristic and learned supermasks (``config.Supermasks``; 04)
-* ``h21_decoupling``: H21's H_find / H_eval experiment (``decoupling.Decoupling``; 05)
-* ``l23_layerwise``: L23's importance measures (``layerwise.Layerwise``; 06)
+* ``z19_iterative``: Z19's iterative pruning (``z19.config.Experiment``; notebooks 01-03)
+* ``z19_supermasks``: Z19's heuristic and learned supermasks (``z19.config.Supermasks``; 04)
+* ``h21_decoupling``: H21's H_find / H_eval experiment (``h21.Decoupling``; 05)
+* ``l23_layerwise``: L23's importance measures (``l23.Layerwise``; 06)
 * ``scorecard``, ``index``: pages that only read the store (09, the entry page)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pandas as pd
 
 from .config import ConfigError
 
@@ -22,12 +25,43 @@ READERS = ("scorecard", "index")  # pages with no experiment of their own
 KINDS = EXPERIMENTS + READERS
 
 
+def registry() -> dict[str, tuple[type, Callable[..., Result]]]:
+    """Each experiment once: its config class and its ``run(config, progress) -> Result``."""
+    from .papers import h21, l23, z19
+
+    return {"z19_iterative": (z19.Experiment, z19.run_iterative),
+            "z19_supermasks": (z19.Supermasks, z19.supermasks.run),
+            "h21_decoupling": (h21.Decoupling, h21.run),
+            "l23_layerwise": (l23.Layerwise, l23.run)}
+
+
+class Result(Protocol):
+    """What every experiment's result answers (the pages, the CLI and the scorecard ask)."""
+
+    def describe(self, scale: str) -> str: ...  # Markdown: scale, data, device, departures
+    def failures(self) -> list[str]: ...  # one line per failed training
+    def departures(self) -> list: ...  # ``departures.Departure``s from the paper's settings
+    def claims(self) -> pd.DataFrame: ...  # the paper's claims (or numbers), judged
+    def scorecard_rows(self, scale: str) -> list[dict]: ...  # ``scorecard.COLUMNS``
+    def info(self) -> dict: ...  # networks, data, seeds, env: the entry page's row
+    def report(self) -> str: ...  # plain-text tables for the command line
+
+
 def config_class(kind: str) -> type:
     """The config dataclass of an experiment kind."""
-    from . import config, decoupling, layerwise
+    return registry()[kind][0]
 
-    return {"z19_iterative": config.Experiment, "z19_supermasks": config.Supermasks,
-            "h21_decoupling": decoupling.Decoupling, "l23_layerwise": layerwise.Layerwise}[kind]
+
+def run(params: dict[str, Any] | Any, progress: bool = True) -> Result:
+    """Run (or resume) the experiment a params mapping (or a loaded config) describes:
+    every notebook's and the CLI's one entry call."""
+    if isinstance(params, dict):
+        kind, params = load(params)
+        if kind in READERS:
+            raise ConfigError(f"experiment {kind!r} is a page that reads the store; it runs "
+                              "nothing")
+    run_fn = next(fn for cls, fn in registry().values() if isinstance(params, cls))
+    return run_fn(params, progress)
 
 
 def kind_of(values: dict[str, Any]) -> str:

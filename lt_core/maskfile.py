@@ -35,8 +35,9 @@ import torch
 
 from . import data as data_mod
 from . import engine, models
-from .config import Criterion, Supermasks, quote
+from .config import Criterion, quote
 from .files import atomic_path, write_problem
+from .papers import z19
 from .store import RunStore
 
 MAGIC = b"LTSUPERMASK\n"
@@ -57,11 +58,9 @@ class Supermask:
     def parameters(self) -> dict[str, torch.Tensor]:
         """The untrained network's parameters: kernels (initial or signed constant) times the
         mask, biases as initialised (0)."""
-        from .supermask import masked_network
-
         net = self.network()
         init = models.initial_state(net, self.header["seed"])
-        return masked_network(init, self.masks, self.header["weights"])
+        return z19.supermasks.masked_network(init, self.masks, self.header["weights"])
 
     def network(self) -> torch.nn.Module:
         h = self.header
@@ -206,7 +205,6 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
 
     ``key``: a heuristic-supermask run (``python -m lt_core runs``) or its dense run.
     """
-    from . import supermask
 
     if weights not in ("initial", "signed_constant"):
         raise MaskFileError(f"weights must be initial or signed_constant (got {quote(weights)})")
@@ -235,13 +233,13 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
         raise MaskFileError(f"run {key} trained on {data_name}: no input shape known for it")
     net = models.build(model, INPUTS[kind])
     init = models.initial_state(net, seed)
-    mask = supermask.heuristic_mask(criterion, init, record["final"], net.prune_rates, seed,
+    mask = z19.supermasks.heuristic_mask(criterion, init, record["final"], net.prune_rates, seed,
                                     power)
     data = data_mod.load(kind, data_root, engine.resolve_device(device))
     if data.name != data_name:
         raise MaskFileError(f"run {key} trained on {data_name}, but {data.name} was found "
                             "(set LT_DATA to the data root the run used)")
-    params = supermask.masked_network(init, mask, weights)
+    params = z19.supermasks.masked_network(init, mask, weights)
     acc = float(engine.evaluate(net, [params], data, "test", device)[0])
     header = {"model": model, "input_shape": list(INPUTS[kind]), "num_classes": 10,
               "seed": seed, "weights": weights, "test_acc": acc,
@@ -261,7 +259,7 @@ def _max_power(runs: RunStore, key: str, cfg: dict) -> int:
     if "max_power" in cfg:
         return cfg["max_power"]
     made = [c["max_power"] for c in map(runs.config, runs.keys()) if c.get("dense_run") == key]
-    return max(made, default=Supermasks.max_power)
+    return max(made, default=z19.Supermasks.max_power)
 
 
 def float32_bytes(model: str, input_shape: tuple[int, ...] | list[int]) -> int:

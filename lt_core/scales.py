@@ -170,7 +170,7 @@ def _value_scaler(field: str, f: float):
 
 
 def _l23(v: dict) -> dict:
-    # L23's per-network settings are lt_core.layerwise.PAPER, not in the params file: its
+    # L23's per-network settings are lt_core.l23.PAPER, not in the params file: its
     # length goes to a few iterations with no learning-rate drops, and rewinding to iteration 1.
     v["train"] = {**v.get("train", {}), "iterations": SMOKE_ITERATIONS, "milestones": [],
                   "eval_every": 2, "batch_size": smoke_batch(v.get("train", {}).get(

@@ -231,5 +231,5 @@ class RunStore:
 
 
 def _member(cfg: dict, key: str) -> str:
-    """A run's line label when read straight from the store (lottery.Result labels by arm)."""
+    """A run's line label when read straight from the store (z19.experiment.Result labels by arm)."""
     return cfg.get("label") or cfg.get("criterion") or key

@@ -120,13 +120,13 @@ def _num(decimals: int):
 
 
 def table_s1(frame: pd.DataFrame):
-    """``paper.table_s1``: one row per setting, one column per network, wrapped to fit."""
+    """``z19.config.table_s1``: one row per setting, one column per network, wrapped to fit."""
     out = frame.rename_axis("setting").reset_index()
     return show(out, {"setting": 24}, font="0.8em")
 
 
 def final_accuracy(frame: pd.DataFrame):
-    """``lottery.Result.final_round_accuracy``: accuracy in %, weights remaining in % with one
+    """``z19.experiment.Result.final_round_accuracy``: accuracy in %, weights remaining in % with one
     decimal (Z19's axis)."""
     t = frame.reset_index()
     out = pd.DataFrame({
@@ -138,14 +138,16 @@ def final_accuracy(frame: pd.DataFrame):
 
 
 def stars(summary: pd.DataFrame, pair: tuple[str, str]):
-    """Markdown: how many stars a ``plots.rounds`` figure with these ``stars`` shows, per
+    """Markdown: how many stars a ``z19.figures.rounds`` figure with these ``stars`` shows, per
     panel, or that none of its rounds was significant."""
     from IPython.display import Markdown
 
-    from . import plots, stats
+    from . import stats
 
     parts = []
-    for metric, (label, higher) in plots.PANELS.items():
+    from .papers.z19.figures import PANELS
+
+    for metric, (label, higher) in PANELS.items():
         found = []
         for model, part in summary.groupby("model", sort=False):
             s = stats.pairwise_stars(part, pair, metric, higher)
@@ -184,7 +186,7 @@ def _with_legend(styler, verdicts) -> _Html:
 
 
 def table_s2(frame: pd.DataFrame):
-    """``supermask.table_s2`` as one row per Table S2 column and network: the paper's value
+    """``z19.supermasks.table_s2`` as one row per Table S2 column and network: the paper's value
     and this run's, both in %, and their difference."""
     out = pd.DataFrame({
         "network": frame["network"], "Table S2 column": frame["column"].str.replace("_", " "),
@@ -231,7 +233,7 @@ def _value(v) -> str:
 
 
 def best_pairs(frame: pd.DataFrame, what: str = "LR"):
-    """``analysis.best_coupled_vs_decoupled``: per level the best coupled pair and the best
+    """``h21.analysis.best_coupled_vs_decoupled``: per level the best coupled pair and the best
     decoupled pair (H_find → H_eval), each with its accuracy in % (mean ± std over seeds)."""
     def pair(name: str, r) -> str:
         return f"{_value(r[f'{name}_find'])} → {_value(r[f'{name}_eval'])}"
@@ -249,7 +251,7 @@ def best_pairs(frame: pd.DataFrame, what: str = "LR"):
 
 
 def lpr(frame: pd.DataFrame, what: str = "LR", max_columns: int = 7):
-    """``analysis.lpr_table`` (LPR per layer, %, by level and H_find): layers as columns
+    """``h21.analysis.lpr_table`` (LPR per layer, %, by level and H_find): layers as columns
     when they are few, else as rows."""
     t = frame.copy()
     t.columns = [str(c).replace(".weight", "") for c in t.columns]
@@ -282,8 +284,8 @@ def h21_claims(claims_frame: pd.DataFrame):
 def table2(frame: pd.DataFrame, scale: str):
     """``LayerwiseResult.table2``: per network one table with a row per level and measure:
     this build and L23, both mean ± std in %, the difference with its tolerance in points,
-    and the cell's verdict (``layerwise.table2_status``)."""
-    from .layerwise import table2_status
+    and the cell's verdict (``l23.claims.table2_status``)."""
+    from .papers.l23.claims import table2_status
 
     parts = []
     for model, t in frame.groupby("model", sort=False):
@@ -319,7 +321,7 @@ def overlap(frame: pd.DataFrame):
 
 
 def stability(frame: pd.DataFrame):
-    """``analysis.stability_summary`` by measure: per layer and group, the connections, the
+    """``l23.analysis.stability_summary`` by measure: per layer and group, the connections, the
     mean and median std of their end-of-level values, and the sign flips (% and count)."""
     out = pd.DataFrame({
         "measure": frame["measure"], "layer": frame["layer"].str.replace(".weight", ""),
@@ -333,7 +335,7 @@ def stability(frame: pd.DataFrame):
 
 
 def reinit(frame: pd.DataFrame):
-    """``analysis.reinit_summary``: per measure and layer, the overlap, what the new ticket
+    """``l23.analysis.reinit_summary``: per measure and layer, the overlap, what the new ticket
     keeps of it against chance, and the increase over chance (mean, range over seeds)."""
     out = pd.DataFrame({
         "measure": frame["measure"], "layer": frame["layer"].str.replace(".weight", ""),

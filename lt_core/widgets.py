@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -30,10 +31,12 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import analysis
 from . import masks as masks_mod
-from .lottery import Result
+from .papers import h21, l23
 from .store import unpack_mask
+
+if TYPE_CHECKING:
+    from .papers import z19
 
 # Criteria whose keep-score is an elementwise function of (w_i, w_f): the boundary is the
 # contour score = the lowest kept score. Rank-based and random criteria have no such curve.
@@ -56,7 +59,7 @@ def linked_stacks(views: list, controls: list[W.Widget], layout: W.Layout | None
     W.jslink((control, attr), (stack, "selected_index"))
     return stack
 
-def states(result: Result, model: str, seed: int) -> dict:
+def states(result: z19.Result, model: str, seed: int) -> dict:
     """Everything the explorer shows, per (criterion label, layer, round) of one seed."""
     runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
     out = {}
@@ -154,7 +157,7 @@ def _scatter(ax: plt.Axes, state: dict) -> None:
             ax.contour(gx, gy, score, levels=[level], colors="black", linewidths=0.8)
 
 
-def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Widget:
+def explorer(result: z19.Result, model: str = "fc", seed: int | None = None) -> W.Widget:
     """Controls and precomputed images, switched in the browser without a kernel."""
     seed = int(result.runs["seed"].min()) if seed is None else seed
     table = states(result, model, seed)
@@ -188,7 +191,7 @@ def spread(values: list, n: int) -> list:
     return [values[round(i * (len(values) - 1) / (n - 1))] for i in range(n)]
 
 
-def interactive_explorer(result: Result, model: str = "fc", seed: int | None = None):
+def interactive_explorer(result: z19.Result, model: str = "fc", seed: int | None = None):
     """Live-Jupyter version: renders on demand through ``interact``."""
     seed = int(result.runs["seed"].min()) if seed is None else seed
     table = states(result, model, seed)
@@ -208,7 +211,7 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
 # ----------------------------------------------------------------------------------------------
 # H21: the LPR explorer. Pick H_find and a level: the layerwise pruning ratio of every layer
 # (mean over seeds, with the std) next to a global random mask's (the level's overall
-# fraction pruned, in every layer). Built from ``analysis.lpr_means``.
+# fraction pruned, in every layer). Built from ``h21.analysis.lpr_means``.
 
 
 def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
@@ -254,7 +257,7 @@ def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
                         description="level", continuous_update=True)
 
     def image(f, lv: int) -> W.Image:
-        part = analysis.select(means, level=lv, find=f)
+        part = h21.analysis.select(means, level=lv, find=f)
         png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
         return W.Image(value=png, format="webp")
 
@@ -272,7 +275,7 @@ def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
     levels = sorted(means["level"].unique())
 
     def show(find: float, level: int):
-        part = analysis.select(means, level=level, find=find)
+        part = h21.analysis.select(means, level=level, find=find)
         return W.Image(value=render_lpr(part, _lpr_title(what, find, level, part)),
                        format="webp")
 
@@ -289,8 +292,7 @@ def overlap_states(result, model: str, seed: int) -> dict:
     table (level 0's tickets are the dense network)."""
     from itertools import combinations
 
-    from . import analysis
-    from .layerwise import ticket
+    from .papers.l23 import ticket
 
     t = result.ticket_levels()
     t = t[(t["model"] == model) & (t["seed"] == seed)]
@@ -301,7 +303,7 @@ def overlap_states(result, model: str, seed: int) -> dict:
                                                                     if m == b}):
             pair = {a: tickets[(a, level)], b: tickets[(b, level)]}
             out[(f"{a} vs {b}", level)] = {"a": a, "b": b, "tickets": pair,
-                                           "table": analysis.overlap(pair)}
+                                           "table": l23.analysis.overlap(pair)}
     return out
 
 

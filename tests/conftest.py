@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -41,3 +44,12 @@ def read_only(monkeypatch):
 def smoke_data(tmp_path_factory):
     """The smoke scale's synthetic files in the canonical layouts (``data --smoke``)."""
     return data.smoke.write(tmp_path_factory.mktemp("smoke-data"))
+
+
+# The keys of every run the tiny and the smoke book train (test_notebooks, test_smoke).
+PINNED_KEYS = json.loads((Path(__file__).parent / "run_keys.json").read_text())
+
+
+def run_keys(store: Path) -> list[str]:
+    """The keys of the runs in a store (its folders but the lock folder)."""
+    return sorted(p.name for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -1,0 +1,396 @@
+"""Running an experiment and reading it back: ``run`` trains what the store lacks, ``Result``
+holds the tidy frames, the description of scale, data and departures, and the claims; the
+scorecard's and the entry page's rows of this chapter."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import pandas as pd
+
+from ... import data as data_mod
+from ... import departures as departures_mod
+from ... import engine, executor, loop, models, scales, schedule, verdicts
+from ...loop import failure_note
+from ...store import RunStore, unpack_mask
+from . import analysis
+from . import claims as claims_mod
+from .config import FIGURES, Decoupling, Study, load, phase_train
+from .plan import Plan
+
+
+@dataclass
+class Result:
+    """The stored trainings of one experiment as tidy frames (read on first use)."""
+
+    cfg: Decoupling
+    lines: pd.DataFrame  # study, kind, find, eval, lpr_from, seed, level, key, round, ...
+    finds: pd.DataFrame  # study, find, lpr_from, seed, key: every find run
+    data: loop.DataInfo
+    device: str
+    store: RunStore
+    layers: list[str]  # prunable tensors in depth order
+    numel: dict[str, int]
+    a9: bool = False  # Fig A9's experiment (its paper settings are the a9 section's)
+    fig_a9: Result | None = None  # the a9 section's experiment, run with this one
+
+    @cached_property
+    def accuracy(self) -> pd.DataFrame:
+        """One row per figure point and seed: test accuracy at the end of training (H21 and
+        OpenLTH report it), ``failed`` where the training diverged (accuracy NaN)."""
+        rows = []
+        for line in self.lines.to_dict("records"):
+            why, rec = _point(self.store, line)
+            pct = line.get("percent_remaining")
+            if pct is None or pd.isna(pct):
+                pct = rec["percent_remaining"] if rec is not None else float("nan")
+            failed = why is not None or rec["failed_at"] is not None
+            rows.append({**{k: v for k, v in line.items()
+                            if k not in ("key", "round", "skipped")},
+                         "percent_remaining": pct, "fraction_pruned": 1 - pct / 100,
+                         "test_acc": float("nan") if why else rec["test_acc_at_end"],
+                         "failed": failed, "failed_at": None if why else rec["failed_at"],
+                         "why": why or (f"diverged at iteration {rec['failed_at']}"
+                                        if failed else ""),
+                         "run": line["key"]})
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def find_accuracy(self) -> pd.DataFrame:
+        """The find runs' own trainings per level (H_find = H_eval by construction); level 0
+        is the dense network trained under H_find."""
+        rows = []
+        for f in self.finds.to_dict("records"):
+            for rnd in self.store.rounds(f["key"]):
+                rec = self.store.load_round(f["key"], rnd)
+                rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
+                             "level": rnd, "percent_remaining": rec["percent_remaining"],
+                             "test_acc": rec["test_acc_at_end"],
+                             "failed": rec["failed_at"] is not None})
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def masks_per_layer(self) -> pd.DataFrame:
+        """Kept weights per layer of every find run's mask M^(n), n = 1..levels reached
+        (for ``analysis.layerwise_pruning_ratios``); a round that diverged chose no mask."""
+        rows = []
+        for f in self.finds.to_dict("records"):
+            if self.cfg.study(f["study"]).structured:
+                continue
+            for rnd in self.store.rounds(f["key"])[: self.cfg.levels]:  # masks that trained
+                rec = self.store.load_round(f["key"], rnd)
+                if rec["failed_at"] is not None or "next_mask" not in rec:
+                    break
+                nxt = rec["next_mask"]
+                for depth, layer in enumerate(self.layers):
+                    rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
+                                 "level": rnd + 1, "layer": layer, "depth": depth,
+                                 "kept": int(unpack_mask(nxt[layer]).sum()),
+                                 "numel": self.numel[layer]})
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        """Mean and std over seeds of every figure line per level (``analysis.curves``)."""
+        return analysis.curves(self.accuracy)
+
+    @cached_property
+    def lpr(self) -> pd.DataFrame:
+        """The LPR of every layer of every find run's masks (``analysis``)."""
+        return analysis.layerwise_pruning_ratios(self.masks_per_layer)
+
+    def claims(self) -> pd.DataFrame:
+        """H21's claims (h21_check_values.md Q1-Q16; for Fig A9's experiment Q15) with their
+        verdicts (``claims``): columns id, figure, claim, verdict (``verdicts.Verdict``)."""
+        if self.a9:
+            rows = claims_mod.judge_a9(self.accuracy, self.find_accuracy)
+        else:
+            rows = claims_mod.judge(self.accuracy, self.find_accuracy, self.lpr,
+                                    {s.name: s for s in self.cfg.studies},
+                                    self.cfg.constrained, self.cfg.lpr_levels)
+        return pd.DataFrame(rows, columns=["id", "figure", "claim", "verdict"])
+
+    @property
+    def paper_settings(self) -> bool:
+        """Whether every setting is the paper's (fewer seeds or studies aside): only then
+        are verdicts reproductions."""
+        return not [d for d in self.departures() if d.kind == "setting"]
+
+    def describe_claims(self, ids: list[str], scale: str) -> str:
+        """Markdown bullets: each claim with ``id`` in ``ids``, its verdict in words where it
+        was reached and the statistic behind it."""
+        rows = self.claims()
+        rows = rows[rows["id"].isin(ids)]
+        return "\n".join(
+            f"- **{r.id}** ({r.figure}): {r.claim}: "
+            f"**{verdicts.word(r.verdict, self.paper_settings, scale)}**"
+            + (f" ({r.verdict.statistic})" if r.verdict.statistic else "") + "."
+            for r in rows.itertuples())
+
+    def claims_table(self, scale: str) -> pd.DataFrame:
+        """Every claim as the page's table: verdict in words, then the statistic."""
+        c = self.claims()
+        return pd.DataFrame({
+            "id": c["id"], "figure": c["figure"], "claim": c["claim"],
+            "verdict": [verdicts.word(v, self.paper_settings, scale) for v in c["verdict"]],
+            "statistic": [v.statistic for v in c["verdict"]]})
+
+    def report(self) -> str:
+        """Plain text for the command line: best coupled and decoupled pair per level, the
+        LPR per layer at ``lpr_levels``, and the claims."""
+        parts = []
+        for s in self.cfg.studies:
+            if s.structured:
+                continue
+            best = analysis.best_coupled_vs_decoupled(self.curves, s.name)
+            parts.append(f"== {s.name}: best coupled vs best decoupled (mean, std over seeds)\n"
+                         + best.round(4).to_string(index=False))
+            parts.append(f"== {s.name}: LPR per layer (%) at levels {self.cfg.lpr_levels}\n"
+                         + analysis.lpr_table(self.lpr, s.name, self.cfg.lpr_levels).to_string())
+        parts.append("== claims\n" + self.claims_table("this").to_string(index=False))
+        if self.fig_a9 is not None:
+            parts.append("== Fig A9\n" + self.fig_a9.report())
+        return "\n\n".join(parts)
+
+    def failures(self) -> list[str]:
+        """One line per run that stopped early (it diverged, ``engine.divergence``, or the
+        run it takes its counts from did) and per dependent training that could not run
+        because the find run it needs had stopped: which levels, and why."""
+        out = []
+        for f in self.finds.to_dict("records"):
+            stop = loop.stop_reason(self.store, f["key"])
+            if stop is not None:
+                lpr = f" with {_fmt(f['lpr_from'])}'s LPR" if _given(f["lpr_from"]) else ""
+                out.append(f"{f['study']} find {_vary(self.cfg, f['study'])} {_fmt(f['find'])}"
+                           f"{lpr} seed {f['seed']}: {stop[1]}")
+        finds = set(self.finds["key"])
+        lines = self.lines
+        for key, g in lines[lines["key"].notna() & ~lines["key"].isin(finds)].groupby(
+                "key", sort=False):
+            stop = loop.stop_reason(self.store, key)
+            if stop is None:
+                continue
+            why = stop[1]
+            if self.store.config(key)["kind"] == "h21_eval":  # its one level is the figure's
+                at = self.store.load_round(key, 0)["failed_at"]
+                why = f"diverged at level {_levels(g['level'])} (iteration {at})"
+            out.append(f"{_name(self.cfg, g.iloc[0])}: {why}")
+        if "skipped" in lines:
+            skipped = lines[lines["skipped"].notna()]
+            for _, g in skipped.groupby(["study", "find", "eval", "lpr_from", "seed"],
+                                        dropna=False, sort=False):
+                r = g.iloc[0]
+                out.append(f"{_name(self.cfg, r)}, level{'s' * (len(g) > 1)} "
+                           f"{_levels(g['level'])}: not trained, {r.skipped}")
+        if self.fig_a9 is not None:  # the same chapter's other experiment
+            out += [f"Fig A9 {line}" for line in self.fig_a9.failures()]
+        return out
+
+    def departures(self) -> list[departures_mod.Departure]:
+        return departures(self.cfg, self.data, self.a9)
+
+    def scorecard_rows(self, scale: str) -> list[dict]:
+        """H21's claims as scorecard rows (``scorecard.COLUMNS``), Fig A9's too where it ran.
+        H21 states no numbers; claims its captions contradict are marked so, not judged."""
+        rows = []
+        for result in (self, *([self.fig_a9] if self.fig_a9 is not None else [])):
+            checked_at = "paper settings" if result.paper_settings else f"{scale} scale"
+            for c in result.claims().itertuples():
+                rows.append({"paper": "H21", "claim": f"{c.id}: {c.claim}",
+                             "network": result.cfg.model, "source": f"H21 {c.figure}",
+                             "paper says": "holds (no numbers stated)", "this build": "",
+                             "statistic": c.verdict.statistic, "checked at": checked_at,
+                             "verdict": verdicts.word(c.verdict, result.paper_settings, scale),
+                             "data": result.data.name, "seeds": len(result.cfg.seeds)})
+        return rows
+
+    def info(self) -> dict:
+        """What the entry page says this result ran on, and the environment its first find
+        run was trained in (``store.environment``)."""
+        return {"networks": self.cfg.model, "data": self.data.name,
+                "seeds": len(self.cfg.seeds),
+                "env": self.store.load_round(self.finds["key"].iloc[0], 0)["env"]}
+
+    def describe(self, scale: str) -> str:
+        """Markdown: scale, data, device, each study's settings, failed trainings, and the
+        one sentence on how this run compares with H21."""
+        cfg, tr = self.cfg, self.cfg.train
+        length = f"{tr.epochs:g} epochs" if tr.epochs is not None else f"{tr.iterations:,} iterations"
+        n_studies = f"{len(cfg.studies)} stud{'y' if len(cfg.studies) == 1 else 'ies'}"
+        head = (f"**Scale: {scale}.** {cfg.model} ({sum(self.numel.values()):,} "
+                f"prunable weights), {n_studies} x {len(cfg.seeds)} seeds, "
+                f"{cfg.levels} pruning levels of {cfg.fraction:g} of the remaining weights "
+                f"(global magnitude). **Device:** {self.device}.")
+        shared = (f"**Shared training:** {tr.optimizer} momentum {tr.momentum:g}, lr {tr.lr:g}, "
+                  f"batch {tr.batch_size}, weight decay {tr.weight_decay:g}, {length}"
+                  + (f", lr x{tr.gamma:g} at epochs {tr.milestones}" if tr.milestones else "")
+                  + f". **Data:** {self.data.description}; sizes {self.data.sizes}.")
+        studies = "**Studies:** " + "; ".join(_describe_study(s) for s in cfg.studies) + "."
+        parts = [head, shared, studies]
+        note = stand_in_note(cfg)
+        if note:
+            parts.append(note)
+        parts += failure_note(self.failures())
+        parts.append(departures_mod.verdict(self.departures()))
+        return "\n\n".join(parts)
+
+
+def _fmt(v) -> str:
+    return "default" if not _given(v) else f"{v:g}"
+
+
+def _given(v) -> bool:
+    return not (v is None or (isinstance(v, float) and math.isnan(v)))
+
+
+def _vary(cfg: Decoupling, study: str) -> str:
+    return {"lr": "lr", "batch_size": "batch", "weight_decay": "wd",
+            "stop_epoch": "stop epoch"}[cfg.study(study).vary]
+
+
+def _name(cfg: Decoupling, r) -> str:
+    """A figure point's training in words: ``eval lr 0.2 <- find lr 0.5 seed 1``."""
+    vary = _vary(cfg, r["study"])
+    what = {"lottery": "eval", "global_random": "global random",
+            "preserve_lpr": "preserve LPR"}[r["kind"]]
+    lpr = f" with {_fmt(r['lpr_from'])}'s LPR" if _given(r["lpr_from"]) else ""
+    return (f"{r['study']} {what} {vary} {_fmt(r['eval'])} <- find {vary} {_fmt(r['find'])}"
+            f"{lpr} seed {r['seed']}")
+
+
+def _levels(levels: pd.Series) -> str:
+    lv = sorted(int(v) for v in levels)
+    return f"{lv[0]}-{lv[-1]}" if len(lv) > 1 and lv == list(range(lv[0], lv[-1] + 1)) \
+        else ", ".join(map(str, lv))
+
+
+def _point(store: RunStore, line: dict) -> tuple[str | None, dict | None]:
+    """(why there is no result, record) of one figure point: skipped by the plan, or its
+    run stopped before this level."""
+    if isinstance(line.get("skipped"), str):
+        return line["skipped"], None
+    rnd = int(line["round"])  # a float where the frame also holds skipped points (NaN)
+    if not store.has_round(line["key"], rnd):
+        stop = loop.stop_reason(store, line["key"])
+        return (f"its run {stop[1]}" if stop else "not trained"), None
+    return None, store.load_round(line["key"], rnd)
+
+
+def _describe_study(s: Study) -> str:
+    phases = []
+    for side, phase in (("find", s.find_phase), ("eval", s.eval_phase)):
+        over = {k: v for k, v in dataclasses.asdict(phase).items() if v is not None}
+        if over:
+            phases.append(f"{side} " + ", ".join(f"{k} {v:g}" for k, v in over.items()))
+    extra = [f"rewind to epoch {s.rewind_epochs:g}"] if s.rewind_epochs else []
+    extra += ["LR rewinding"] if s.lr_rewinding else []
+    extra += [f"one-shot structured at {s.filters} of the units"] if s.structured else []
+    return (f"`{s.name}` ({FIGURES.get(s.name, 'extra')}): {s.vary} find "
+            f"{[_fmt(v) for v in s.find]} x eval {[_fmt(v) for v in s.eval]}"
+            + "".join(f", {p}" for p in phases + extra))
+
+
+def departures(cfg: Decoupling, data: loop.DataInfo, a9: bool = False
+               ) -> list[departures_mod.Departure]:
+    """How this configuration departs, field by field, from H21's setting as
+    ``params/paper/05_decoupling.yaml`` holds it (paper_specs.md 5.1; for Fig A9 its ``a9``
+    section), and the data it read from the paper's; empty at paper scale."""
+    paper = paper_config()
+    if a9:
+        paper = paper.a9
+    out = departures_mod.diff(cfg, paper, skip=departures_mod.RUNTIME | {"a9"})
+    if data.name.split("+")[0] != {"tiny_imagenet": "tiny-imagenet"}.get(
+            paper.data.dataset, paper.data.dataset):
+        out.append(departures_mod.Departure("data", data.name.split("+")[0],
+                                            paper.data.dataset))
+    return out
+
+
+@functools.cache
+def paper_config() -> Decoupling:
+    """H21's experiment at the papers' settings: ``params/paper/05_decoupling.yaml``."""
+    return load(str(scales.PARAMS / "paper" / "05_decoupling.yaml"))
+
+
+def stand_in_note(cfg: Decoupling) -> str:
+    """The visible sentence on what a stand-in network can and cannot speak to."""
+    if cfg.model in ("resnet20", "resnet18"):
+        return ""
+    return (f"**A stand-in, not H21's network:** H21's networks are CIFAR ResNets (ResNet-20 "
+            f"assumed here; ResNet-50 and ResNet-18 in its appendix), with BatchNorm and 20+ "
+            f"layers; this run uses {cfg.model} on {cfg.data.dataset}, "
+            f"{len(_layer_names(cfg))} prunable layers and no BatchNorm. It can speak to the "
+            "mechanism (does the find rate change the layerwise pruning ratio, and does that "
+            "change how well the masks train?) and to orderings at its own grid; it cannot "
+            "speak to H21's learning-rate values, to BatchNorm, to per-stage LPR patterns of a "
+            "ResNet, or to structured filter pruning of conv layers.")
+
+
+def _layer_names(cfg: Decoupling) -> list[str]:
+    shape = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "tiny_imagenet": (3, 64, 64)}
+    net = models.build(cfg.model, shape[cfg.data.dataset], width=cfg.width)
+    return list(net.prune_rates)
+
+
+def run(cfg: Decoupling, progress: bool = True) -> Result:
+    """Run (or resume) the experiment, and Fig A9's (ResNet-18 on Tiny ImageNet) where ``cfg``
+    has an ``a9`` section (``Result.fig_a9``); trainings in the store are never repeated."""
+    result = _run(cfg, progress, a9=False)
+    if cfg.a9 is None:
+        return result
+    a9 = dataclasses.replace(cfg.a9, device=cfg.device, store=cfg.store, executor=cfg.executor,
+                             ray=cfg.ray)
+    return dataclasses.replace(result, fig_a9=_run(a9, progress, a9=True))
+
+
+def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
+    """One experiment (the main one, or A9's).
+
+    Level by level: the find runs, the Fig 7 runs and the random baselines train level n
+    (one population per training config), then the eval runs of the masks M^(n).
+    """
+    device = engine.resolve_device(cfg.device)
+    store = RunStore(cfg.store)
+    d = cfg.data
+    data = data_mod.load(d.dataset, d.root, device, validation=d.validation,
+                         normalize=d.normalize, augment=d.augment, crop_padding=d.crop_padding)
+    model = models.build(cfg.model, data.input_shape, data.num_classes, width=cfg.width)
+    for s in cfg.studies:  # a batch larger than the data fails here, before anything is written
+        for side in ("find", "eval"):
+            for v in getattr(s, side):
+                schedule.plan(phase_train(cfg, s, side, v), len(data.splits["train"][1]),
+                              data.name)
+    plan = Plan(cfg, data, model, store)
+    iterative, structured = plan.iterative_runs(), plan.structured_runs()
+    name = cfg.model
+    ex = executor.make(cfg.executor, cfg.ray)  # populations of one call train at once on Ray
+    if structured:
+        loop.prune_loop(model, data, structured, 0, store, device, progress, name, executor=ex)
+    top = max([cfg.levels] + [len(s.filters) for s in cfg.studies])
+    for level in range(top + 1):
+        if iterative and level <= cfg.levels:
+            loop.prune_loop(model, data, iterative, level, store, device, progress, name,
+                               executor=ex)
+        evals = plan.eval_runs(level)
+        if evals:
+            loop.prune_loop(model, data, evals, 0, store, device, progress,
+                               f"{name} eval of level {level}", executor=ex)
+    info = loop.DataInfo(data.name, data.description, data.sizes(), data.input_shape)
+    finds = pd.DataFrame([{"study": f.study.name, "find": f.value, "lpr_from": f.lpr_from,
+                           "seed": f.seed, "key": f.key} for f in plan.finds])
+    numel = {n: p.numel() for n, p in model.named_parameters() if n in model.prune_rates}
+    return Result(cfg, pd.DataFrame(plan.lines), finds, info, str(device), store,
+                  list(model.prune_rates), numel, a9)
+
+
+def describe_a9(result: Result | None, scale: str) -> str:
+    """Markdown: A9's settings and claims, or that it did not run at this scale."""
+    if result is None:
+        return (f"**Not run at scale {scale}:** `params/paper/05_decoupling.yaml` has it "
+                "(`a9:`), with Tiny ImageNet in the data root (`python -m lt_core data "
+                "--tiny-imagenet`).")
+    return result.describe(scale) + "\n\n" + result.describe_claims(["Q15"], scale)

@@ -1,0 +1,184 @@
+"""Z19's iterative pruning (Figures 1-4, S1-S5) on the one pruning loop (``loop.prune_loop``): every
+network x arm x seed of the experiment is a run; the result reads the store."""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+import pandas as pd
+
+from ... import data as data_mod
+from ... import departures as departures_mod
+from ... import engine, models
+from ...config import Arm, key_dict
+from ...executor import RayExecutor
+from ...executor import make as make_executor
+from ...loop import DataInfo, Run, failed_runs, failure_note, prune_loop, stored_info
+from ...store import RunStore
+from . import departures
+from .config import Experiment
+
+
+@dataclass
+class Result:
+    """What a notebook needs: the tables, and which scale, data and device produced them."""
+
+    experiment: Experiment
+    runs: pd.DataFrame  # one row per run: key, model, label, criterion, actions, seed
+    data: dict[str, DataInfo]  # per network
+    device: str
+    store: RunStore
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """One row per run and round (see RunStore.summary), labelled by network and arm."""
+        return self._label(self.store.summary(list(self.runs["key"])))
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        return self._label(self.store.metrics(list(self.runs["key"])))
+
+    def _label(self, frame: pd.DataFrame) -> pd.DataFrame:
+        info = self.runs.set_index("key")[["model", "label"]]
+        frame = frame.drop(columns="member").join(info, on="run").rename(columns={"label": "member"})
+        return frame
+
+    @property
+    def data_names(self) -> str:
+        return ", ".join(sorted({d.name for d in self.data.values()}))
+
+    def record(self, key: str, rnd: int) -> dict:
+        return self.store.load_round(key, rnd)
+
+    def describe(self, scale: str) -> str:
+        """Markdown: the scale, data and device this result came from, and how it departs
+        from the paper's settings (``departures.iterative``)."""
+        exp = self.experiment
+        head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
+                f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
+        return "\n\n".join([head, *self.describe_networks(), *failure_note(self.failures()),
+                            departures_mod.verdict(self.departures())])
+
+    def failures(self) -> list[str]:
+        """One line per run that failed (``engine.divergence``): from that round on it has no
+        result, and every table, figure and score leaves it out."""
+        return failed_runs(self.summary)
+
+    def departures(self) -> list[departures_mod.Departure]:
+        """How this result departs from the paper's settings; empty at paper scale."""
+        return departures.iterative(self.experiment, self.data_name_by_model)
+
+    def paper_settings(self, model: str) -> bool:
+        """Whether this network ran at the paper's settings (fewer seeds or lines aside), so
+        that its verdicts are reproductions or not (``departures.blocking``)."""
+        return not departures_mod.blocking(self.departures(), model, PAPER_FIELDS)
+
+    @property
+    def data_name_by_model(self) -> dict[str, str]:
+        return {model: d.name for model, d in self.data.items()}
+
+    def describe_networks(self) -> list[str]:
+        """Per network one line of training settings and data."""
+        lines = []
+        for model in self.experiment.models:
+            tr = self.experiment.train_for(model)
+            d = self.data[model]
+            lines.append(f"**{model}:** {tr.iterations:,} iterations per training (batch "
+                         f"{tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
+                         f"{tr.eval_every}. **Data:** {d.description}; sizes {d.sizes}.")
+        return lines
+
+    def claims(self) -> pd.DataFrame:
+        """Every Z19 claim whose lines this experiment ran, judged (``claims.check``)."""
+        from . import claims
+
+        return claims.judged(self)
+
+    def scorecard_rows(self, scale: str) -> list[dict]:
+        from . import claims
+
+        return claims.scorecard_rows(self, scale)
+
+    def report(self) -> str:
+        """Plain text for the command line: every run's levels."""
+        return self.summary.drop(columns=["run"]).to_string(index=False)
+
+    def info(self) -> dict:
+        """What the entry page says this result ran on (``loop.stored_info``)."""
+        return stored_info(self.runs, self.data, self.store)
+
+    def final_round_accuracy(self) -> pd.DataFrame:
+        """Mean, min and max test accuracy at early stopping in the sparsest round reached."""
+        s = self.summary[~self.summary["failed"]]
+        last = s[s["round"] == s.groupby("model")["round"].transform("max")]
+        return last.groupby(["model", "member"]).agg(
+            percent_remaining=("percent_remaining", "mean"),
+            mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
+            max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
+        ).sort_values(["model", "mean"], ascending=[True, False])
+
+
+PAPER_FIELDS = ("train.", "pruning.rounds")  # what must be the paper's for a verdict
+
+
+
+
+def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:
+    """The canonical config of one run: everything that changes its result, nothing else."""
+    return {
+        "kind": "iterative_pruning",
+        "model": model,
+        "data": data_name,
+        "train": key_dict(exp.train_for(model)),
+        **key_dict(arm),  # criterion, actions; the selection only where not Z19's layerwise
+        "seed": seed,
+    }
+
+
+def run_iterative(exp: Experiment, progress: bool = True) -> Result:
+    """Run (or resume) the experiment; finished rounds in the store are never recomputed.
+
+    With ``executor: ray`` the networks' loops run side by side, so that the populations of
+    different networks train at once too."""
+    device = engine.resolve_device(exp.device)
+    store = RunStore(exp.store)
+    ex = make_executor(exp.executor, exp.ray)
+
+    def network(model_name: str) -> tuple[DataInfo, list[dict]]:
+        data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device)
+        model = models.build(model_name, data.input_shape, data.num_classes)
+        pairs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
+        runs = [Run(run_config(exp, model_name, data.name, arm, s), s, arm,
+                    exp.train_for(model_name)) for arm, s in pairs]
+        keys = prune_loop(model, data, runs, exp.pruning.rounds, store, device, progress,
+                          name=model_name, executor=ex)
+        info = DataInfo(data.name, data.description, data.sizes(), data.input_shape)
+        return info, [{"key": key, "model": model_name, "label": arm.label,
+                       **dataclasses.asdict(arm), "seed": seed}
+                      for key, (arm, seed) in zip(keys, pairs)]
+
+    if isinstance(ex, RayExecutor) and len(exp.models) > 1:
+        with ThreadPoolExecutor(len(exp.models)) as pool:
+            done = list(pool.map(network, exp.models))
+    else:
+        done = [network(m) for m in exp.models]
+    data_info = {m: info for m, (info, _) in zip(exp.models, done)}
+    rows = [row for _, rs in done for row in rs]
+    return Result(exp, pd.DataFrame(rows), data_info, str(device), store)
+
+
+def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
+    """Per seed: (initial weights, end-of-training weights) of the dense round 0; seeds whose
+    dense run diverged have none (``Result.failures`` names them)."""
+    runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
+    out = {}
+    for _, row in runs.iterrows():
+        rec = result.record(row["key"], 0)
+        if rec["failed_at"] is not None:
+            continue
+        net = models.build(model, result.data[model].input_shape)
+        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])), rec["final"])
+    return out

@@ -1,0 +1,196 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from lt_core import config
+from lt_core.papers import z19
+from lt_core.store import TIDY_COLUMNS, RunStore, pack_mask, unpack_mask
+
+
+def test_run_key_is_pinned():
+    # The key of a known run config. If this changes, every stored result is orphaned:
+    # bump config.SCHEMA_VERSION deliberately instead.
+    exp = config.load("params/tiny/01_mask_criteria.yaml")
+    cfg = z19.experiment.run_config(exp, "fc", "mnist-embedded-5k", config.Arm("large_final"), 0)
+    assert config.content_hash(cfg) == (
+        "7edbc2b2f0fc264589e980a5c6fbdc66da83127788d3318602af8e88cbc12567")
+    assert RunStore.key(cfg) == "7edbc2b2f0fc264589e9"
+
+
+def test_learned_supermask_key_is_pinned():
+    # Z19's FC learned supermask at the paper's length (c = 0, seed 0): the engine's newer
+    # training fields (epochs, milestones, ...) at their defaults must not change its key.
+    train = z19.config.Learned().train_for("fc", 55_000)
+    cfg = z19.supermasks.learned_config("fc", "mnist", 0.0, 0, train, 10, False)
+    assert RunStore.key(cfg) == "f565e7a9d8ec9e94733e"
+
+
+def test_mask_packing_roundtrip():
+    m = (torch.rand(7, 13) > 0.5).float()
+    assert torch.equal(unpack_mask(pack_mask(m)), m)
+
+
+def test_save_round_is_atomic_and_tidy(tmp_path):
+    store = RunStore(tmp_path)
+    key = store.prepare({"label": "large_final", "seed": 3})
+    assert store.prepare({"seed": 3, "label": "large_final"}) == key  # canonical
+    store.save_round(key, 0, {
+        "percent_remaining": 100.0, "iterations": [0, 10],
+        "metrics": {"val_loss": [2.0, 1.0], "test_acc": [0.1, 0.5]},
+        "early_stop_iteration": 10, "test_acc_at_early_stop": 0.5, "failed_at": None})
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "round_000.pt"]
+    df = store.metrics()
+    assert list(df.columns) == TIDY_COLUMNS and len(df) == 4
+    row = df[(df.split == "test") & (df.iteration == 10)].iloc[0]
+    assert (row.member, row.seed, row.metric, row.value) == ("large_final", 3, "acc", 0.5)
+    assert store.summary().iloc[0].test_acc_at_early_stop == 0.5
+
+
+SCRIPT = """
+import sys
+from lt_core import config
+from lt_core.papers import z19
+exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"rounds": 8,
+    "arms": [{"criterion": "large_final"}, {"criterion": "random"}]}, "seeds": [0],
+    "store": sys.argv[1]})
+z19.experiment.run_iterative(exp, progress=False)
+"""
+
+
+def test_kill_9_mid_run_resumes_from_last_finished_round(tmp_path):
+    store_root = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(store_root)])
+    store = RunStore(store_root)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until round 2 is on disk for some run
+        if any(store.has_round(k, 2) for k in store.keys()):
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    keys = store.keys()
+    assert len(keys) == 2
+    done_before = {k: store.rounds(k) for k in keys}
+    assert max(len(r) for r in done_before.values()) < 9  # it really was interrupted
+    for k, rounds in done_before.items():  # every file that exists is complete and loadable
+        for r in rounds:
+            store.load_round(k, r)
+    mtimes = {(k, r): os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns
+              for k, rounds in done_before.items() for r in rounds}
+
+    subprocess.run([sys.executable, "-c", SCRIPT, str(store_root)], check=True)
+    for k in keys:
+        assert store.rounds(k) == list(range(9))
+    for (k, r), mtime in mtimes.items():  # finished rounds were not recomputed
+        assert os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns == mtime
+    leftovers = [p for p in store_root.rglob("*") if p.name.endswith(".part")]
+    assert leftovers == []
+
+
+# A tiny experiment (2 runs, 2 rounds: 3 member trainings, round 0 shared) that prints how many
+# members this process trained. "first" holds its first save open until "second" has prepared
+# its runs; "second" says when it has.
+WORKER = """
+import sys, time
+from pathlib import Path
+import torch
+from lt_core import config, engine, store
+from lt_core.papers import z19
+root, role = Path(sys.argv[1]), sys.argv[2]
+trained = 0
+train = engine.train
+def counting(model, members, *args, **kw):
+    global trained
+    trained += len(members)
+    return train(model, members, *args, **kw)
+engine.train = counting
+if role == "first":
+    save = torch.save
+    def held_open(obj, path):
+        save(obj, path)  # the temp file is on disk, not yet renamed
+        if not Path(f"{root}.saving").exists():
+            Path(f"{root}.saving").touch()
+            deadline = time.time() + 120
+            while not Path(f"{root}.prepared").exists() and time.time() < deadline:
+                time.sleep(0.05)
+    torch.save = held_open
+if role == "second":
+    prepare = store.RunStore.prepare
+    def announcing(self, config):
+        key = prepare(self, config)
+        Path(f"{root}.prepared").touch()
+        return key
+    store.RunStore.prepare = announcing
+exp = config.load({"train": {"iterations": 20, "eval_every": 10}, "seeds": [0],
+                   "pruning": {"rounds": 1, "arms": [{"criterion": "large_final"},
+                                                     {"criterion": "random"}]},
+                   "store": str(root)})
+z19.experiment.run_iterative(exp, progress=False)
+print(trained)
+"""
+
+
+def worker(root, role):
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(root), role], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(*procs):
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(procs), [err for _, err in outs]
+    return [int(out) for out, _ in outs]
+
+
+def assert_complete(root):
+    store = RunStore(root)
+    assert len(store.keys()) == 2
+    for key in store.keys():
+        assert store.rounds(key) == [0, 1]
+        store.load_round(key, 1)
+    assert [p for p in root.rglob("*") if p.name.endswith(".part")] == []
+
+
+def test_two_processes_started_together_train_everything_once(tmp_path):
+    root = tmp_path / "runs"
+    counts = finish(worker(root, "plain"), worker(root, "plain"))
+    assert sorted(counts) == [0, 3]  # one trained all 3 members, the other reused them
+    assert_complete(root)
+
+
+def test_a_process_started_during_a_save_waits_and_loses_nothing(tmp_path):
+    root = tmp_path / "runs"
+    first = worker(root, "first")
+    deadline = time.time() + 120
+    while not (tmp_path / "runs.saving").exists() and first.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    second = worker(root, "second")  # the first one's round-0 temp file is on disk now
+    assert finish(first, second) == [3, 0]
+    assert_complete(root)
+
+
+def test_a_store_that_cannot_be_written_fails_before_any_training(tmp_path, monkeypatch,
+                                                                  read_only, capsys):
+    from lt_core import engine
+    from lt_core.__main__ import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+                      f"store: {tmp_path / 'runs'}\n")
+    exp = config.load(params)
+    for arm in exp.pruning.arms:  # registered by an earlier process, no round finished yet
+        RunStore(exp.store).prepare(z19.experiment.run_config(exp, "fc", "mnist-embedded-5k", arm, 0))
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started on a store that cannot be written")
+
+    monkeypatch.setattr(engine, "train", train)
+    read_only(tmp_path / "runs")
+    assert main(["run", str(params)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: run store {tmp_path / 'runs'} cannot be written (Read-only")

@@ -1,0 +1,83 @@
+"""Z19's iterative protocol on any registered network and on a user's nn.Module given by
+import path (``package.module:ClassName``)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lt_core import config, models
+from lt_core.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+USER_NET = '''
+from torch import nn
+
+
+class SmallNet(nn.Module):
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(input_shape[0], 4, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.head = nn.Linear(4 * 16, num_classes)
+
+    def forward(self, x):
+        return self.head(self.pool(self.conv(x).relu()).flatten(1))
+'''
+TINY = {"experiment": "z19_iterative", "data": {"dataset": "mnist"},
+        "train": {"optimizer": "sgd", "lr": 0.05, "iterations": 6, "eval_every": 3,
+                  "batch_size": 16, "divergence": "non_finite"},
+        "pruning": {"rounds": 1, "arms": [
+            {"criterion": "large_final"},
+            {"criterion": "softmax", "selection": "global", "fraction": 0.2,
+             "count": "threshold"}]},  # an L23 measure, pooled as L23 pools it
+        "seeds": [0]}
+
+
+@pytest.fixture
+def user_net(tmp_path, monkeypatch):
+    (tmp_path / "mynets.py").write_text(USER_NET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_users_module_prunes_every_conv_and_linear_weight_from_its_own_init(user_net):
+    net = models.build("mynets:SmallNet", (1, 28, 28), 10)
+    assert net.prune_rates == {"conv.weight": 0.2, "head.weight": 0.2}
+    assert models.prunable(net, ignore_output_layer=True) == {"conv.weight": 0.2}
+    a, b = models.initial_state(net, 0), models.initial_state(net, 0)
+    c = models.initial_state(net, 1)
+    assert set(a) == set(net.state_dict())
+    assert all(torch.equal(a[k], b[k]) for k in a)  # a seed is one network
+    assert not torch.equal(a["conv.weight"], c["conv.weight"])
+    bound = 1 / 9 ** 0.5  # nn.Conv2d.s default init: |w| <= 1/sqrt(fan_in), fan_in 9
+    assert a["conv.weight"].abs().max() <= bound
+
+
+def test_the_protocol_needs_what_z19_cannot_supply():
+    with pytest.raises(ConfigError, match="unknown network 'resnet50'"):
+        config.load({**TINY, "models": ["resnet50"]})
+    with pytest.raises(ConfigError, match="resnet20 has no Z19 settings; set train.lr"):
+        config.load({**TINY, "models": ["resnet20"], "train": {"iterations": 6}})
+    with pytest.raises(ConfigError, match="data.dataset: set the dataset mynets:SmallNet"):
+        config.load({**TINY, "models": ["mynets:SmallNet"], "data": {}})
+
+
+def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_net, tmp_path):
+    params = tmp_path / "any.yaml"
+    params.write_text(yaml.safe_dump({**TINY, "models": ["resnet20", "mynets:SmallNet"],
+                                      "store": str(tmp_path / "runs")}))
+    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(params)], cwd=user_net,
+                         capture_output=True, text=True, env={
+                             "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                             "PYTHONPATH": f"{user_net}:{REPO}", "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "network resnet20 instead of a Z19 network" in run.stdout
+    rows = [line.split() for line in run.stdout.splitlines()]
+    for net in ("resnet20", "mynets:SmallNet"):  # both levels of both networks ran, each arm
+        assert sum(r[-2:] == [net, "large_final"] for r in rows) == 2, net
+        assert sum(len(r) > 2 and r[-3] == net and r[-2].startswith("softmax")
+                   for r in rows) == 2, net

@@ -1,0 +1,100 @@
+"""Stars and claims on hand-built summaries (one row per run and round)."""
+
+import pandas as pd
+import pytest
+
+from lt_core import stats
+from lt_core.papers import z19
+
+
+def summary(values: dict[str, dict[int, list[float]]]) -> pd.DataFrame:
+    """member -> round -> one test accuracy per seed."""
+    return pd.DataFrame([
+        {"model": "fc", "member": m, "round": r, "seed": s, "percent_remaining": 100 * 0.8 ** r,
+         "test_acc_at_early_stop": v, "early_stop_iteration": 100, "failed": False,
+         "failed_at": None}
+        for m, per_round in values.items() for r, vals in per_round.items()
+        for s, v in enumerate(vals)])
+
+
+def test_welch_needs_two_values_a_higher_mean_and_no_tie():
+    assert not stats.beats([0.9], [0.1, 0.2])
+    assert not stats.beats([0.1, 0.2], [0.5, 0.6])
+    assert stats.beats([0.9, 0.91, 0.9], [0.1, 0.12, 0.11])
+    assert stats.beats([0.9, 0.9], [0.5, 0.5])  # both exact, different: t is infinite
+    assert not stats.beats([0.5, 0.5], [0.5, 0.5])  # an exact tie is never a win
+    assert not stats.beats([0.1, 0.7, 0.2], [0.7, 0.2, 0.1])  # same values, other order
+
+
+def test_pairwise_stars_mark_the_winner_of_the_pair_only():
+    frame = summary({
+        "a": {0: [0.5, 0.5, 0.5], 1: [0.9, 0.91, 0.92], 2: [0.5, 0.52, 0.51]},
+        "b": {0: [0.5, 0.5, 0.5], 1: [0.5, 0.52, 0.51], 2: [0.9, 0.91, 0.92]},
+        "c": {0: [0.5, 0.5, 0.5], 1: [0.99, 0.99, 0.99], 2: [0.99, 0.99, 0.99]},
+    })
+    star = stats.pairwise_stars(frame, ("a", "b"))
+    # Round 0: an exact tie, no star; round 1: a beats b; round 2: b beats a. Line c, above
+    # both, is not part of the pair and never starred.
+    assert star[["round", "member"]].values.tolist() == [[1, "a"], [2, "b"]]
+    assert star["value"].round(2).tolist() == [0.91, 0.91]
+    # The early-stopping iteration panel: lower is better.
+    lower = stats.pairwise_stars(frame, ("a", "b"), higher_is_better=False)
+    assert lower[["round", "member"]].values.tolist() == [[1, "b"], [2, "a"]]
+
+
+def test_claims_pair_seeds_over_the_sparser_half_of_the_rounds():
+    frame = summary({
+        "large_final": {0: [0.9, 0.9], 1: [0.5, 0.5], 2: [0.9, 0.9], 3: [0.80, 0.81],
+                        4: [0.80, 0.80]},
+        "random": {0: [0.9, 0.9], 1: [0.9, 0.9], 2: [0.9, 0.9], 3: [0.70, 0.72],
+                   4: [0.75, 0.74]},
+        "small_final": {0: [0.9, 0.9], 1: [0.9, 0.9], 2: [0.9, 0.9], 3: [0.1, 0.1],
+                        4: [0.1, 0.12]},
+    })
+    assert stats.sparse_rounds(frame) == [3, 4]  # above half of the last round (4)
+    table = z19.claims.check(frame, "01_mask_criteria")
+    # magnitude_increase and the sign criteria did not run: their claims are left out.
+    assert table["claim"].tolist() == ["large_final > random", "random > small_final"]
+    assert [v.holds for v in table["verdict"]] == [True, True]  # round 1 ignored
+    assert table["this build"].tolist() == ["large_final 80.25%, random 72.75%",
+                                            "random 72.75%, small_final 10.50%"]
+    # per seed: (0.80 + 0.80)/2 - (0.70 + 0.75)/2 = 0.075, (0.81 + 0.80)/2 - 0.73 = 0.075
+    assert "large_final − random: +7.50 pp ± 0.00 (n = 2 seeds)" in table["statistic"].iloc[0]
+    assert table["statistic"].iloc[0].startswith(
+        "per seed, mean test acc. at early stop over rounds 3-4")
+
+
+def _two_lines(a: list[float], b: list[float], names=("large_final", "random")):
+    return summary({names[0]: {0: [0.9] * len(a), 1: a}, names[1]: {0: [0.9] * len(b), 1: b}})
+
+
+@pytest.mark.parametrize("notebook, i", [(nb, i) for nb, cs in z19.claims.CLAIMS.items()
+                                         for i in range(len(cs))])
+def test_every_z19_claim_holds_fails_and_is_not_judged(notebook, i):
+    claim = z19.claims.CLAIMS[notebook][i]
+    a, b = claim.lines
+    if claim.relation == "close":
+        holds, fails = ([0.90, 0.91, 0.90], [0.895, 0.905, 0.90]), ([0.95, 0.96, 0.95],
+                                                                      [0.90, 0.91, 0.90])
+    else:  # above: by 5 points with a small spread; then the other way round
+        holds, fails = ([0.95, 0.96, 0.95], [0.90, 0.90, 0.91]), ([0.90, 0.90, 0.91],
+                                                                    [0.95, 0.96, 0.95])
+    for values, expected in ((holds, True), (fails, False)):
+        table = z19.claims.check(_two_lines(*values, names=(a, b)), notebook)
+        (v,) = table["verdict"]
+        assert v.holds is expected, (claim.text, v)
+    frame = _two_lines(*holds, names=(a, b))
+    frame.loc[(frame["member"] == b) & (frame["round"] == 1) & (frame["seed"] == 0),
+              ["failed", "failed_at"]] = [True, 40]
+    (v,) = z19.claims.check(frame, notebook)["verdict"]
+    assert v.holds is None and "runs failed" in v.why
+
+
+def test_a_difference_inside_the_seeds_spread_does_not_hold():
+    """Z19's "init_or_zero_all > large_final" was called reproduced on +0.09 pp with per-seed
+    differences +0.57, -0.18, -0.12: paired over seeds, it does not hold."""
+    a, b = "large_final, mask0 init_or_zero_all", "large_final"
+    table = z19.claims.check(_two_lines([0.9057, 0.8982, 0.8988], [0.9, 0.9, 0.9], (a, b)),
+                         "03_mask0_actions")
+    (v,) = table["verdict"]
+    assert v.holds is False and "+0.09 pp" in v.statistic
