@@ -25,8 +25,8 @@ banner.of(result, scale)
 # tickets of the two sign criteria of the supermasks: `large_final_same_sign`, the best
 # supermask, trains slightly *worse* than `large_final`.
 #
-# Here all eleven criteria and every seed train together as one population per round; each
-# round prunes 20% of each hidden layer's remaining weights and 10% of the output layer's
+# Here all eleven criteria and every seed train together as one population per level; each
+# level prunes 20% of each hidden layer's remaining weights and 10% of the output layer's
 # (per conv layer 10% or 15%).
 #
 # ## This run
@@ -45,20 +45,20 @@ display(Markdown(result.describe(scale)))
 tables.table_s1(z19.config.table_s1())
 
 # %% [markdown]
-# ## Test accuracy at the sparsest round reached
+# ## Test accuracy at the sparsest level reached
 #
 # Mean, min and max over seeds of the test accuracy at the early-stopping iteration (the
 # evaluation with the lowest validation loss), in %.
 
 # %%
-tables.final_accuracy(result.final_round_accuracy())
+tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 1: early-stopping iteration and test accuracy vs weights remaining
 #
 # x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
 # accuracy in %. Lines are means over seeds, bands span the minimum and maximum. As in the
-# NeurIPS supplement's Figure S1, a star marks a round where `large_final` or
+# NeurIPS supplement's Figure S1, a star marks a level where `large_final` or
 # `magnitude_increase` is significantly better than the other (one-sided Welch t-test over
 # seeds, p < 0.05; never on an exact tie); the sentence under the figure says how many there
 # are.
@@ -66,9 +66,9 @@ tables.final_accuracy(result.final_round_accuracy())
 # %%
 S5 = ["large_final_same_sign", "large_final_diff_sign"]
 summary = result.summary
-figure1 = summary[~summary["member"].isin(S5)]
+figure1 = summary[~summary["line"].isin(S5)]
 pair = ("large_final", "magnitude_increase")
-fig = z19.figures.rounds(figure1, stars=pair,
+fig = z19.figures.levels(figure1, stars=pair,
                    title=f"Mask criteria on {result.data_names}, {scale}")
 
 # %%
@@ -81,7 +81,7 @@ tables.stars(figure1, pair)
 # and `large_final_diff_sign`, with `large_final` for reference. Axes as in Figure 1.
 
 # %%
-fig = z19.figures.rounds(summary[summary["member"].isin(["large_final", *S5])],
+fig = z19.figures.levels(summary[summary["line"].isin(["large_final", *S5])],
                    panels=("test_acc_at_early_stop",),
                    title=f"Sign criteria on {result.data_names}, {scale}")
 
@@ -89,7 +89,7 @@ fig = z19.figures.rounds(summary[summary["member"].isin(["large_final", *S5])],
 # ## What this run shows
 #
 # Each claim compares two lines seed by seed, by the statistic in its row (each seed's mean
-# over the sparser half of the pruning rounds, where the paper's lines separate): "A > B"
+# over the sparser half of the pruning levels, where the paper's lines separate): "A > B"
 # holds when the paired differences are positive beyond the seeds' spread (a one-sided
 # paired t-test at 5%); "A ≈ B" when the mean difference is within 1 percentage point.
 
@@ -99,8 +99,8 @@ tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
 # %% [markdown]
 # ## Mask explorer
 #
-# Pick a criterion, a layer and a pruning round (seed of the first run). Left: the mask chosen
-# at the end of that round (dark = kept); for the first layer instead how many hidden units
+# Pick a criterion, a layer and a pruning level (seed of the first run). Left: the mask chosen
+# at the end of that level (dark = kept); for the first layer instead how many hidden units
 # keep each input pixel. Right: a fixed sample of weights in the (w_i, w_f) plane, orange
 # where the new mask prunes them, with the criterion's decision boundary where it is a curve
 # in that plane (Figure S1/S2 of the paper). The title gives every layer's density. Every

@@ -23,7 +23,7 @@ banner.of(result, scale)
 # performs close to rewinding (the NeurIPS supplement's Figure S4: "reshuffle, init sign" and
 # "constant, init sign" perform similarly to the rewind baseline).
 #
-# Every action is applied each round to that round's starting weights, as in Z19's code;
+# Every action is applied each level to that level's starting weights, as in Z19's code;
 # pruned weights are frozen at zero.
 #
 # ## This run
@@ -32,25 +32,25 @@ banner.of(result, scale)
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
-# ## Test accuracy at the sparsest round reached
+# ## Test accuracy at the sparsest level reached
 #
 # Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-tables.final_accuracy(result.final_round_accuracy())
+tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 2: early-stopping iteration and test accuracy vs weights remaining
 #
 # x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
 # accuracy in %. Means over seeds with min-max bands. As in the NeurIPS supplement's Figure
-# S4, a star marks a round where rewinding (`large_final`) or "constant, init sign" is
+# S4, a star marks a level where rewinding (`large_final`) or "constant, init sign" is
 # significantly better than the other (one-sided Welch t-test, p < 0.05; never on an exact
 # tie); the sentence under the figure says how many there are.
 
 # %%
 pair = ("large_final", "large_final, constant_init_sign")
-fig = z19.figures.rounds(result.summary, stars=pair,
+fig = z19.figures.levels(result.summary, stars=pair,
                    title=f"Mask-1 actions on {result.data_names}, {scale}")
 
 # %%

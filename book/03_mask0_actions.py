@@ -33,22 +33,22 @@ banner.of(result, scale)
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
-# ## Test accuracy at the sparsest round reached
+# ## Test accuracy at the sparsest level reached
 #
 # Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-tables.final_accuracy(result.final_round_accuracy())
+tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 3: early-stopping iteration and test accuracy vs weights remaining
 #
 # x: the percent of weights remaining on a log scale, dense on the left (Z19's axis); y: test
 # accuracy in %. Means over seeds with min-max bands (the paper's Figure 3 marks no stars, so
-# neither does this one). The dashed line is the dense network (round 0, mean over seeds).
+# neither does this one). The dashed line is the dense network (level 0, mean over seeds).
 
 # %%
-fig = z19.figures.rounds(result.summary, dense_baseline=True,
+fig = z19.figures.levels(result.summary, dense_baseline=True,
                    title=f"Mask-0 actions on {result.data_names}, {scale}")
 
 # %% [markdown]

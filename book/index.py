@@ -71,9 +71,9 @@ tables.build(info)
 #
 # | chapter | what trains | GPU-hours |
 # |---|---|---|
-# | 01 mask criteria | 11 arms x 5 seeds x 24 rounds, FC, Conv2/4/6 | ~73 |
-# | 02 mask-1 actions | 8 arms x 5 seeds x 24 rounds | ~53 |
-# | 03 mask-0 actions | 6 arms x 5 seeds x 24 rounds | ~40 |
+# | 01 mask criteria | 11 arms x 5 seeds x 24 levels, FC, Conv2/4/6 | ~73 |
+# | 02 mask-1 actions | 8 arms x 5 seeds x 24 levels | ~53 |
+# | 03 mask-0 actions | 6 arms x 5 seeds x 24 levels | ~40 |
 # | 04 supermasks | 11 c values x 5 seeds of 144,000-440,000 iterations, dense runs | ~88 |
 # | 05 H21 decoupling | ResNet-20: 5,787 trainings (621,828 epochs); Figure A9, ResNet-18 on Tiny ImageNet: 462 trainings | ~146 + ~154 |
 # | 06 L23 | ResNet-20, VGG-16 and ResNet-18, about 600 trainings each; LeNet on the CPU | ~424 |
@@ -104,7 +104,7 @@ tables.build(info)
 # ```python
 # from lt_core import config, experiments
 # result = experiments.run(config.read_yaml("params/quick/01_mask_criteria.yaml"))
-# result.summary   # one row per run and round
+# result.summary   # one row per run and level
 # result.metrics   # every evaluation
 # ```
 #

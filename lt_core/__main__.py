@@ -13,6 +13,8 @@ from .store import RunStore, StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. Long: every subcommand's arguments are declared here, in one place,
+    so that ``--help`` and the code read alike."""
     parser = argparse.ArgumentParser(prog="python -m lt_core", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    """Run one subcommand. Long: one short branch per subcommand, in ``main``'s order."""
     if args.cmd == "notebooks":
         from .notebooks import execute
 
@@ -101,17 +104,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = store.config(keys[0])
         print(cfg)
         if cfg.get("kind") == "heuristic_supermask":  # untrained masks: a table, no training
-            print(_heuristic_table(store.load_round(keys[0], 0)["table"]))
+            print(_heuristic_table(store.load_level(keys[0], 0)["table"]))
             return 0
         print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
-            index=["round", "percent_remaining", "iteration"], columns=["split", "metric"],
+            index=["level", "percent_remaining", "iteration"], columns=["split", "metric"],
             values="value").to_string())
-        for rnd in store.rounds(keys[0]):
-            record = store.load_round(keys[0], rnd)
+        for rnd in store.levels(keys[0]):
+            record = store.load_level(keys[0], rnd)
             if "summary" in record:  # a learned supermask
                 print(_learned_summary(cfg, record["summary"]))
             elif record.get("failed_at") is not None:
-                print(f"round {rnd} diverged at iteration {int(record['failed_at'])}: no "
+                print(f"level {rnd} diverged at iteration {int(record['failed_at'])}: no "
                       "result from it (NaN from that evaluation on)")
         return 0
     if args.cmd == "runs":
@@ -123,7 +126,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             what = cfg.get("criterion", cfg.get("kind"))
             actions = f"{cfg.get('mask1_action', '')} {cfg.get('mask0_action', '')}".strip()
             print(key, cfg.get("model", ""), cfg.get("data", ""), what, actions,
-                  f"seed={cfg.get('seed')}", f"rounds={len(store.rounds(key))}")
+                  f"seed={cfg.get('seed')}", f"levels={len(store.levels(key))}")
         return 0
     if args.cmd == "data":
         from . import data
@@ -247,7 +250,7 @@ def _defaults() -> str:
     exp = Experiment()
     train = exp.train_for(exp.models[0])
     return (f"{', '.join(exp.models)} at the paper's settings, {len(exp.pruning.arms)} arms x "
-            f"{len(exp.seeds)} seed x {exp.pruning.rounds + 1} trainings of "
+            f"{len(exp.seeds)} seed x {exp.pruning.levels + 1} trainings of "
             f"{train.iterations:,} iterations")
 
 

@@ -1,11 +1,11 @@
 """Mask-1 and mask-0 actions (Z19 §3, §4; paper_specs.md Notebooks 2 and 3). Pure functions.
 
-Per layer, for the step from round n to round n+1:
+Per layer, for the step from level n to level n+1:
 
-* ``w_s`` the round's starting weights (what training started from; pruned entries hold
+* ``w_s`` the level's starting weights (what training started from; pruned entries hold
   their frozen values), ``w_e`` its end-of-training weights, ``mask`` the *new* mask;
-* a **mask-1 action** says where the kept weights start the next round, computed from the
-  round's starting weights ``w0`` (so reinit re-permutes every round, as in Z19's code);
+* a **mask-1 action** says where the kept weights start the next level, computed from the
+  level's starting weights ``w0`` (so reinit re-permutes every level, as in Z19's code);
 * a **mask-0 action** says at which values the pruned weights are frozen. Frozen non-zero
   values take part in the forward pass: W_eff = W * M + V * (1 - M).
 """
@@ -29,12 +29,12 @@ def _permute(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def mask1_action(action: str, w0: torch.Tensor, mask: torch.Tensor, generator: torch.Generator,
                  w_e: torch.Tensor | None = None) -> torch.Tensor:
-    """Starting values of one layer's kept weights for the next round (pruned entries of the
+    """Starting values of one layer's kept weights for the next level (pruned entries of the
     result are ignored: they hold their frozen values).
 
-    ``w0`` is the round's starting weights (the original init under ``rewind``); sigma is the
+    ``w0`` is the level's starting weights (the original init under ``rewind``); sigma is the
     population std over *all* entries of ``w0`` (paper_specs.md decision 9). ``continue``
-    (H21 Fig 4c, learning-rate rewinding after Renda et al. 2020) keeps the round's
+    (H21 Fig 4c, learning-rate rewinding after Renda et al. 2020) keeps the level's
     end-of-training weights ``w_e``.
     """
     if action == "rewind":
@@ -65,7 +65,7 @@ def mask0_action(action: str, w_s: torch.Tensor, w_e: torch.Tensor, mask: torch.
 
     Returns ``(frozen, zero_kept)``: ``frozen`` holds the value of every pruned entry (entries
     where ``mask`` is 1 are 0 there and unused); ``zero_kept`` is True where a kept weight must
-    start the next round at 0 (only ``init_or_zero_all``). A previously pruned entry has
+    start the next level at 0 (only ``init_or_zero_all``). A previously pruned entry has
     ``w_e == w_s`` (it was frozen), so it never "moves toward zero" and keeps its value.
     """
     pruned = ~mask.bool()

@@ -146,8 +146,8 @@ def _reason_of_departure(d) -> str:
         return "fewer criteria"
     if what == "learned.init_values":
         return "fewer c values"
-    if what in ("pruning.rounds", "max_power"):
-        return "fewer pruning rounds"
+    if what in ("pruning.levels", "max_power"):
+        return "fewer pruning levels"
     if what.endswith((".iterations", ".epochs")):
         return "shorter training"
     if what == "learned.samples":
@@ -178,9 +178,9 @@ def _reasons_of_text(text: str) -> list[str]:
 
 
 def _stored_env(store, key: str) -> dict:
-    """The environment recorded with a run's first round (empty if it cannot be read)."""
+    """The environment recorded with a run's first level (empty if it cannot be read)."""
     try:
-        return store.load_round(key, 0).get("env", {})
+        return store.load_level(key, 0).get("env", {})
     except (OSError, KeyError, ValueError):
         return {}
 

@@ -40,7 +40,7 @@ Z19Criterion = Literal[  # Z19's mask criteria (paper_specs.md Notebook 1)
 # unpruned entries, pooled globally; "magnitude" is |w| itself (Z19's large_final).
 L23Measure = Literal["magnitude", "l1", "l2", "softmax", "minmax", "lamp"]
 Criterion = Literal[Z19Criterion, L23Measure]
-# Z19 §3 "mask-1 actions": where the kept weights start the next round.
+# Z19 §3 "mask-1 actions": where the kept weights start the next level.
 Mask1Action = Literal[
     "rewind",
     "reinit",

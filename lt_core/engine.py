@@ -326,6 +326,8 @@ def train(
     ``cfg.lr`` must be resolved (see ``Experiment.train_for``). With ``keep_best`` each
     member's state at its minimum validation loss is kept too. ``on_eval(step, metrics)`` is
     called after every evaluation (metric name -> value per member), e.g. to log progress.
+    Long: the hot loop (batch, step, evaluate, divergence check) is kept in one piece so that
+    what runs every step can be read top to bottom.
     """
     if cfg.lr is None:
         raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")

@@ -17,7 +17,7 @@ killed mid-task loses that population's training only: Ray runs the task again
 On the CPU a member's numbers do not depend on which population it trains in (``engine``),
 so the Ray executor may split a population into groups of ``max_population`` members;
 they do depend on the number of threads for conv nets (measured: Conv2, 10 Adam steps,
-1 vs 2 threads differ by 9e-4), which each round's ``env`` records.
+1 vs 2 threads differ by 9e-4), which each level's ``env`` records.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def write_text(dest: str | os.PathLike, text: str) -> None:
 
 def remove_temp_files(folder: Path, names: str) -> None:
     """Delete the temp files for destinations ``folder/<names>`` (a glob): those of writers
-    killed mid-write. Only safe where no other process can be writing them (a run's rounds,
+    killed mid-write. Only safe where no other process can be writing them (a run's levels,
     while its lock is held)."""
     for stale in folder.glob(f".{names}.*.part"):
         stale.unlink(missing_ok=True)

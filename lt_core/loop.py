@@ -89,16 +89,16 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
         plan = schedule.plan(run.train, n_train, data.name)
         schedule.check_rewind(run.rewind_iteration, plan)
     keys = [store.prepare(run.config) for run in runs]
-    # One process at a time computes a run; a second one waits here, then finds its rounds done.
-    unfinished = [k for k in keys if (n := len(store.rounds(k))) <= levels and _alive(store, k, n)]
+    # One process at a time computes a run; a second one waits here, then finds its levels done.
+    unfinished = [k for k in keys if (n := len(store.levels(k))) <= levels and _alive(store, k, n)]
     ex = executor or LocalExecutor()
     with store.claim(unfinished):
         starts, diverged = _rewind_points(model, data, runs, store, device, progress, name, ex)
         for i, point in diverged.items():  # a rewind point that diverged is no start
             run = runs[i]
-            if not store.has_round(keys[i], 0):
-                store.save_round(keys[i], 0, {
-                    "round": 0, "seed": run.seed, "percent_remaining": 100.0,
+            if not store.has_level(keys[i], 0):
+                store.save_level(keys[i], 0, {
+                    "level": 0, "seed": run.seed, "percent_remaining": 100.0,
                     "iterations": point["iterations"], "metrics": point["metrics"],
                     "early_stop_iteration": None, "test_acc_at_early_stop": float("nan"),
                     "test_acc_at_end": float("nan"), "failed_at": point["failed_at"],
@@ -115,7 +115,7 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
                  device: torch.device, progress: bool, name: str, rates: dict, ex) -> None:
     """One level of every unfinished run: train the populations, then prune and save."""
     todo = [i for i, key in enumerate(keys)
-            if not store.has_round(key, level) and _alive(store, key, level)]
+            if not store.has_level(key, level) and _alive(store, key, level)]
     if not todo:
         return
     # Each run's state for this level was computed at the end of the previous one.
@@ -134,7 +134,7 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
                    for i in unique.values()]
         groups.append((group, slot, unique))
         populations.append(Population(model, members, data, runs[group[0]].train, device, {
-            "progress": progress, "desc": f"{name} round {level}/{levels} ({len(members)} nets)",
+            "progress": progress, "desc": f"{name} level {level}/{levels} ({len(members)} nets)",
             "start": runs[group[0]].rewind_iteration}))
     started = time.time()
     results = ex.map(populations)  # independent populations: at once where the executor can
@@ -145,10 +145,10 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
         trained.update({i: by_slot[slot[i]] for i in group})
     for i in sorted(todo, key=lambda i: runs[i].reference is not None):
         counts, stopped = _reference_counts(store, runs[i].reference, level)
-        record = _next_round(runs[i], level, states[i], trained[i], rates, counts,
+        record = _next_level(runs[i], level, states[i], trained[i], rates, counts,
                              getattr(model, "output_layer", None), stopped)
         record.update(wall_s=wall, env=environment(device))
-        store.save_round(keys[i], level, record)
+        store.save_level(keys[i], level, record)
 
 
 def _population_key(run: Run) -> tuple[str, int]:
@@ -191,7 +191,7 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
             starts[i] = init_of(run)
             continue
         key = store.prepare(rewind_point_config(run, data.name))
-        if not store.has_round(key, 0):
+        if not store.has_level(key, 0):
             pending.setdefault(_population_key(run), []).append((i, key))
         starts[i] = key
     populations, points = [], []
@@ -206,10 +206,10 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
         points.append([key for key, _ in todo])
     for keys, results in zip(points, ex.map(populations)):
         for key, res in zip(keys, results):
-            store.save_round(key, 0, {"round": 0, "state": res.final, "metrics": res.metrics,
+            store.save_level(key, 0, {"level": 0, "state": res.final, "metrics": res.metrics,
                                       "iterations": res.iterations, "failed_at": res.failed_at,
                                       "percent_remaining": 100.0})
-    records = {i: store.load_round(s, 0) for i, s in enumerate(starts) if isinstance(s, str)}
+    records = {i: store.load_level(s, 0) for i, s in enumerate(starts) if isinstance(s, str)}
     diverged = {i: r for i, r in records.items() if r["failed_at"] is not None}
     return [records[i]["state"] if i in records else s for i, s in enumerate(starts)], diverged
 
@@ -230,24 +230,24 @@ def _reference_counts(store: RunStore, reference: str | None, level: int
     this level (its mask came from the level before) but cannot prune after it."""
     if reference is None:
         return None, None
-    if not store.has_round(reference, level):
+    if not store.has_level(reference, level):
         raise RuntimeError(f"reference run {reference} has no level {level} in {store.root}; "
                            "run the reference experiment first")
-    rec = store.load_round(reference, level)
+    rec = store.load_level(reference, level)
     if rec["failed_at"] is not None or "next_mask" not in rec:
         why = "diverged" if rec["failed_at"] is not None else "stopped"
         return None, f"the run it takes its counts from {why} at level {level}"
     return {n: int(unpack_mask(p).sum()) for n, p in rec["next_mask"].items()}, None
 
 
-def _alive(store: RunStore, key: str, rnd: int) -> bool:
-    """A run continues while its previous round exists, did not diverge and could choose
+def _alive(store: RunStore, key: str, level: int) -> bool:
+    """A run continues while its previous level exists, did not diverge and could choose
     the next mask."""
-    if rnd == 0:
+    if level == 0:
         return True
-    if not store.has_round(key, rnd - 1):
+    if not store.has_level(key, level - 1):
         return False
-    prev = store.load_round(key, rnd - 1)
+    prev = store.load_level(key, level - 1)
     return prev["failed_at"] is None and "next_mask" in prev
 
 
@@ -255,23 +255,23 @@ def stop_reason(store: RunStore, key: str) -> tuple[int, str] | None:
     """(level, why) where a run stopped before its last level: it diverged there (or before
     its rewind point), or its reference run had no mask to give it; None if it never
     stopped."""
-    for rnd in store.rounds(key):
-        rec = store.load_round(key, rnd)
+    for level in store.levels(key):
+        rec = store.load_level(key, level)
         if rec["failed_at"] is not None:
-            return rnd, rec.get("stopped") or (f"diverged at level {rnd} (iteration "
+            return level, rec.get("stopped") or (f"diverged at level {level} (iteration "
                                                f"{rec['failed_at']})")
         if "next_mask" not in rec:
-            return rnd, f"stopped after level {rnd}: {rec.get('stopped', 'no next mask')}"
+            return level, f"stopped after level {level}: {rec.get('stopped', 'no next mask')}"
     return None
 
 
-def _state_for(store: RunStore, key: str, rnd: int, state_0: dict,
+def _state_for(store: RunStore, key: str, level: int, state_0: dict,
                start_mask: dict | None, rates: dict) -> dict:
-    """The round's start (all parameters and buffers), mask and frozen values of one run."""
-    if rnd == 0:
+    """The level's start (all parameters and buffers), mask and frozen values of one run."""
+    if level == 0:
         ones = {n: torch.ones(state_0[n].shape) for n in rates}
         return {"start": state_0, "mask": start_mask or ones, "frozen": None}
-    prev = store.load_round(key, rnd - 1)
+    prev = store.load_level(key, level - 1)
     # Everything but the kept prunable weights restarts from state_0 (biases: their init; with
     # rewinding to iteration k, every parameter and buffer at k).
     start = {**state_0, **prev.get("next_start", {})}
@@ -299,13 +299,15 @@ def _hash_tensors(h: hashlib._Hash, tensors: dict[str, torch.Tensor]) -> None:
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
 
 
-def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates: dict,
+def _next_level(run: Run, level: int, state: dict, res: engine.MemberResult, rates: dict,
                 counts: dict[str, int] | None, output_layer: str | None = None,
                 stopped: str | None = None) -> dict:
-    """The round's record, including everything the next round starts from; without a next
-    mask where the training diverged or ``stopped`` says why there is no next round."""
+    """The level's record, including everything the next level starts from; without a next
+    mask where the training diverged or ``stopped`` says why there is no next level. Long: the
+    level mechanics (score, select, mask-0 and mask-1 actions) in the order paper_specs.md 0.4
+    states them."""
     if stopped is not None or res.failed:  # a diverged training chooses no mask
-        return {"round": rnd, "seed": run.seed, **_outcome(res),
+        return {"level": level, "seed": run.seed, **_outcome(res),
                 "collapsed": masks.collapsed({n: state["mask"][n] for n in rates}),
                 **({"stopped": stopped} if stopped is not None and not res.failed else {}),
                 "percent_remaining": 100.0 * masks.density(
@@ -315,7 +317,7 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
     # preserve-LPR baselines must not share one); the others keep their original stream.
     purpose = (arm.selection,) if arm.criterion == "random" and arm.selection.startswith(
         "reference") else ()
-    gen = seeds.generator(seed, "tie-break", arm.criterion, *purpose, rnd)
+    gen = seeds.generator(seed, "tie-break", arm.criterion, *purpose, level)
     # Masks of tensors that are not prunable (H21 Fig 5: the BatchNorm of removed filters)
     # are carried over as they are; the rule sees the prunable tensors only.
     mask = {n: state["mask"][n] for n in rates}
@@ -346,7 +348,7 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
     if arm.mask1_action == "continue":  # LR rewinding: biases and BatchNorm go on as well
         next_start = {**res.final, **next_start}
     record = {
-        "round": rnd,
+        "level": level,
         "seed": seed,
         "percent_remaining": 100.0 * masks.density(mask),
         # Layers the mask this level trained left with no weight: information no longer
@@ -360,14 +362,14 @@ def _next_round(run: Run, rnd: int, state: dict, res: engine.MemberResult, rates
         record["next_start"] = next_start
     if arm.mask0_action != "zero":
         record["next_frozen"] = next_frozen
-    if rnd == 0 or run.keep_final:  # level 0's: heuristic supermasks need the dense weights
+    if level == 0 or run.keep_final:  # level 0's: heuristic supermasks need the dense weights
         record["final"] = {n: t.clone() for n, t in res.final.items()}
     record["sample"] = weight_sample(w_s, w_e, next_mask)
     return record
 
 
 def _outcome(res: engine.MemberResult) -> dict:
-    """What a round's training gave: its evaluations, accuracies and failure."""
+    """What a level's training gave: its evaluations, accuracies and failure."""
     return {"iterations": res.iterations, "metrics": res.metrics,
             "early_stop_iteration": res.early_stop_iteration,
             "test_acc_at_early_stop": res.test_acc_at_early_stop,
@@ -379,7 +381,7 @@ SAMPLE_SIZE = 2000
 
 def weight_sample(w_i: dict, w_f: dict, new_mask: dict) -> dict:
     """A fixed random subset of each layer's (w_i, w_f, kept) for the mask explorer's scatter:
-    the same positions in every round and run, small enough to store with every round."""
+    the same positions in every level and run, small enough to store with every level."""
     out = {}
     for name, w in w_i.items():
         idx = _sample_positions(name, w.numel())
@@ -395,9 +397,9 @@ def _sample_positions(name: str, n: int) -> torch.Tensor:
 
 
 def failed_runs(summary: pd.DataFrame) -> list[str]:
-    """Each failed round of a summary (``Result.summary``), named in one line."""
+    """Each failed level of a summary (``Result.summary``), named in one line."""
     failed = summary[summary["failed"]]
-    return [f"{r.model} {r.member} seed {r.seed}: diverged in round {r.round} at iteration "
+    return [f"{r.model} {r.line} seed {r.seed}: diverged at level {r.level}, iteration "
             f"{int(r.failed_at)}" for r in failed.itertuples()]  # int: NaN made the column float
 
 
@@ -417,4 +419,4 @@ def stored_info(runs: pd.DataFrame, data: dict[str, DataInfo], store: RunStore) 
     trained in (``store.environment``): the entry page's row."""
     return {"networks": ", ".join(data), "data": ", ".join(sorted({d.name for d in data.values()})),
             "seeds": len(runs["seed"].unique()),
-            "env": store.load_round(runs["key"].iloc[0], 0)["env"]}
+            "env": store.load_level(runs["key"].iloc[0], 0)["env"]}

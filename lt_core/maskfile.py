@@ -220,13 +220,13 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
     cfg = runs.config(key)
     dense_key = cfg.get("dense_run", key)
     dense_cfg = runs.config(dense_key)
-    if dense_cfg.get("kind") != "iterative_pruning" or not runs.has_round(dense_key, 0):
+    if dense_cfg.get("kind") != "iterative_pruning" or not runs.has_level(dense_key, 0):
         raise MaskFileError(f"run {key} is neither a heuristic supermask nor a dense run")
     top = _max_power(runs, key, cfg)
     if not 0 <= power <= top:
         raise MaskFileError(f"power {power} is not one of run {key}'s prune powers: pass "
                             f"--power 0..{top}")
-    record = runs.load_round(dense_key, 0)
+    record = runs.load_level(dense_key, 0)
     model, seed, data_name = dense_cfg["model"], dense_cfg["seed"], dense_cfg["data"]
     kind = next((k for k in INPUTS if data_name.startswith(k)), None)
     if kind is None:

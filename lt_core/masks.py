@@ -145,7 +145,7 @@ def next_masks(
 ) -> dict[str, torch.Tensor]:
     """One pruning step for every prunable layer: fraction 1 - (1 - q_l)^power of what remains.
 
-    ``power=1`` is one iterative round; larger powers are Z19's one-shot "prune power".
+    ``power=1`` is one iterative level; larger powers are Z19's one-shot "prune power".
     """
     out = {}
     for name, q in rates.items():

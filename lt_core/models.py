@@ -8,7 +8,7 @@
   gamma ~ U(0, 1) and beta = 0, biases at PyTorch's default.
 
 Every model declares ``prune_rates``: prunable tensor name -> fraction of that layer's
-*remaining* weights a layerwise rule removes per round (Z19: 0.2 hidden FC, 0.1 output,
+*remaining* weights a layerwise rule removes per level (Z19: 0.2 hidden FC, 0.1 output,
 0.1/0.15 conv; the other networks: 0.2). The prunable set is every conv and linear weight,
 the first conv, the shortcut convs and the output layer included; biases and BatchNorm never.
 """

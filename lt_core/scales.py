@@ -23,7 +23,7 @@ from .files import resource
 SCALES = ("tiny", "quick", "smoke", "paper")
 PARAMS = resource("params", "_params")
 
-SMOKE_LEVELS = 2  # pruning levels (rounds, prune powers) after the dense level 0
+SMOKE_LEVELS = 2  # pruning levels (levels, prune powers) after the dense level 0
 SMOKE_EPOCHS = 2.0  # a training given in epochs; every other epoch count scales with it
 SMOKE_ITERATIONS = 4  # a training given in iterations
 SMOKE_GRID = 2  # values kept of each grid (find, eval, c, filter fractions)
@@ -87,7 +87,7 @@ def smoke(values: dict[str, Any], data_root: str | None = None) -> dict[str, Any
             section["data"] = {"root": data_root, **section.get("data", {})}
     if kind == "z19_iterative":
         pruning = v.setdefault("pruning", {})
-        pruning["rounds"] = min(pruning.get("rounds", 24), SMOKE_LEVELS)
+        pruning["levels"] = min(pruning.get("levels", 24), SMOKE_LEVELS)
         v["train"] = _iterations(v.get("train", {}), default_batch=60)
     elif kind == "z19_supermasks":
         v["max_power"] = min(v.get("max_power", 24), SMOKE_LEVELS)

@@ -1,6 +1,6 @@
 """Comparisons between lines of a figure: significance stars and the claims' statistic.
 
-Pure functions on the tidy summaries (one row per run and round). A star marks a round where
+Pure functions on the tidy summaries (one row per run and level). A star marks a level where
 one of a pair of lines beats the other by a one-sided Welch t-test at p < 0.05 over seeds
 (NeurIPS supplement Figs. S1, S4; the test: paper_specs.md decision 14).
 """
@@ -37,47 +37,47 @@ def beats(a: np.ndarray, b: np.ndarray, alpha: float = ALPHA) -> bool:
 def pairwise_stars(summary: pd.DataFrame, pair: tuple[str, str],
                    metric: str = "test_acc_at_early_stop", higher_is_better: bool = True
                    ) -> pd.DataFrame:
-    """Rounds where one line of ``pair`` beats the other (the figures' stars): columns round,
+    """Levels where one line of ``pair`` beats the other (the figures' stars): columns level,
     percent_remaining, member (the winner), value (its mean)."""
-    ok = summary[~summary["failed"] & summary["member"].isin(pair)]
+    ok = summary[~summary["failed"] & summary["line"].isin(pair)]
     sign = 1 if higher_is_better else -1
     out = []
-    for rnd, g in ok.groupby("round"):
-        values = {m: sign * v[metric].to_numpy() for m, v in g.groupby("member")}
+    for rnd, g in ok.groupby("level"):
+        values = {m: sign * v[metric].to_numpy() for m, v in g.groupby("line")}
         if len(values) < 2:
             continue
         for winner, loser in (pair, pair[::-1]):
             if beats(values[winner], values[loser]):
-                out.append({"round": rnd, "percent_remaining": g["percent_remaining"].mean(),
-                            "member": winner, "value": g[g["member"] == winner][metric].mean()})
-    return pd.DataFrame(out, columns=["round", "percent_remaining", "member", "value"])
+                out.append({"level": rnd, "percent_remaining": g["percent_remaining"].mean(),
+                            "line": winner, "value": g[g["line"] == winner][metric].mean()})
+    return pd.DataFrame(out, columns=["level", "percent_remaining", "line", "value"])
 
 
-def sparse_rounds(summary: pd.DataFrame) -> list[int]:
-    """The sparser half of the pruned rounds reached (where the papers' lines separate):
-    rounds above half the last one; all rounds when there are at most two."""
-    ok = summary[~summary["failed"] & (summary["round"] > 0)]
+def sparse_levels(summary: pd.DataFrame) -> list[int]:
+    """The sparser half of the pruned levels reached (where the papers' lines separate):
+    levels above half the last one; all levels when there are at most two."""
+    ok = summary[~summary["failed"] & (summary["level"] > 0)]
     if ok.empty:
         ok = summary[~summary["failed"]]
-    if ok.empty:  # every run failed: no round has a value
+    if ok.empty:  # every run failed: no level has a value
         return []
-    rounds = sorted(ok["round"].unique())
-    last = rounds[-1]
-    return [int(r) for r in rounds if r > last / 2] if last > 1 else [int(r) for r in rounds]
+    levels = sorted(ok["level"].unique())
+    last = levels[-1]
+    return [int(r) for r in levels if r > last / 2] if last > 1 else [int(r) for r in levels]
 
 
 def sparse_mean(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop") -> pd.Series:
-    """Per member: the mean of ``metric`` over ``sparse_rounds``, all seeds pooled."""
-    ok = summary[~summary["failed"] & summary["round"].isin(sparse_rounds(summary))]
-    return ok.groupby("member")[metric].mean()
+    """Per member: the mean of ``metric`` over ``sparse_levels``, all seeds pooled."""
+    ok = summary[~summary["failed"] & summary["level"].isin(sparse_levels(summary))]
+    return ok.groupby("line")[metric].mean()
 
 
 def sparse_mean_per_seed(summary: pd.DataFrame, metric: str = "test_acc_at_early_stop"
                          ) -> dict[str, dict[int, float]]:
-    """Per member and seed: the mean of ``metric`` over ``sparse_rounds`` (the values the
+    """Per member and seed: the mean of ``metric`` over ``sparse_levels`` (the values the
     claims pair over seeds)."""
-    ok = summary[~summary["failed"] & summary["round"].isin(sparse_rounds(summary))]
-    means = ok.groupby(["member", "seed"])[metric].mean()
+    ok = summary[~summary["failed"] & summary["level"].isin(sparse_levels(summary))]
+    means = ok.groupby(["line", "seed"])[metric].mean()
     out: dict[str, dict[int, float]] = {}
     for (member, seed), v in means.items():
         out.setdefault(member, {})[int(seed)] = float(v)

@@ -4,10 +4,12 @@ A run is one member of an experiment (say criterion ``large_final`` with seed 3)
 is the sha256 of its canonical resolved config plus the schema version. Layout::
 
     <root>/<key>/config.json       the resolved config that was hashed
-    <root>/<key>/round_000.pt      one file per finished pruning round, written atomically
+    <root>/<key>/level_000.pt      one file per finished pruning level, written atomically
 
-A round file exists only once the round finished, so an interrupted experiment re-run later
-trains exactly the rounds that are missing. ``metrics()`` loads everything as one tidy frame.
+A level file exists only once the level finished, so an interrupted experiment re-run later
+trains exactly the levels that are missing. Stores written before the word was ``level``
+name the same files ``round_000.pt``; they are read as they are. ``metrics()`` loads
+everything as one tidy frame.
 
 Processes sharing a store: one process at a time computes a run (``claim``), holding the lock
 file ``<root>/.locks/<key>.lock`` (``filelock``: an OS lock, released when the process ends,
@@ -44,7 +46,7 @@ class StoreError(RuntimeError):
     """A run store that cannot be written or read; the message names the path and what to do."""
 
 
-TIDY_COLUMNS = ["run", "member", "seed", "round", "percent_remaining", "iteration", "split",
+TIDY_COLUMNS = ["run", "line", "seed", "level", "percent_remaining", "iteration", "split",
                 "metric", "value"]
 
 
@@ -110,9 +112,9 @@ class RunStore:
     def claim(self, keys: list[str]) -> Iterator[None]:
         """Hold ``keys`` for this process: no other process computes these runs meanwhile.
 
-        Waits while another process holds any of them; the caller then finds their rounds
+        Waits while another process holds any of them; the caller then finds their levels
         done and only trains what is still missing. Locks are taken in key order, so processes
-        claiming overlapping runs cannot deadlock. Once a run is held, temp files of its round
+        claiming overlapping runs cannot deadlock. Once a run is held, temp files of its level
         files are a killed writer's and are removed (not config.json's: ``prepare`` writes it
         without the lock), and its folder is checked to be writable, so a read-only store
         fails here, before anything trains. ``claim([])`` writes nothing.
@@ -132,7 +134,7 @@ class RunStore:
                             waited = True
                         lock.acquire()
                     held.callback(lock.release)
-                    remove_temp_files(self.root / key, "round_*.pt")
+                    remove_temp_files(self.root / key, "*_*.pt")
                     check_writable(self.root / key)
                 except OSError as err:
                     raise self._not_writable(err) from None
@@ -141,7 +143,7 @@ class RunStore:
     def _not_writable(self, err: OSError, path: Path | None = None) -> StoreError:
         if err.errno in NO_SPACE:
             return StoreError(f"{write_problem(err, path or err.filename or self.root)}: "
-                              "finished rounds are kept")
+                              "finished levels are kept")
         return StoreError(f"run store {self.root} cannot be written ({err.strerror}: "
                           f"{err.filename or self.root}); set store: (or --store) to a folder "
                           "you can write")
@@ -152,7 +154,7 @@ class RunStore:
             return json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise StoreError(f"{path} is unreadable ({err}); delete it and rerun the experiment "
-                             "that made it, which writes it again (the rounds beside it stay)"
+                             "that made it, which writes it again (the levels beside it stay)"
                              ) from None
 
     def keys(self) -> list[str]:
@@ -160,47 +162,51 @@ class RunStore:
             return []
         return sorted(p.parent.name for p in self.root.glob("*/config.json"))
 
-    # -- rounds ----------------------------------------------------------------------------
-    def _round_path(self, key: str, rnd: int) -> Path:
-        return self.root / key / f"round_{rnd:03d}.pt"
+    # -- levels ----------------------------------------------------------------------------
+    def _level_path(self, key: str, level: int) -> Path:
+        """The level's file; a store of an earlier version names it ``round_NNN.pt``."""
+        path = self.root / key / f"level_{level:03d}.pt"
+        legacy = path.with_name(f"round_{level:03d}.pt")
+        return legacy if not path.exists() and legacy.exists() else path
 
-    def has_round(self, key: str, rnd: int) -> bool:
-        return self._round_path(key, rnd).exists()
+    def has_level(self, key: str, level: int) -> bool:
+        return self._level_path(key, level).exists()
 
-    def rounds(self, key: str) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in (self.root / key).glob("round_*.pt"))
+    def levels(self, key: str) -> list[int]:
+        return sorted({int(p.stem.split("_")[1]) for pattern in ("level_*.pt", "round_*.pt")
+                       for p in (self.root / key).glob(pattern)})
 
-    def save_round(self, key: str, rnd: int, record: dict) -> None:
+    def save_level(self, key: str, level: int, record: dict) -> None:
         # Serialised in memory, then written by Python: torch's own file writer reports a full
         # disk as "unexpected pos", Python's write as ENOSPC or EFBIG.
         buffer = io.BytesIO()
         torch.save(record, buffer)
-        path = self._round_path(key, rnd)
+        path = self._level_path(key, level)
         try:
             with atomic_path(path) as tmp:
                 tmp.write_bytes(buffer.getbuffer())
         except OSError as err:
             raise self._not_writable(err, path) from None
 
-    def load_round(self, key: str, rnd: int) -> dict:
-        path = self._round_path(key, rnd)
+    def load_level(self, key: str, level: int) -> dict:
+        path = self._level_path(key, level)
         try:
             return torch.load(path, weights_only=False)
         except Exception as err:  # torch.load fails in many ways on a damaged file
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise StoreError(f"{path} is unreadable ({reason}); delete it and the later rounds "
+            raise StoreError(f"{path} is unreadable ({reason}); delete it and the later levels "
                              "of that run, then rerun to compute them again") from None
 
     # -- tables ----------------------------------------------------------------------------
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
-        """Every evaluation of every round of the given runs, one row per value (tidy)."""
+        """Every evaluation of every level of the given runs, one row per value (tidy)."""
         frames = []
-        for key, cfg, rnd, rec in self._records(keys):
+        for key, cfg, level, rec in self._records(keys):
             for name, values in rec.get("metrics", {}).items():
                 split, metric = name.split("_", 1)
                 frames.append(pd.DataFrame({
-                    "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
-                    "round": rnd, "percent_remaining": rec.get("percent_remaining", 100.0),
+                    "run": key, "line": _line(cfg, key), "seed": cfg.get("seed"),
+                    "level": level, "percent_remaining": rec.get("percent_remaining", 100.0),
                     "iteration": rec["iterations"], "split": split, "metric": metric,
                     "value": values,
                 }))
@@ -209,27 +215,27 @@ class RunStore:
         return pd.concat(frames, ignore_index=True)[TIDY_COLUMNS]
 
     def summary(self, keys: list[str] | None = None) -> pd.DataFrame:
-        """One row per run and round: early-stopping iteration, test accuracy there, failure
-        (a failed round has neither: NaN)."""
+        """One row per run and level: early-stopping iteration, test accuracy there, failure
+        (a failed level has neither: NaN)."""
         return pd.DataFrame([{
-            "run": key, "member": _member(cfg, key), "seed": cfg.get("seed"),
-            "round": rnd, "percent_remaining": rec["percent_remaining"],
+            "run": key, "line": _line(cfg, key), "seed": cfg.get("seed"),
+            "level": level, "percent_remaining": rec["percent_remaining"],
             "early_stop_iteration": rec["early_stop_iteration"],
             "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
             "failed": rec["failed_at"] is not None,
             "failed_at": rec["failed_at"],  # the iteration where it diverged
             "collapsed": rec.get("collapsed", []),  # layers its mask left empty
             "wall_s": rec.get("wall_s"),
-        } for key, cfg, rnd, rec in self._records(keys)])
+        } for key, cfg, level, rec in self._records(keys)])
 
     def _records(self, keys: list[str] | None):
-        """Yield (key, config, round, record) for every finished round of the given runs."""
+        """Yield (key, config, level, record) for every finished level of the given runs."""
         for key in keys if keys is not None else self.keys():
             cfg = self.config(key)
-            for rnd in self.rounds(key):
-                yield key, cfg, rnd, self.load_round(key, rnd)
+            for level in self.levels(key):
+                yield key, cfg, level, self.load_level(key, level)
 
 
-def _member(cfg: dict, key: str) -> str:
+def _line(cfg: dict, key: str) -> str:
     """A run's line label when read straight from the store (z19.experiment.Result labels by arm)."""
     return cfg.get("label") or cfg.get("criterion") or key

@@ -126,11 +126,11 @@ def table_s1(frame: pd.DataFrame):
 
 
 def final_accuracy(frame: pd.DataFrame):
-    """``z19.experiment.Result.final_round_accuracy``: accuracy in %, weights remaining in % with one
+    """``z19.experiment.Result.final_level_accuracy``: accuracy in %, weights remaining in % with one
     decimal (Z19's axis)."""
     t = frame.reset_index()
     out = pd.DataFrame({
-        "network": t["model"], "line": t["member"],
+        "network": t["model"], "line": t["line"],
         "weights remaining, %": t["percent_remaining"].map(lambda v: f"{v:.1f}"),
         "test accuracy, % (mean)": t["mean"].map(pct),
         "min, %": t["min"].map(pct), "max, %": t["max"].map(pct), "seeds": t["seeds"]})
@@ -138,8 +138,8 @@ def final_accuracy(frame: pd.DataFrame):
 
 
 def stars(summary: pd.DataFrame, pair: tuple[str, str]):
-    """Markdown: how many stars a ``z19.figures.rounds`` figure with these ``stars`` shows, per
-    panel, or that none of its rounds was significant."""
+    """Markdown: how many stars a ``z19.figures.levels`` figure with these ``stars`` shows, per
+    panel, or that none of its levels was significant."""
     from IPython.display import Markdown
 
     from . import stats
@@ -151,7 +151,7 @@ def stars(summary: pd.DataFrame, pair: tuple[str, str]):
         found = []
         for model, part in summary.groupby("model", sort=False):
             s = stats.pairwise_stars(part, pair, metric, higher)
-            found += [f"{model} round {r.round} ({r.member})" for r in s.itertuples()]
+            found += [f"{model} level {r.level} ({r.line})" for r in s.itertuples()]
         parts.append(f"{label}: " + (", ".join(found) if found else "none"))
     seeds = summary["seed"].nunique()
     return Markdown(f"**Stars** (one-sided Welch t-test over {seeds} seeds, p < 0.05, "

@@ -1,13 +1,13 @@
-"""The mask explorer (Z19 Figures S1/S2 view): pick criterion, layer and round; see the mask.
+"""The mask explorer (Z19 Figures S1/S2 view): pick criterion, layer and level; see the mask.
 
 For each state one small figure: the layer's mask as an image (kept dark, pruned light; for
 the 784-input layer the 28x28 map of how many hidden units keep each input pixel instead),
 the (w_i, w_f) scatter of a fixed sample of weights coloured by kept/pruned, with the
 criterion's decision boundary where it is a curve in that plane, and every layer's density
 in the title. Each state is drawn with crisp text in 16 colours and stored as lossless WebP
-(about 5 KB at 90 dpi, a tenth of matplotlib's RGBA PNG); at most ``MAX_ROUNDS`` rounds per
+(about 5 KB at 90 dpi, a tenth of matplotlib's RGBA PNG); at most ``MAX_LEVELS`` levels per
 arm and layer are pre-rendered (the first, the last and evenly between), so that notebook 01's
-page at quick scale (11 arms x 3 layers x 5 of 9 rounds) carries about 1.2 MB of them.
+page at quick scale (11 arms x 3 layers x 5 of 9 levels) carries about 1.2 MB of them.
 
 The LPR explorer (H21) works the same way for the layerwise pruning ratios.
 
@@ -60,11 +60,11 @@ def linked_stacks(views: list, controls: list[W.Widget], layout: W.Layout | None
     return stack
 
 def states(result: z19.Result, model: str, seed: int) -> dict:
-    """Everything the explorer shows, per (criterion label, layer, round) of one seed."""
+    """Everything the explorer shows, per (criterion label, layer, level) of one seed."""
     runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
     out = {}
     for _, run in runs.iterrows():
-        for rnd in result.store.rounds(run["key"]):
+        for rnd in result.store.levels(run["key"]):
             rec = result.record(run["key"], rnd)
             new = {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
             density = {n: float(m.mean()) for n, m in new.items()}
@@ -77,7 +77,7 @@ def states(result: z19.Result, model: str, seed: int) -> dict:
 
 
 SCATTER_POINTS = 1000
-MAX_ROUNDS = 5  # rounds pre-rendered per arm and layer: the first, the last, evenly between
+MAX_LEVELS = 5  # levels pre-rendered per arm and layer: the first, the last, evenly between
 DPI = 90  # 7 x 3.1 inches: 630 x 279 px, under the column's 688, text 9-11 pt (11-14 px)
 
 
@@ -141,8 +141,8 @@ def _scatter(ax: plt.Axes, state: dict) -> None:
     wi, wf, kept = s["w_i"][:n].numpy(), s["w_f"][:n].numpy(), s["kept"][:n].numpy()
     ax.scatter(wi[kept], wf[kept], s=1.5, color="#4c72b0", label="kept", lw=0)
     ax.scatter(wi[~kept], wf[~kept], s=1.5, color="#dd8452", label="pruned", lw=0)
-    ax.set_xlabel("w_i (round start)")
-    ax.set_ylabel("w_f (round end)")
+    ax.set_xlabel("w_i (level start)")
+    ax.set_ylabel("w_f (level end)")
     criterion = state["criterion"]
     if criterion in ELEMENTWISE and kept.any() and (~kept).any():
         lim = float(max(np.abs(wi).max(), np.abs(wf).max()))
@@ -163,24 +163,24 @@ def explorer(result: z19.Result, model: str = "fc", seed: int | None = None) -> 
     table = states(result, model, seed)
     labels = list(dict.fromkeys(k[0] for k in table))
     layers = list(dict.fromkeys(k[1] for k in table))
-    rounds = spread(sorted({k[2] for k in table}), MAX_ROUNDS)
+    levels = spread(sorted({k[2] for k in table}), MAX_LEVELS)
     # jslink syncs plain traits: a Dropdown's or SelectionSlider's "index", not its "value".
     criterion = W.Dropdown(options=labels, index=0, description="arm")
     layer = W.Dropdown(options=layers, index=0, description="layer")
-    rnd = W.SelectionSlider(options=[str(r) for r in rounds], index=0, description="round",
+    rnd = W.SelectionSlider(options=[str(r) for r in levels], index=0, description="level",
                             continuous_update=True)
     shared = W.Layout()  # one layout model for every image and stack, not one each
 
     def image(lab: str, name: str, r: int) -> W.Image:
         state = table.get((lab, name, r))
-        value = render(state, name, f"{lab}: mask chosen after round {r}, seed {seed}") \
+        value = render(state, name, f"{lab}: mask chosen after level {r}, seed {seed}") \
             if state else b""
         return W.Image(value=value, format="webp", layout=shared)
 
-    top = linked_stacks([[[image(lab, name, r) for r in rounds] for name in layers]
+    top = linked_stacks([[[image(lab, name, r) for r in levels] for name in layers]
                          for lab in labels], [criterion, layer, rnd], shared)
-    note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through rounds "
-                  f"{', '.join(map(str, rounds))} (the mask chosen at the end of each).</small>")
+    note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through levels "
+                  f"{', '.join(map(str, levels))} (the mask chosen at the end of each).</small>")
     return W.VBox([W.HBox([criterion, layer]), rnd, note, top])
 
 
@@ -197,14 +197,14 @@ def interactive_explorer(result: z19.Result, model: str = "fc", seed: int | None
     table = states(result, model, seed)
     labels = sorted({k[0] for k in table})
     layers = sorted({k[1] for k in table})
-    rounds = sorted({k[2] for k in table})
+    levels = sorted({k[2] for k in table})
 
     def show(arm: str, layer: str, rnd: int):
         state = table[(arm, layer, rnd)]
-        return W.Image(value=render(state, layer, f"{arm}: after round {rnd}"), format="webp")
+        return W.Image(value=render(state, layer, f"{arm}: after level {rnd}"), format="webp")
 
     return W.interactive(show, arm=labels, layer=layers,
-                         rnd=W.IntSlider(min=rounds[0], max=rounds[-1], value=rounds[0]))
+                         rnd=W.IntSlider(min=levels[0], max=levels[-1], value=levels[0]))
 
 
 

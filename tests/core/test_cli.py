@@ -94,19 +94,19 @@ def store(tmp_path):
 
     s = RunStore(tmp_path / "runs")
     key = s.prepare({"kind": "test", "seed": 0})
-    s.save_round(key, 0, {"percent_remaining": 100.0, "iterations": [0], "metrics": {},
+    s.save_level(key, 0, {"percent_remaining": 100.0, "iterations": [0], "metrics": {},
                           "early_stop_iteration": 0, "test_acc_at_early_stop": 0.5,
                           "failed_at": None})
     return s, key
 
 
-def test_truncated_round_file(store, capsys):
+def test_truncated_level_file(store, capsys):
     s, key = store
-    path = s.root / key / "round_000.pt"
+    path = s.root / key / "level_000.pt"
     path.write_bytes(path.read_bytes()[:100])
     line = one_line_error(capsys, "metrics", key, "--store", str(s.root))
     assert line.startswith(f"error: {path} is unreadable (")
-    assert line.endswith("delete it and the later rounds of that run, then rerun to compute "
+    assert line.endswith("delete it and the later levels of that run, then rerun to compute "
                          "them again")
 
 

@@ -47,7 +47,7 @@ ITERATIVE_CHANGES = [
     ("train.weight_decay", 1e-4),
     ("train.lr", 1e-3),
     ("train.iterations", 1000),
-    ("pruning.rounds", 10),
+    ("pruning.levels", 10),
     ("pruning.arms", lambda arms: arms[:-1]),
     ("seeds", [0, 1, 2]),
 ]

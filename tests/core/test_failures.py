@@ -52,7 +52,7 @@ def test_no_point_of_a_failed_find_run_after_its_divergence(tmp_path, monkeypatc
     """Find LR 0.2 made to diverge at level 1: its eval runs at level 1 train (M^(1) came
     from level 0), none at level 2; its LPR stops at M^(1); the baselines that follow it
     train level 1 and stop; claims say "not judged" instead of averaging the rest."""
-    real = loop._next_round
+    real = loop._next_level
 
     def diverge_at_1(run, rnd, state, res, *args, **kwargs):
         record = real(run, rnd, state, res, *args, **kwargs)
@@ -61,7 +61,7 @@ def test_no_point_of_a_failed_find_run_after_its_divergence(tmp_path, monkeypatc
             record["test_acc_at_end"] = float("nan")
         return record
 
-    monkeypatch.setattr(loop, "_next_round", diverge_at_1)
+    monkeypatch.setattr(loop, "_next_level", diverge_at_1)
     cfg = h21.load({**TINY_05, "store": str(tmp_path)})
     result = h21.run(cfg, progress=False)
     acc = result.accuracy
@@ -122,7 +122,7 @@ def pd_frame(values: dict):
 
 
 def test_l23_names_the_partial_reinit_it_could_not_train(tmp_path, monkeypatch):
-    real = loop._next_round
+    real = loop._next_level
 
     def diverge_l1(run, rnd, state, res, *args, **kwargs):
         record = real(run, rnd, state, res, *args, **kwargs)
@@ -130,7 +130,7 @@ def test_l23_names_the_partial_reinit_it_could_not_train(tmp_path, monkeypatch):
             record["failed_at"] = int(res.iterations[-1])
         return record
 
-    monkeypatch.setattr(loop, "_next_round", diverge_l1)
+    monkeypatch.setattr(loop, "_next_level", diverge_l1)
     values = yaml.safe_load((REPO / "params/tiny/06_layerwise.yaml").read_text())
     cfg = config.load({**values, "store": str(tmp_path)}, l23.Layerwise)
     result = l23.run(cfg, progress=False)
@@ -156,7 +156,7 @@ def test_a_rewind_point_that_diverged_fails_its_runs_at_level_0(tmp_path):
                         rewind_iteration=2) for m in ("magnitude", "l1")]
     keys = loop.prune_loop(net, toy, runs, 2, store, "cpu", progress=False)
     for key in keys:
-        assert store.rounds(key) == [0]
+        assert store.levels(key) == [0]
         at, why = loop.stop_reason(store, key)
         assert at == 0 and why == "diverged before its rewind point (iteration 2)"
     assert engine.DIVERGENCE_FACTOR  # the rule that flagged it

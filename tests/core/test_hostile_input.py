@@ -143,7 +143,7 @@ def test_ray_address_where_nothing_listens(tmp_path, store, capsys, monkeypatch,
     ray = f"ray: {{address: '{address}'}}\n" if where == "params" else ""
     if where == "RAY_ADDRESS":
         monkeypatch.setenv("RAY_ADDRESS", address)
-    path = params(tmp_path, f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+    path = params(tmp_path, f"train: {{iterations: 10, eval_every: 10}}\npruning: {{levels: 1}}\n"
                             f"executor: ray\n{ray}store: {store}\n")
     before = files(store)
     start = time.perf_counter()
@@ -259,14 +259,14 @@ def test_metrics_of_supermask_runs(supermask_store, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# A full disk while a round is saved
+# A full disk while a level is saved
 
 
-def test_disk_full_while_a_round_is_saved(tmp_path):
+def test_disk_full_while_a_level_is_saved(tmp_path):
     store = tmp_path / "runs"
-    path = params(tmp_path, f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+    path = params(tmp_path, f"train: {{iterations: 10, eval_every: 10}}\npruning: {{levels: 1}}\n"
                             f"store: {store}\n")
-    limit = 64 * 1024  # bytes: config.json fits, a round of FC (its weights) does not
+    limit = 64 * 1024  # bytes: config.json fits, a level of FC (its weights) does not
 
     def small_files():  # ulimit -f: writes past the limit fail with EFBIG (SIGXFSZ ignored)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -276,9 +276,9 @@ def test_disk_full_while_a_round_is_saved(tmp_path):
     err = [line for line in re.split(r"[\r\n]", r.stderr) if line.startswith("error")]  # bars
     assert r.returncode == 2 and len(err) == 1, r.stderr[-2000:]
     assert err[0].startswith("error: no space left while writing ")
-    assert err[0].split()[6].endswith("/round_000.pt")
+    assert err[0].split()[6].endswith("/level_000.pt")
     assert err[0].endswith("(File too large); free some space (or raise the file-size limit, "
-                           "ulimit -f) and rerun: finished rounds are kept")
+                           "ulimit -f) and rerun: finished levels are kept")
     left = files(store)
     assert not [f for f in left if f.endswith(".part") or f.endswith(".pt")]  # no half file
 
@@ -294,7 +294,7 @@ def test_disk_full_is_one_line_whichever_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_bytes", full)
     with pytest.raises(StoreError) as err:
-        store.save_round(key, 0, {"x": 1})
+        store.save_level(key, 0, {"x": 1})
     assert str(err.value).startswith(f"no space left while writing {tmp_path / 'runs' / key}"
-                                     "/round_000.pt (No space left on device)")
+                                     "/level_000.pt (No space left on device)")
     assert files(tmp_path / "runs") == [f"{key}/config.json"]

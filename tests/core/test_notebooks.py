@@ -112,7 +112,7 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
     for notebook in ("02_mask1_actions", "03_mask0_actions"):
         for claim in z19.claims.CLAIMS[notebook]:
             assert claim.text.replace(">", "&gt;") in card or claim.text in card, claim.text
-    assert "per seed, mean test acc. at early stop over round 2" in card
+    assert "per seed, mean test acc. at early stop over level 2" in card
     assert "H21 Fig 1a" in card and "05_decoupling" in index  # H21's orderings and build
 
 
@@ -288,17 +288,17 @@ def test_built_book_in_headless_chromium(built):
 
 def test_mask_explorer_page_size_bound(built):
     """Every explorer state is kept (one image each) and notebook 01's page at quick scale
-    (11 arms x 3 layers x 5 of its 9 rounds: widgets.MAX_ROUNDS) stays under 1.5 MB: projected
+    (11 arms x 3 layers x 5 of its 9 levels: widgets.MAX_LEVELS) stays under 1.5 MB: projected
     from this tiny page, whose other parts (text, figures, the widgets' controls and stacks)
-    do not grow with the number of rounds."""
+    do not grow with the number of levels."""
     page = built / "01_mask_criteria.html"
     html = page.read_text()
     state = json.loads(re.search(r'<script type="application/vnd.jupyter.widget-state\+json">'
                                  r"(.*?)</script>", html, re.S).group(1))["state"]
     images = [len(json.dumps(m)) for m in state.values() if m["model_name"] == "ImageModel"]
-    arms, layers, rounds = 11, 3, 3  # params/tiny/01_mask_criteria.yaml: 2 pruning rounds
-    assert len(images) == arms * layers * rounds
-    quick_states = arms * layers * 5  # params/quick: 8 pruning rounds, 5 of 9 shown
+    arms, layers, levels = 11, 3, 3  # params/tiny/01_mask_criteria.yaml: 2 pruning levels
+    assert len(images) == arms * layers * levels
+    quick_states = arms * layers * 5  # params/quick: 8 pruning levels, 5 of 9 shown
     projected = page.stat().st_size - sum(images) + quick_states * sum(images) / len(images)
     assert projected <= 1.5e6, projected
 

@@ -220,7 +220,7 @@ def test_global_levels_prune_ceil_fifth_of_what_remains(loop_store):
     remaining = total
     mask = {n: torch.ones(p.shape) for n, p in model.named_parameters() if n in model.prune_rates}
     for level in range(3):
-        rec = store.load_round(keys[0], level)
+        rec = store.load_level(keys[0], level)
         pooled = torch.cat([rec["final"][n].abs()[m.bool()] for n, m in mask.items()])
         n = masks.prune_count(0.2, remaining)
         expected = remaining - int((pooled <= pooled.sort().values[n]).sum())  # by hand
@@ -234,22 +234,22 @@ def test_rewind_point_is_trained_once_and_every_level_starts_there(loop_store):
     store, keys, model = loop_store
     points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
     assert len(points) == 1 and store.config(points[0])["iteration"] == 6  # shared by measures
-    state_k = store.load_round(points[0], 0)["state"]
+    state_k = store.load_level(points[0], 0)["state"]
     for key in keys[:2]:
-        level = store.load_round(key, 1)
+        level = store.load_level(key, 1)
         assert level["iterations"][0] == 6 and "final" in level  # from k; weights kept
         # biases (never pruned) restart from the state at k at every level
         assert not torch.equal(level["final"]["fc.bias"], state_k["fc.bias"])
     # the measures share level 0 (same start, mask and data): identical results
-    a, b = (store.load_round(k, 0)["test_acc_at_end"] for k in keys[:2])
+    a, b = (store.load_level(k, 0)["test_acc_at_end"] for k in keys[:2])
     assert a == b
 
 
 def test_preserve_lpr_follows_the_reference_counts(loop_store):
     store, keys, _ = loop_store
     for level in range(3):
-        ref = store.load_round(keys[0], level)["next_mask"]
-        got = store.load_round(keys[2], level)["next_mask"]
+        ref = store.load_level(keys[0], level)["next_mask"]
+        got = store.load_level(keys[2], level)["next_mask"]
         for name in ref:
             assert int(unpack_mask(got[name]).sum()) == int(unpack_mask(ref[name]).sum())
 
@@ -282,7 +282,7 @@ def test_a_given_initial_state_keys_the_run_and_its_rewind_point(tmp_path):
     assert len(set(keys)) == 3 and store.config(keys[1])["init"] == loop.state_hash(own)
     points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
     assert len(points) == 3  # one per initial state
-    acc = [store.load_round(k, 0)["metrics"]["test_loss"][-1] for k in keys]
+    acc = [store.load_level(k, 0)["metrics"]["test_loss"][-1] for k in keys]
     assert acc[0] == acc[1] != acc[2]
 
 

@@ -34,7 +34,7 @@ def test_smoke_keeps_everything_but_sizes(name, smoke_data):
     assert smoke["data"]["root"] == str(smoke_data)
     if kind == "z19_iterative":
         assert smoke["pruning"]["arms"] == paper["pruning"]["arms"]
-        assert smoke["pruning"]["rounds"] == 2
+        assert smoke["pruning"]["levels"] == 2
     if kind == "z19_supermasks":
         assert smoke["max_power"] == 2
         assert smoke["learned"]["init_values"] == paper["learned"]["init_values"][:2]
@@ -70,7 +70,7 @@ def test_smoke_lengths_keep_every_schedule_feature():
                 if s.name.startswith("early_pruning") and side == "find" and v is not None:
                     assert 1 <= p.stop < p.total
         if s.rewind_epochs:
-            assert s.rewind_epochs * n / cfg.train.batch_size < 1  # rounds up to 1 iteration
+            assert s.rewind_epochs * n / cfg.train.batch_size < 1  # levels up to 1 iteration
 
 
 def test_smoke_data_go_through_the_real_loaders(smoke_data):
@@ -131,10 +131,10 @@ def test_structured_pruning_on_batchnorm_networks_end_to_end(model, width, smoke
                      "filters": [0.3], "baselines": False}]})
     result = h21.run(cfg, progress=False)
     point = result.lines[result.lines["level"] == 1].iloc[0]
-    rec = result.store.load_round(point["key"], int(point["round"]))
+    rec = result.store.load_level(point["key"], int(point["stored_level"]))
     net = models.build(model, (3, 32, 32), width=width)
     find = result.finds["key"].iloc[0]
-    mask = h21.filter_masks(net, result.store.load_round(find, 0)["final"], 0.3)
+    mask = h21.filter_masks(net, result.store.load_level(find, 0)["final"], 0.3)
     units = h21.unit_layers(net)
     removed = 0
     for layer, bn in units.items():

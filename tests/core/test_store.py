@@ -34,64 +34,86 @@ def test_mask_packing_roundtrip():
     assert torch.equal(unpack_mask(pack_mask(m)), m)
 
 
-def test_save_round_is_atomic_and_tidy(tmp_path):
+def test_save_level_is_atomic_and_tidy(tmp_path):
     store = RunStore(tmp_path)
     key = store.prepare({"label": "large_final", "seed": 3})
     assert store.prepare({"seed": 3, "label": "large_final"}) == key  # canonical
-    store.save_round(key, 0, {
+    store.save_level(key, 0, {
         "percent_remaining": 100.0, "iterations": [0, 10],
         "metrics": {"val_loss": [2.0, 1.0], "test_acc": [0.1, 0.5]},
         "early_stop_iteration": 10, "test_acc_at_early_stop": 0.5, "failed_at": None})
-    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "round_000.pt"]
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "level_000.pt"]
     df = store.metrics()
     assert list(df.columns) == TIDY_COLUMNS and len(df) == 4
     row = df[(df.split == "test") & (df.iteration == 10)].iloc[0]
-    assert (row.member, row.seed, row.metric, row.value) == ("large_final", 3, "acc", 0.5)
+    assert (row.line, row.seed, row.metric, row.value) == ("large_final", 3, "acc", 0.5)
     assert store.summary().iloc[0].test_acc_at_early_stop == 0.5
+
+
+def test_a_store_of_round_files_is_read_as_it_is(tmp_path):
+    # Stores written before "level" named the same files round_NNN.pt.
+    store = RunStore(tmp_path)
+    key = store.prepare({"label": "random", "seed": 0})
+    for level in (0, 1):
+        store.save_level(key, level, {"percent_remaining": 100.0 * 0.8 ** level,
+                                      "iterations": [10], "metrics": {"test_acc": [0.5]},
+                                      "early_stop_iteration": 10,
+                                      "test_acc_at_early_stop": 0.5 + level / 10,
+                                      "failed_at": None})
+        (tmp_path / key / f"level_{level:03d}.pt").rename(tmp_path / key / f"round_{level:03d}.pt")
+    assert store.levels(key) == [0, 1] and store.has_level(key, 1) and not store.has_level(key, 2)
+    assert list(store.summary()["level"]) == [0, 1]
+    assert store.load_level(key, 1)["test_acc_at_early_stop"] == 0.6
+    store.save_level(key, 2, {"percent_remaining": 64.0, "iterations": [10], "metrics": {},
+                              "early_stop_iteration": 10, "test_acc_at_early_stop": 0.7,
+                              "failed_at": None})  # a resumed run writes new levels by the new name
+    assert sorted(p.name for p in (tmp_path / key).glob("*.pt")) == [
+        "level_002.pt", "round_000.pt", "round_001.pt"]
+    assert store.levels(key) == [0, 1, 2]
 
 
 SCRIPT = """
 import sys
 from lt_core import config
 from lt_core.papers import z19
-exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"rounds": 8,
+exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"levels": 8,
     "arms": [{"criterion": "large_final"}, {"criterion": "random"}]}, "seeds": [0],
     "store": sys.argv[1]})
 z19.experiment.run_iterative(exp, progress=False)
 """
 
 
-def test_kill_9_mid_run_resumes_from_last_finished_round(tmp_path):
+def test_kill_9_mid_run_resumes_from_last_finished_level(tmp_path):
     store_root = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(store_root)])
     store = RunStore(store_root)
     deadline = time.time() + 120
-    while time.time() < deadline:  # wait until round 2 is on disk for some run
-        if any(store.has_round(k, 2) for k in store.keys()):
+    while time.time() < deadline:  # wait until level 2 is on disk for some run
+        if any(store.has_level(k, 2) for k in store.keys()):
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     keys = store.keys()
     assert len(keys) == 2
-    done_before = {k: store.rounds(k) for k in keys}
+    done_before = {k: store.levels(k) for k in keys}
     assert max(len(r) for r in done_before.values()) < 9  # it really was interrupted
-    for k, rounds in done_before.items():  # every file that exists is complete and loadable
-        for r in rounds:
-            store.load_round(k, r)
-    mtimes = {(k, r): os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns
-              for k, rounds in done_before.items() for r in rounds}
+    for k, levels in done_before.items():  # every file that exists is complete and loadable
+        for r in levels:
+            store.load_level(k, r)
+    mtimes = {(k, r): os.stat(store_root / k / f"level_{r:03d}.pt").st_mtime_ns
+              for k, levels in done_before.items() for r in levels}
 
     subprocess.run([sys.executable, "-c", SCRIPT, str(store_root)], check=True)
     for k in keys:
-        assert store.rounds(k) == list(range(9))
-    for (k, r), mtime in mtimes.items():  # finished rounds were not recomputed
-        assert os.stat(store_root / k / f"round_{r:03d}.pt").st_mtime_ns == mtime
+        assert store.levels(k) == list(range(9))
+    for (k, r), mtime in mtimes.items():  # finished levels were not recomputed
+        assert os.stat(store_root / k / f"level_{r:03d}.pt").st_mtime_ns == mtime
     leftovers = [p for p in store_root.rglob("*") if p.name.endswith(".part")]
     assert leftovers == []
 
 
-# A tiny experiment (2 runs, 2 rounds: 3 member trainings, round 0 shared) that prints how many
+# A tiny experiment (2 runs, 2 levels: 3 member trainings, level 0 shared) that prints how many
 # members this process trained. "first" holds its first save open until "second" has prepared
 # its runs; "second" says when it has.
 WORKER = """
@@ -126,7 +148,7 @@ if role == "second":
         return key
     store.RunStore.prepare = announcing
 exp = config.load({"train": {"iterations": 20, "eval_every": 10}, "seeds": [0],
-                   "pruning": {"rounds": 1, "arms": [{"criterion": "large_final"},
+                   "pruning": {"levels": 1, "arms": [{"criterion": "large_final"},
                                                      {"criterion": "random"}]},
                    "store": str(root)})
 z19.experiment.run_iterative(exp, progress=False)
@@ -149,8 +171,8 @@ def assert_complete(root):
     store = RunStore(root)
     assert len(store.keys()) == 2
     for key in store.keys():
-        assert store.rounds(key) == [0, 1]
-        store.load_round(key, 1)
+        assert store.levels(key) == [0, 1]
+        store.load_level(key, 1)
     assert [p for p in root.rglob("*") if p.name.endswith(".part")] == []
 
 
@@ -168,7 +190,7 @@ def test_a_process_started_during_a_save_waits_and_loses_nothing(tmp_path):
     while not (tmp_path / "runs.saving").exists() and first.poll() is None:
         assert time.time() < deadline
         time.sleep(0.05)
-    second = worker(root, "second")  # the first one's round-0 temp file is on disk now
+    second = worker(root, "second")  # the first one's level-0 temp file is on disk now
     assert finish(first, second) == [3, 0]
     assert_complete(root)
 
@@ -179,10 +201,10 @@ def test_a_store_that_cannot_be_written_fails_before_any_training(tmp_path, monk
     from lt_core.__main__ import main
 
     params = tmp_path / "p.yaml"
-    params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{rounds: 1}}\n"
+    params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{levels: 1}}\n"
                       f"store: {tmp_path / 'runs'}\n")
     exp = config.load(params)
-    for arm in exp.pruning.arms:  # registered by an earlier process, no round finished yet
+    for arm in exp.pruning.arms:  # registered by an earlier process, no level finished yet
         RunStore(exp.store).prepare(z19.experiment.run_config(exp, "fc", "mnist-embedded-5k", arm, 0))
 
     def train(*args, **kwargs):

@@ -30,7 +30,7 @@ class SmallNet(nn.Module):
 TINY = {"experiment": "z19_iterative", "data": {"dataset": "mnist"},
         "train": {"optimizer": "sgd", "lr": 0.05, "iterations": 6, "eval_every": 3,
                   "batch_size": 16, "divergence": "non_finite"},
-        "pruning": {"rounds": 1, "arms": [
+        "pruning": {"levels": 1, "arms": [
             {"criterion": "large_final"},
             {"criterion": "softmax", "selection": "global", "fraction": 0.2,
              "count": "threshold"}]},  # an L23 measure, pooled as L23 pools it

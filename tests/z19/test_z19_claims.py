@@ -1,4 +1,4 @@
-"""Stars and claims on hand-built summaries (one row per run and round)."""
+"""Stars and claims on hand-built summaries (one row per run and level)."""
 
 import pandas as pd
 import pytest
@@ -8,9 +8,9 @@ from lt_core.papers import z19
 
 
 def summary(values: dict[str, dict[int, list[float]]]) -> pd.DataFrame:
-    """member -> round -> one test accuracy per seed."""
+    """member -> level -> one test accuracy per seed."""
     return pd.DataFrame([
-        {"model": "fc", "member": m, "round": r, "seed": s, "percent_remaining": 100 * 0.8 ** r,
+        {"model": "fc", "line": m, "level": r, "seed": s, "percent_remaining": 100 * 0.8 ** r,
          "test_acc_at_early_stop": v, "early_stop_iteration": 100, "failed": False,
          "failed_at": None}
         for m, per_round in values.items() for r, vals in per_round.items()
@@ -33,16 +33,16 @@ def test_pairwise_stars_mark_the_winner_of_the_pair_only():
         "c": {0: [0.5, 0.5, 0.5], 1: [0.99, 0.99, 0.99], 2: [0.99, 0.99, 0.99]},
     })
     star = stats.pairwise_stars(frame, ("a", "b"))
-    # Round 0: an exact tie, no star; round 1: a beats b; round 2: b beats a. Line c, above
+    # Round 0: an exact tie, no star; level 1: a beats b; level 2: b beats a. Line c, above
     # both, is not part of the pair and never starred.
-    assert star[["round", "member"]].values.tolist() == [[1, "a"], [2, "b"]]
+    assert star[["level", "line"]].values.tolist() == [[1, "a"], [2, "b"]]
     assert star["value"].round(2).tolist() == [0.91, 0.91]
     # The early-stopping iteration panel: lower is better.
     lower = stats.pairwise_stars(frame, ("a", "b"), higher_is_better=False)
-    assert lower[["round", "member"]].values.tolist() == [[1, "b"], [2, "a"]]
+    assert lower[["level", "line"]].values.tolist() == [[1, "b"], [2, "a"]]
 
 
-def test_claims_pair_seeds_over_the_sparser_half_of_the_rounds():
+def test_claims_pair_seeds_over_the_sparser_half_of_the_levels():
     frame = summary({
         "large_final": {0: [0.9, 0.9], 1: [0.5, 0.5], 2: [0.9, 0.9], 3: [0.80, 0.81],
                         4: [0.80, 0.80]},
@@ -51,17 +51,17 @@ def test_claims_pair_seeds_over_the_sparser_half_of_the_rounds():
         "small_final": {0: [0.9, 0.9], 1: [0.9, 0.9], 2: [0.9, 0.9], 3: [0.1, 0.1],
                         4: [0.1, 0.12]},
     })
-    assert stats.sparse_rounds(frame) == [3, 4]  # above half of the last round (4)
+    assert stats.sparse_levels(frame) == [3, 4]  # above half of the last level (4)
     table = z19.claims.check(frame, "01_mask_criteria")
     # magnitude_increase and the sign criteria did not run: their claims are left out.
     assert table["claim"].tolist() == ["large_final > random", "random > small_final"]
-    assert [v.holds for v in table["verdict"]] == [True, True]  # round 1 ignored
+    assert [v.holds for v in table["verdict"]] == [True, True]  # level 1 ignored
     assert table["this build"].tolist() == ["large_final 80.25%, random 72.75%",
                                             "random 72.75%, small_final 10.50%"]
     # per seed: (0.80 + 0.80)/2 - (0.70 + 0.75)/2 = 0.075, (0.81 + 0.80)/2 - 0.73 = 0.075
     assert "large_final − random: +7.50 pp ± 0.00 (n = 2 seeds)" in table["statistic"].iloc[0]
     assert table["statistic"].iloc[0].startswith(
-        "per seed, mean test acc. at early stop over rounds 3-4")
+        "per seed, mean test acc. at early stop over levels 3-4")
 
 
 def _two_lines(a: list[float], b: list[float], names=("large_final", "random")):
@@ -84,7 +84,7 @@ def test_every_z19_claim_holds_fails_and_is_not_judged(notebook, i):
         (v,) = table["verdict"]
         assert v.holds is expected, (claim.text, v)
     frame = _two_lines(*holds, names=(a, b))
-    frame.loc[(frame["member"] == b) & (frame["round"] == 1) & (frame["seed"] == 0),
+    frame.loc[(frame["line"] == b) & (frame["level"] == 1) & (frame["seed"] == 0),
               ["failed", "failed_at"]] = [True, 40]
     (v,) = z19.claims.check(frame, notebook)["verdict"]
     assert v.holds is None and "runs failed" in v.why

@@ -28,7 +28,7 @@ class Result:
     """The stored trainings of one experiment as tidy frames (read on first use)."""
 
     cfg: Decoupling
-    lines: pd.DataFrame  # study, kind, find, eval, lpr_from, seed, level, key, round, ...
+    lines: pd.DataFrame  # study, kind, find, eval, lpr_from, seed, level, key, stored_level, ...
     finds: pd.DataFrame  # study, find, lpr_from, seed, key: every find run
     data: loop.DataInfo
     device: str
@@ -50,7 +50,7 @@ class Result:
                 pct = rec["percent_remaining"] if rec is not None else float("nan")
             failed = why is not None or rec["failed_at"] is not None
             rows.append({**{k: v for k, v in line.items()
-                            if k not in ("key", "round", "skipped")},
+                            if k not in ("key", "stored_level", "skipped")},
                          "percent_remaining": pct, "fraction_pruned": 1 - pct / 100,
                          "test_acc": float("nan") if why else rec["test_acc_at_end"],
                          "failed": failed, "failed_at": None if why else rec["failed_at"],
@@ -65,8 +65,8 @@ class Result:
         is the dense network trained under H_find."""
         rows = []
         for f in self.finds.to_dict("records"):
-            for rnd in self.store.rounds(f["key"]):
-                rec = self.store.load_round(f["key"], rnd)
+            for rnd in self.store.levels(f["key"]):
+                rec = self.store.load_level(f["key"], rnd)
                 rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
                              "level": rnd, "percent_remaining": rec["percent_remaining"],
                              "test_acc": rec["test_acc_at_end"],
@@ -76,13 +76,13 @@ class Result:
     @cached_property
     def masks_per_layer(self) -> pd.DataFrame:
         """Kept weights per layer of every find run's mask M^(n), n = 1..levels reached
-        (for ``analysis.layerwise_pruning_ratios``); a round that diverged chose no mask."""
+        (for ``analysis.layerwise_pruning_ratios``); a level that diverged chose no mask."""
         rows = []
         for f in self.finds.to_dict("records"):
             if self.cfg.study(f["study"]).structured:
                 continue
-            for rnd in self.store.rounds(f["key"])[: self.cfg.levels]:  # masks that trained
-                rec = self.store.load_round(f["key"], rnd)
+            for rnd in self.store.levels(f["key"])[: self.cfg.levels]:  # masks that trained
+                rec = self.store.load_level(f["key"], rnd)
                 if rec["failed_at"] is not None or "next_mask" not in rec:
                     break
                 nxt = rec["next_mask"]
@@ -176,7 +176,7 @@ class Result:
                 continue
             why = stop[1]
             if self.store.config(key)["kind"] == "h21_eval":  # its one level is the figure's
-                at = self.store.load_round(key, 0)["failed_at"]
+                at = self.store.load_level(key, 0)["failed_at"]
                 why = f"diverged at level {_levels(g['level'])} (iteration {at})"
             out.append(f"{_name(self.cfg, g.iloc[0])}: {why}")
         if "skipped" in lines:
@@ -213,7 +213,7 @@ class Result:
         run was trained in (``store.environment``)."""
         return {"networks": self.cfg.model, "data": self.data.name,
                 "seeds": len(self.cfg.seeds),
-                "env": self.store.load_round(self.finds["key"].iloc[0], 0)["env"]}
+                "env": self.store.load_level(self.finds["key"].iloc[0], 0)["env"]}
 
     def describe(self, scale: str) -> str:
         """Markdown: scale, data, device, each study's settings, failed trainings, and the
@@ -273,11 +273,11 @@ def _point(store: RunStore, line: dict) -> tuple[str | None, dict | None]:
     run stopped before this level."""
     if isinstance(line.get("skipped"), str):
         return line["skipped"], None
-    rnd = int(line["round"])  # a float where the frame also holds skipped points (NaN)
-    if not store.has_round(line["key"], rnd):
+    rnd = int(line["stored_level"])  # a float where the frame also holds skipped points (NaN)
+    if not store.has_level(line["key"], rnd):
         stop = loop.stop_reason(store, line["key"])
         return (f"its run {stop[1]}" if stop else "not trained"), None
-    return None, store.load_round(line["key"], rnd)
+    return None, store.load_level(line["key"], rnd)
 
 
 def _describe_study(s: Study) -> str:

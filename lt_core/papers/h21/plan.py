@@ -36,7 +36,7 @@ class Plan:
         self.n_train = len(data.splits["train"][1])
         self.finds: list[Find] = []
         self.followers: list[loop.Run] = []  # random baselines and Fig 7's runs
-        self.lines: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, round
+        self.lines: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, stored_level
         self._masks: dict[tuple[str, int], dict] = {}  # (find key, level) -> M^(level)
         iterative = [s for s in cfg.studies if not s.structured]
         for s in cfg.studies:
@@ -125,7 +125,7 @@ class Plan:
               level: int, key: str | None, rnd: int | None, **extra) -> None:
         self.lines.append({"study": study.name, "kind": kind, "find": find.value,
                            "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
-                           "level": level, "key": key, "round": rnd, **extra})
+                           "level": level, "key": key, "stored_level": rnd, **extra})
 
     def iterative_runs(self) -> list[loop.Run]:
         runs = [f.run for f in self.finds if not f.study.structured] + self.followers
@@ -181,7 +181,7 @@ class Plan:
 
     def _eval(self, f: Find, e: float | None, level: int, mask: dict | None
               ) -> tuple[loop.Run | None, str, int]:
-        """(run to train or None, key, round) of find run ``f``'s mask at ``level`` trained
+        """(run to train or None, key, level) of find run ``f``'s mask at ``level`` trained
         under H_eval = ``e`` (``mask``: a structured one; else read from the store)."""
         study = f.study
         train = phase_train(self.cfg, study, "eval", e)
@@ -206,13 +206,13 @@ class Plan:
                               **({"start": start_from} if start_from else {}),
                               **({"rewind_iteration": k} if k else {}))
         key = self.store.key(config)
-        if self.store.has_round(key, 0):
+        if self.store.has_level(key, 0):
             return None, key, 0
         if level and mask is None:
             mask = self._mask(f.key, level)
         start = None
         if start_from is not None:
-            rec = self.store.load_round(start_from[0], start_from[2])
+            rec = self.store.load_level(start_from[0], start_from[2])
             start = rec["state"] if start_from[1] == "rewind_point" else rec["next_start"]
         arm = self._arm("magnitude", "global", study)
         return (self._run(config, train, f.seed, arm, start_mask=mask, start=start,
@@ -221,12 +221,12 @@ class Plan:
     def _mask(self, key: str, level: int) -> dict:
         """M^(level) of a find run, read once for all its eval values."""
         if (key, level) not in self._masks:
-            nxt = self.store.load_round(key, level - 1)["next_mask"]
+            nxt = self.store.load_level(key, level - 1)["next_mask"]
             self._masks[(key, level)] = {n: unpack_mask(p) for n, p in nxt.items()}
         return self._masks[(key, level)]
 
     def _filter_mask(self, f: Find, fraction: float) -> tuple[dict, dict]:
-        final = self.store.load_round(f.key, 0)["final"]
+        final = self.store.load_level(f.key, 0)["final"]
         mask = filter_masks(self.model, final, fraction)
         kept = sum(int(mask[n].sum()) for n in self.model.prune_rates)
         total = models.count_prunable(self.model)

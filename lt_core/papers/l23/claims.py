@@ -25,7 +25,8 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
     claim with where the paper makes it and its ``verdicts.Verdict``. Section 5's are judged
     at the overlap level of the overlap network and seed, over its connections (one
     initialisation: the sample is the connections, by one-sided rank and count tests at
-    5%); Appendix C's at the same level, over seeds."""
+    5%); Appendix C's at the same level, over seeds. Long: one block per claim, in the
+    paper's order, so that each verdict reads next to the sentence it checks."""
     ov, model = result.config.overlap, result.config.overlap_model
     rows = []
 

@@ -125,8 +125,8 @@ def ticket(store: RunStore, key: str, level: int) -> dict[str, torch.Tensor]:
     """The mask a run trained with at ``level`` (the ticket at that level): the mask its
     previous level chose; level 0's is all ones."""
     if level == 0:
-        return {n: torch.ones(p["shape"]) for n, p in store.load_round(key, 0)["next_mask"].items()}
-    return {n: unpack_mask(p) for n, p in store.load_round(key, level - 1)["next_mask"].items()}
+        return {n: torch.ones(p["shape"]) for n, p in store.load_level(key, 0)["next_mask"].items()}
+    return {n: unpack_mask(p) for n, p in store.load_level(key, level - 1)["next_mask"].items()}
 
 
 def _short_of(store: RunStore, key: str, level: int) -> str | None:
@@ -137,7 +137,7 @@ def _short_of(store: RunStore, key: str, level: int) -> str | None:
 
 def _reached(store: RunStore, key: str, level: int) -> bool:
     """Whether a run trained ``level`` and every level before it without diverging."""
-    return all(store.has_round(key, n) and store.load_round(key, n)["failed_at"] is None
+    return all(store.has_level(key, n) and store.load_level(key, n)["failed_at"] is None
                for n in range(level + 1))
 
 
@@ -159,7 +159,7 @@ class LayerwiseResult:
         return ", ".join(sorted({d.name for d in self.data.values()}))
 
     def record(self, key: str, level: int) -> dict:
-        return self.store.load_round(key, level)
+        return self.store.load_level(key, level)
 
     def claims(self) -> pd.DataFrame:
         """L23's qualitative claims judged on these runs (``claims.claims``)."""
@@ -187,8 +187,8 @@ class LayerwiseResult:
         training, as L23 reports), failed, failed_at, wall_s."""
         s = self.store.summary(list(self.runs["key"]))
         info = self.runs.set_index("key")[["model", "measure", "kind", "reinit_seed"]]
-        s = s.drop(columns=["member", "early_stop_iteration"]).join(info, on="run").rename(
-            columns={"round": "level", "test_acc_at_early_stop": "test_acc"})
+        s = s.drop(columns=["line", "early_stop_iteration"]).join(info, on="run").rename(
+            columns={"test_acc_at_early_stop": "test_acc"})
         s["sparsity_pct"] = 100.0 - s["percent_remaining"]
         return s[["run", "model", "measure", "seed", "kind", "reinit_seed", "level",
                   "percent_remaining", "sparsity_pct", "test_acc", "failed", "failed_at",
@@ -233,7 +233,7 @@ class LayerwiseResult:
         """End-of-training weights of levels 0..``level`` of a run."""
         out = []
         for n in range(level + 1):
-            rec = self.store.load_round(key, n)
+            rec = self.store.load_level(key, n)
             if "final" not in rec:
                 raise RuntimeError(
                     f"run {key} ({self.store.config(key)['model']}) was stored without its "
@@ -253,7 +253,7 @@ class LayerwiseResult:
                                        seed), seed, arm(self.config.measures[0]), s.train,
                             rewind_iteration=s.rewind_iteration)
         key = self.store.key(loop.rewind_point_config(probe, self.data[model].name))
-        return self.store.load_round(key, 0)["state"]
+        return self.store.load_level(key, 0)["state"]
 
     # -- analyses --------------------------------------------------------------------------
     @cached_property

@@ -2,7 +2,7 @@
 build's results. One registry serves the notebooks and the scorecard.
 
 Every claim compares lines by one statistic per seed (``stats.sparse_mean``): the mean test
-accuracy at early stopping over the sparser half of the pruned rounds. A line is *above*
+accuracy at early stopping over the sparser half of the pruned levels. A line is *above*
 another when the paired differences over seeds are positive beyond their spread
 (``verdicts.above``); *close to* it when the mean difference is within ``verdicts.CLOSE_PP``
 points (the paper's "fully recover", "perform similarly").
@@ -66,9 +66,9 @@ CLAIMS: dict[str, list[Claim]] = {  # notebook -> its figure's claims
 
 
 def statistic(summary: pd.DataFrame) -> str:
-    """How each seed's value behind every verdict is computed: the rounds it averages."""
-    rounds = stats.sparse_rounds(summary)
-    span = f"round {rounds[0]}" if len(rounds) == 1 else f"rounds {rounds[0]}-{rounds[-1]}"
+    """How each seed's value behind every verdict is computed: the levels it averages."""
+    levels = stats.sparse_levels(summary)
+    span = f"level {levels[0]}" if len(levels) == 1 else f"levels {levels[0]}-{levels[-1]}"
     return f"per seed, mean test acc. at early stop over {span}"
 
 
@@ -84,9 +84,9 @@ def check(summary: pd.DataFrame, notebook: str) -> pd.DataFrame:
     for model, part in summary.groupby("model"):
         values = stats.sparse_mean_per_seed(part)
         for i, claim in enumerate(CLAIMS[notebook], 1):
-            if not set(claim.lines) <= set(part["member"]):
+            if not set(claim.lines) <= set(part["line"]):
                 continue  # a line this experiment did not run
-            failed = failed_runs(part[part["member"].isin(claim.lines)])
+            failed = failed_runs(part[part["line"].isin(claim.lines)])
             ran = not failed and set(claim.lines) <= set(values)
             verdict = claim.judge(values) if ran else verdicts.not_judged(
                 "runs failed: " + ", ".join(failed) if failed else "a line has no value")
@@ -140,7 +140,8 @@ TOLERANCE_PP = 3.0  # Table S2's numbers: within this many points of the paper's
 def supermask_rows(result, scale: str) -> list[dict]:
     """Z19 Table S2's numbers and the §5 ordering as scorecard rows, from a
     ``supermasks.SupermasksResult``: a number within ``TOLERANCE_PP`` of the paper's is
-    reproduced, judged only where nothing that changes it departs from the paper."""
+    reproduced, judged only where nothing that changes it departs from the paper. Long: per
+    network, Table S2's four columns and the ordering, each with the runs it depends on."""
     from . import supermasks
 
     cfg, heuristic, learned, dense = result.cfg, result.heuristic, result.learned, result.dense
@@ -150,7 +151,7 @@ def supermask_rows(result, scale: str) -> list[dict]:
     rows = []
     for model in cfg.models:
         d = dense.summary
-        d = d[(d["model"] == model) & (d["round"] == 0)]
+        d = d[(d["model"] == model) & (d["level"] == 0)]
         lt = learned[learned["model"] == model]
         # The heuristic masks come from the dense runs: a failed dense run fails them too.
         dense_failed = failed_runs(d)

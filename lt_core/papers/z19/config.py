@@ -46,7 +46,7 @@ NATIVE_DATASET = {"lenet_300_100": "mnist", "resnet20": "cifar10", "vgg16": "cif
 
 @dataclass(frozen=True)
 class Pruning:
-    rounds: int = 24  # pruning rounds after the dense round 0
+    levels: int = 24  # pruning levels after the dense level 0
     arms: list[Arm] = field(default_factory=lambda: [Arm("large_final"), Arm("random")])
     # true: every arm leaves the output layer unpruned (Arm.ignore_output_layer; an arm may
     # also set it alone)
@@ -56,8 +56,8 @@ class Pruning:
         if self.ignore_output_layer:
             object.__setattr__(self, "arms", [dataclasses.replace(a, ignore_output_layer=True)
                                               for a in self.arms])
-        if self.rounds < 0:
-            raise ConfigError(f"pruning.rounds must be >= 0 (got {self.rounds})")
+        if self.levels < 0:
+            raise ConfigError(f"pruning.levels must be >= 0 (got {self.levels})")
         if not self.arms:
             raise ConfigError("pruning.arms must list at least one arm")
         if len(set(self.arms)) != len(self.arms):
@@ -191,10 +191,10 @@ class Supermasks:
         Experiment(models=self.models, seeds=self.seeds, device=self.device)  # same checks
 
     def dense_experiment(self) -> Experiment:
-        """The dense round 0 as an iterative-pruning experiment with no pruning rounds: the
+        """The dense level 0 as an iterative-pruning experiment with no pruning levels: the
         same store entry as notebook 1's ``large_final`` run with the same training."""
         return Experiment(models=self.models, data=self.data, train=self.dense,
-                          pruning=Pruning(rounds=0, arms=[Arm("large_final")]),
+                          pruning=Pruning(levels=0, arms=[Arm("large_final")]),
                           seeds=self.seeds, device=self.device, store=self.store,
                           executor=self.executor, ray=self.ray)
 

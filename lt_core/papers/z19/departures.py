@@ -61,8 +61,8 @@ def iterative(exp: Experiment, data_names: dict[str, str]) -> list[Departure]:
     paper_arms = frozenset(a.label for a in paper.pruning.arms)
     if arms != paper_arms:
         out.append(Departure(f"pruning.arms (Z19 {name})", arms, paper_arms, kind="sample"))
-    if exp.pruning.rounds != paper.pruning.rounds:
-        out.append(Departure("pruning.rounds", exp.pruning.rounds, paper.pruning.rounds))
+    if exp.pruning.levels != paper.pruning.levels:
+        out.append(Departure("pruning.levels", exp.pruning.levels, paper.pruning.levels))
     for model in exp.models:
         if model in PAPER_DATASET:
             out += train_diff(exp.train_for(model), paper.train_for(model), model, "train")

@@ -34,7 +34,7 @@ class Result:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per run and round (see RunStore.summary), labelled by network and arm."""
+        """One row per run and level (see RunStore.summary), labelled by network and arm."""
         return self._label(self.store.summary(list(self.runs["key"])))
 
     @cached_property
@@ -43,7 +43,7 @@ class Result:
 
     def _label(self, frame: pd.DataFrame) -> pd.DataFrame:
         info = self.runs.set_index("key")[["model", "label"]]
-        frame = frame.drop(columns="member").join(info, on="run").rename(columns={"label": "member"})
+        frame = frame.drop(columns="line").join(info, on="run").rename(columns={"label": "line"})
         return frame
 
     @property
@@ -51,19 +51,19 @@ class Result:
         return ", ".join(sorted({d.name for d in self.data.values()}))
 
     def record(self, key: str, rnd: int) -> dict:
-        return self.store.load_round(key, rnd)
+        return self.store.load_level(key, rnd)
 
     def describe(self, scale: str) -> str:
         """Markdown: the scale, data and device this result came from, and how it departs
         from the paper's settings (``departures.iterative``)."""
         exp = self.experiment
         head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
-                f"{exp.pruning.rounds} pruning rounds. **Device:** {self.device}.")
+                f"{exp.pruning.levels} pruning levels. **Device:** {self.device}.")
         return "\n\n".join([head, *self.describe_networks(), *failure_note(self.failures()),
                             departures_mod.verdict(self.departures())])
 
     def failures(self) -> list[str]:
-        """One line per run that failed (``engine.divergence``): from that round on it has no
+        """One line per run that failed (``engine.divergence``): from that level on it has no
         result, and every table, figure and score leaves it out."""
         return failed_runs(self.summary)
 
@@ -110,18 +110,18 @@ class Result:
         """What the entry page says this result ran on (``loop.stored_info``)."""
         return stored_info(self.runs, self.data, self.store)
 
-    def final_round_accuracy(self) -> pd.DataFrame:
-        """Mean, min and max test accuracy at early stopping in the sparsest round reached."""
+    def final_level_accuracy(self) -> pd.DataFrame:
+        """Mean, min and max test accuracy at early stopping in the sparsest level reached."""
         s = self.summary[~self.summary["failed"]]
-        last = s[s["round"] == s.groupby("model")["round"].transform("max")]
-        return last.groupby(["model", "member"]).agg(
+        last = s[s["level"] == s.groupby("model")["level"].transform("max")]
+        return last.groupby(["model", "line"]).agg(
             percent_remaining=("percent_remaining", "mean"),
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
 
 
-PAPER_FIELDS = ("train.", "pruning.rounds")  # what must be the paper's for a verdict
+PAPER_FIELDS = ("train.", "pruning.levels")  # what must be the paper's for a verdict
 
 
 
@@ -139,7 +139,7 @@ def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int)
 
 
 def run_iterative(exp: Experiment, progress: bool = True) -> Result:
-    """Run (or resume) the experiment; finished rounds in the store are never recomputed.
+    """Run (or resume) the experiment; finished levels in the store are never recomputed.
 
     With ``executor: ray`` the networks' loops run side by side, so that the populations of
     different networks train at once too."""
@@ -153,7 +153,7 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
         pairs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
         runs = [Run(run_config(exp, model_name, data.name, arm, s), s, arm,
                     exp.train_for(model_name)) for arm, s in pairs]
-        keys = prune_loop(model, data, runs, exp.pruning.rounds, store, device, progress,
+        keys = prune_loop(model, data, runs, exp.pruning.levels, store, device, progress,
                           name=model_name, executor=ex)
         info = DataInfo(data.name, data.description, data.sizes(), data.input_shape)
         return info, [{"key": key, "model": model_name, "label": arm.label,
@@ -171,7 +171,7 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
 
 
 def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
-    """Per seed: (initial weights, end-of-training weights) of the dense round 0; seeds whose
+    """Per seed: (initial weights, end-of-training weights) of the dense level 0; seeds whose
     dense run diverged have none (``Result.failures`` names them)."""
     runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
     out = {}

@@ -21,13 +21,13 @@ PANELS = {  # metric -> (what it is, higher is better)
 AXIS_LABELS = {"early_stop_iteration": "iteration", "test_acc_at_early_stop": "test accuracy, %"}
 
 
-def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tuple(PANELS),
+def levels(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tuple(PANELS),
            dense_baseline: bool = False, stars: tuple[str, str] | None = None) -> plt.Figure:
     """One row per network, one panel per metric, one line per member; ``stars``: the pair of
-    lines whose significant differences are starred. Failed rounds are left out (a network
+    lines whose significant differences are starred. Failed levels are left out (a network
     whose runs all failed gets empty panels that say so)."""
     ok = summary[~summary["failed"]]
-    members = list(dict.fromkeys(ok["member"]))
+    members = list(dict.fromkeys(ok["line"]))
     styles = series_styles(members)
     nets = list(dict.fromkeys(summary["model"])) if "model" in summary else [None]
     fig, axes = plt.subplots(len(nets), len(panels), squeeze=False,
@@ -37,7 +37,7 @@ def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tup
         for ax, metric in zip(row, panels):
             label, higher = PANELS.get(metric, (metric, True))
             for member in members:
-                g = part[part["member"] == member].groupby("round").agg(
+                g = part[part["line"] == member].groupby("level").agg(
                     x=("percent_remaining", "mean"), mean=(metric, "mean"),
                     lo=(metric, "min"), hi=(metric, "max"))
                 ax.plot(g["x"], g["mean"], ms=3, label=member, **styles[member])
@@ -46,11 +46,11 @@ def rounds(summary: pd.DataFrame, title: str = "", panels: tuple[str, ...] = tup
             if stars is not None:
                 for _, s in stats.pairwise_stars(part, stars, metric, higher).iterrows():
                     ax.plot(s["percent_remaining"], s["value"], marker="*", ms=12, ls="none",
-                            color=styles[s["member"]]["color"], markeredgecolor="black",
+                            color=styles[s["line"]]["color"], markeredgecolor="black",
                             markeredgewidth=0.5)
             if dense_baseline and metric == "test_acc_at_early_stop":
-                dense = part[part["round"] == 0][metric].mean()
-                ax.axhline(dense, color="black", ls="--", lw=1, label="dense (round 0)")
+                dense = part[part["level"] == 0][metric].mean()
+                ax.axhline(dense, color="black", ls="--", lw=1, label="dense (level 0)")
             if metric == "test_acc_at_early_stop":
                 pct_axis(ax)
             if part.empty:
@@ -92,7 +92,7 @@ def supermask_curves(table: pd.DataFrame, learned: pd.DataFrame | None = None,
         untrained = part[part["power"] == 0]["test_acc"].mean()
         ax.axhline(untrained, color="grey", ls=":", lw=1.5, label="untrained_baseline")
         if dense is not None:
-            d = dense[(dense["model"] == net) & (dense["round"] == 0)]
+            d = dense[(dense["model"] == net) & (dense["level"] == 0)]
             ax.axhline(d["test_acc_at_early_stop"].mean(), color="dimgrey", ls="--", lw=1.2,
                        label="trained_baseline")
         if learned is not None and weights == "initial":

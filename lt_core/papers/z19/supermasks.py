@@ -112,13 +112,13 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
             dense_key = dense.runs.query("model == @model_name and seed == @seed")["key"].iloc[0]
             key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
                                  "criteria": cfg.criteria, "max_power": cfg.max_power})
-            if not store.has_round(key, 0):  # computed once; a finished table is reused
+            if not store.has_level(key, 0):  # computed once; a finished table is reused
                 with store.claim([key]):
-                    if not store.has_round(key, 0):  # unless another process just made it
+                    if not store.has_level(key, 0):  # unless another process just made it
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
-                        store.save_round(key, 0, {"table": table})
+                        store.save_level(key, 0, {"table": table})
             rows += [{"model": model_name, "run": key, **r}
-                     for r in store.load_round(key, 0)["table"]]
+                     for r in store.load_level(key, 0)["table"]]
     columns = ["model", "run", "seed", "criterion", "power", "percent_remaining", "weights",
                "test_acc"]
     return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
@@ -292,7 +292,7 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     for model_name, runs, store in learned_runs(cfg, progress):
         for r in runs:
             rows.append({"model": model_name, "c": r.c, "seed": r.seed,
-                         **store.load_round(r.key, 0)["summary"]})
+                         **store.load_level(r.key, 0)["summary"]})
     return pd.DataFrame(rows)
 
 
@@ -312,9 +312,9 @@ def learned_runs(cfg: Supermasks, progress: bool = True):
                 key = store.prepare(learned_config(model_name, data.name, c, seed, train_cfg,
                                                    cfg.learned.samples, early_stop))
                 runs.append(_Run(model_name, c, seed, key))
-        todo = [r for r in runs if not store.has_round(r.key, 0)]
+        todo = [r for r in runs if not store.has_level(r.key, 0)]
         with store.claim([r.key for r in todo]):
-            todo = [r for r in todo if not store.has_round(r.key, 0)]  # another process's now
+            todo = [r for r in todo if not store.has_level(r.key, 0)]  # another process's now
             if todo:
                 _train_learned(base, todo, data, train_cfg, early_stop, cfg.learned.samples,
                                store, device, progress)
@@ -378,7 +378,7 @@ def _train_learned(base: nn.Module, runs: list[_Run], data: data_mod.Dataset, tr
     for r, res, params, acc in zip(runs, results, reported, accs):
         keep = [torch.sigmoid(params[f"m.{_key(n)}"]) for n in base.prune_rates]
         kept = sum(float(k.sum()) for k in keep) / sum(k.numel() for k in keep)
-        store.save_round(r.key, 0, {
+        store.save_level(r.key, 0, {
             "iterations": res.iterations, "metrics": res.metrics,
             "masks": {n: k.half() for n, k in zip(base.prune_rates, keep)},
             "summary": {
@@ -402,7 +402,7 @@ def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
     best = best[best["criterion"] == "large_final_same_sign"].set_index(["model", "weights"])
     learned_mean = learned_table[~learned_table["failed"]].groupby(["model", "c"])["final_acc"].mean()
     s = dense.summary
-    dense_acc = s[s["round"] == 0].groupby("model")["test_acc_at_early_stop"].mean()
+    dense_acc = s[s["level"] == 0].groupby("model")["test_acc_at_early_stop"].mean()
     ref = paper.table_s2()
     rows = []
     for model in heuristic_table["model"].unique():
