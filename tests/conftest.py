@@ -53,3 +53,20 @@ PINNED_KEYS = json.loads((Path(__file__).parent / "run_keys.json").read_text())
 def run_keys(store: Path) -> list[str]:
     """The keys of the runs in a store (its folders but the lock folder)."""
     return sorted(p.name for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def h21_accuracy(values: dict):
+    """H21 accuracy rows of study lr: (kind, find, eval) -> per level a list of seed values
+    (None: that seed failed)."""
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for (kind, find, ev), levels in values.items():
+        for level, seeds in enumerate(levels):
+            for seed, acc in enumerate(seeds):
+                rows.append({"study": "lr", "kind": kind, "find": find, "eval": ev,
+                             "lpr_from": None, "seed": seed, "level": level,
+                             "fraction_pruned": 1 - 0.8 ** level,
+                             "test_acc": np.nan if acc is None else acc, "failed": acc is None})
+    return pd.DataFrame(rows)

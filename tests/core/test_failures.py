@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import yaml
+from conftest import h21_accuracy
 
 from lt_core import config, engine, loop
 from lt_core.papers import h21, l23
@@ -97,7 +97,7 @@ def test_a_level_whose_find_value_failed_everywhere_is_not_judged():
     level say so instead of crashing (pandas' idxmax on an all-NaN row did)."""
     from lt_core.papers.h21 import claims as h21
 
-    acc = pd_frame({("lottery", 0.1, 0.1): [[0.9, 0.9], [0.9, 0.91], [None, None]],
+    acc = h21_accuracy({("lottery", 0.1, 0.1): [[0.9, 0.9], [0.9, 0.91], [None, None]],
                     ("lottery", 0.1, 0.5): [[0.9, 0.9], [0.8, 0.82], [None, None]],
                     ("lottery", 0.5, 0.1): [[0.9, 0.9], [0.85, 0.86], [0.8, 0.8]],
                     ("lottery", 0.5, 0.5): [[0.9, 0.9], [0.81, 0.83], [0.8, 0.8]]})
@@ -106,19 +106,6 @@ def test_a_level_whose_find_value_failed_everywhere_is_not_judged():
     per_level = {lv: h21.best_vs_best(acc, "lr", lv) for lv in (1, 2)}
     assert per_level[2].holds is None
 
-
-def pd_frame(values: dict):
-    import pandas as pd
-
-    rows = []
-    for (kind, find, ev), levels in values.items():
-        for level, seeds in enumerate(levels):
-            for seed, acc in enumerate(seeds):
-                rows.append({"study": "lr", "kind": kind, "find": find, "eval": ev,
-                             "lpr_from": None, "seed": seed, "level": level,
-                             "fraction_pruned": 1 - 0.8 ** level,
-                             "test_acc": np.nan if acc is None else acc, "failed": acc is None})
-    return pd.DataFrame(rows)
 
 
 def test_l23_names_the_partial_reinit_it_could_not_train(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import h21_accuracy
 from torch import nn
 
 from lt_core import config, loop, models, widgets
@@ -54,22 +55,8 @@ def test_filter_masks_remove_the_units_of_smallest_mean_magnitude_with_their_bat
 # ---- analyses on hand-made frames -----------------------------------------------------------
 
 
-def frame(values: dict) -> pd.DataFrame:
-    """accuracy rows of study lr: (kind, find, eval) -> per level a list of seed values (None:
-    that seed failed)."""
-    rows = []
-    for (kind, find, ev), levels in values.items():
-        for level, seeds in enumerate(levels):
-            for seed, acc in enumerate(seeds):
-                rows.append({"study": "lr", "kind": kind, "find": find, "eval": ev,
-                             "lpr_from": None, "seed": seed, "level": level,
-                             "fraction_pruned": 1 - 0.8 ** level,
-                             "test_acc": np.nan if acc is None else acc,
-                             "failed": acc is None})
-    return pd.DataFrame(rows)
 
-
-ACC = frame({
+ACC = h21_accuracy({
     ("lottery", 0.1, 0.1): [[0.90, 0.92], [0.91, 0.93], [0.88, 0.90]],
     ("lottery", 0.1, 0.5): [[0.95, 0.95], [0.94, 0.96], [0.93, None]],
     ("lottery", 0.5, 0.1): [[0.90, 0.92], [0.97, 0.97], [0.96, 0.96]],
