@@ -399,7 +399,7 @@ def _sample_positions(name: str, n: int) -> torch.Tensor:
 def failed_runs(summary: pd.DataFrame) -> list[str]:
     """Each failed level of a summary (``Result.summary``), named in one line."""
     failed = summary[summary["failed"]]
-    return [f"{r.model} {r.line} seed {r.seed}: diverged at level {r.level}, iteration "
+    return [f"{r.model} {r.line} seed {r.seed}: diverged in level {r.level} at iteration "
             f"{int(r.failed_at)}" for r in failed.itertuples()]  # int: NaN made the column float
 
 
