@@ -115,3 +115,20 @@ def test_learned_length_reads_z19s_numbers_as_epochs_or_iterations():
 def test_boolean_field_is_checked():
     with pytest.raises(ConfigError, match="field 'learned.early_stop' must be true or false"):
         config.load({"learned": {"early_stop": "yes"}}, z19.config.Supermasks)
+
+
+def test_every_experiments_result_answers_the_same_questions():
+    from lt_core.papers import h21, l23, z19
+
+    questions = [m for m in vars(experiments.Result) if not m.startswith("_")]
+    assert {"describe", "failures", "departures", "claims", "scorecard_rows"} <= set(questions)
+    results = [z19.Result, z19.supermasks.SupermasksResult, h21.Result, l23.LayerwiseResult]
+    assert len(results) == len(experiments.registry())  # one result class per experiment
+    for cls in results:
+        for q in questions:
+            assert callable(getattr(cls, q, None)), f"{cls.__qualname__} has no {q}()"
+
+
+def test_a_page_that_only_reads_the_store_runs_nothing():
+    with pytest.raises(ConfigError, match="'scorecard' is a page that reads the store"):
+        experiments.run({"experiment": "scorecard"})
