@@ -294,17 +294,13 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def load(source: str | Path | dict, cls: type | None = None) -> Any:
-    """Load a config from a YAML path or an already-parsed dict (papermill's parameters).
-    An ``experiment`` field (``lt_core.experiments``) must name ``cls``'s experiment; without
-    ``cls``, the experiment the values describe (``experiments.kind_of``)."""
-    data = source if isinstance(source, dict) else read_yaml(source)
-    if cls is None:
-        from .experiments import config_class, kind_of
-
-        cls = config_class(kind_of(data))
+def load(source: str | Path | dict, cls: type) -> Any:
+    """Load a config of class ``cls`` from a YAML path or an already-parsed dict (papermill's
+    parameters). An ``experiment`` field (``lt_core.experiments``) must name ``cls``'s
+    experiment; ``experiments.config`` finds the class from the values."""
     if isinstance(source, dict):
         return from_dict(cls, _experiment_checked(source, cls))
+    data = read_yaml(source)
     try:
         return from_dict(cls, _experiment_checked(data, cls))
     except ConfigError as err:
@@ -312,16 +308,14 @@ def load(source: str | Path | dict, cls: type | None = None) -> Any:
 
 
 def _experiment_checked(values: dict, cls: type) -> dict:
-    """``values`` without its ``experiment`` field, which must be ``cls``'s (if given)."""
+    """``values`` without its ``experiment`` field, which must be ``cls.KIND`` (if given)."""
     if not isinstance(values, dict) or "experiment" not in values:
         return values
-    from .experiments import config_class, kind_of
-
-    kind = kind_of(values)
-    if kind not in ("scorecard", "index") and config_class(kind) is cls:
+    named = values["experiment"]
+    if named == getattr(cls, "KIND", None):
         return {k: v for k, v in values.items() if k != "experiment"}
-    raise ConfigError(f"this params file is for experiment '{kind}', not for "
-                      f"{cls.__name__}")
+    raise ConfigError(f"this params file is for experiment {quote(named)}, not for "
+                      f"{cls.__name__} ({getattr(cls, 'KIND', '?')})")
 
 
 def read_yaml(source: str | Path) -> dict:

@@ -14,10 +14,12 @@ runner, the scorecard and the departures all ask here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
+from . import config as config_mod
 from .config import ConfigError
 
 EXPERIMENTS = ("z19_iterative", "z19_supermasks", "h21_decoupling", "l23_layerwise")
@@ -26,13 +28,13 @@ KINDS = EXPERIMENTS + READERS
 
 
 def registry() -> dict[str, tuple[type, Callable[..., Result]]]:
-    """Each experiment once: its config class and its ``run(config, progress) -> Result``."""
+    """Each experiment once, by its config class's ``KIND``: the class and its
+    ``run(config, progress) -> Result``."""
     from .papers import h21, l23, z19
 
-    return {"z19_iterative": (z19.Experiment, z19.run_iterative),
-            "z19_supermasks": (z19.Supermasks, z19.supermasks.run),
-            "h21_decoupling": (h21.Decoupling, h21.run),
-            "l23_layerwise": (l23.Layerwise, l23.run)}
+    entries = [(z19.Experiment, z19.run_iterative), (z19.Supermasks, z19.supermasks.run),
+               (h21.Decoupling, h21.run), (l23.Layerwise, l23.run)]
+    return {cls.KIND: (cls, run) for cls, run in entries}
 
 
 class Result(Protocol):
@@ -87,6 +89,15 @@ def load(values: dict[str, Any]) -> tuple[str, Any]:
     kind = kind_of(values)
     if kind in READERS:
         return kind, values
-    from .config import load as load_config
+    return kind, config_mod.load(values, config_class(kind))
 
-    return kind, load_config(values, config_class(kind))
+
+def config(source: str | Path | dict[str, Any]) -> Any:
+    """The config of a params file or mapping, as the class of the experiment it describes
+    (errors name the file)."""
+    values = source if isinstance(source, dict) else config_mod.read_yaml(source)
+    kind = kind_of(values)
+    if kind in READERS:
+        raise ConfigError(f"experiment {kind!r} is a page that reads the store; it has no "
+                          "config of its own")
+    return config_mod.load(source, config_class(kind))

@@ -22,7 +22,7 @@ def test_every_params_file_of_every_scale_loads_as_its_experiment(path):
 
 
 def test_paper_settings_resolve_per_network():
-    paper = config.load("params/paper/01_mask_criteria.yaml")
+    paper = experiments.config("params/paper/01_mask_criteria.yaml")
     assert paper.models == ["fc", "conv2", "conv4", "conv6"] and len(paper.pruning.arms) == 11
     # Unset training fields resolve to the paper's per-network settings (paper_specs.md 0.3).
     assert paper.train_for("fc").iterations == 50_380 and paper.train_for("fc").lr == 1.2e-3
@@ -57,7 +57,7 @@ def test_arm_labels_name_what_differs_from_the_lottery_ticket():
 ])
 def test_invalid_field_is_named_in_one_line(params, message):
     with pytest.raises(ConfigError) as err:
-        config.load(params)
+        experiments.config(params)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -66,7 +66,7 @@ def test_error_names_the_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("train: {batch_size: 60.5}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: field 'train.batch_size' must be an integer"):
-        config.load(path)
+        experiments.config(path)
 
 
 def test_content_hash_is_pinned():
@@ -81,22 +81,22 @@ def test_numbers_as_people_write_them(tmp_path):
     # YAML 1.1 reads 1e-3 and 1e6 (no dot) as strings; .nan and .inf as floats.
     path = tmp_path / "p.yaml"
     path.write_text("train: {lr: 1e-3, iterations: 5e4, batch_size: 1e2, weight_decay: 1E-4}\n")
-    train = config.load(path).train
+    train = experiments.config(path).train
     assert (train.lr, train.iterations, train.batch_size, train.weight_decay) == (
         0.001, 50_000, 100, 0.0001)
     assert type(train.iterations) is int
     # The same number however written: the same config, so the same run key.
-    assert train == config.load({"train": {"lr": 0.001, "iterations": 50_000, "batch_size": 100,
+    assert train == experiments.config({"train": {"lr": 0.001, "iterations": 50_000, "batch_size": 100,
                                            "weight_decay": 0.0001}}).train
     path.write_text("train: {lr: 1e6}\n")
-    assert config.load(path).train.lr == 1e6
+    assert experiments.config(path).train.lr == 1e6
     for text, message in [("lr: .nan", "must be a finite number (got nan)"),
                           ("lr: .inf", "must be a finite number (got inf)"),
                           ("lr: -.inf", "must be a finite number (got -inf)"),
                           ("batch_size: 6.05e1", "must be an integer (got '6.05e1')")]:
         path.write_text(f"train: {{{text}}}\n")
         with pytest.raises(ConfigError, match=re.escape(message)):
-            config.load(path)
+            experiments.config(path)
 def test_learned_length_reads_z19s_numbers_as_epochs_or_iterations():
     epochs = z19.config.Learned()  # the default: Z19's code, --num_epochs at batch 250
     assert [epochs.train_for(m, n).iterations for m, n in (

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lt_core import config, loop
+from lt_core import config, experiments, loop
 from lt_core.papers import z19
 from lt_core.store import RunStore
 
@@ -56,11 +56,11 @@ ITERATIVE_CHANGES = [
 @pytest.mark.parametrize("name", ["01_mask_criteria", "02_mask1_actions", "03_mask0_actions"])
 def test_iterative_pages_say_paper_scale_only_at_the_papers_settings(name):
     values = paper_values(name)
-    assert "**Paper scale:**" in result_for(config.load(values)).describe("paper")
+    assert "**Paper scale:**" in result_for(experiments.config(values)).describe("paper")
     for path, value in ITERATIVE_CHANGES:
-        page = result_for(config.load(changed(values, path, value))).describe("paper")
+        page = result_for(experiments.config(changed(values, path, value))).describe("paper")
         assert "Paper scale" not in page, path
-    embedded = result_for(config.load(values), {**DATA, "fc": "mnist-embedded-5k"})
+    embedded = result_for(experiments.config(values), {**DATA, "fc": "mnist-embedded-5k"})
     assert "Paper scale" not in embedded.describe("paper")
 
 

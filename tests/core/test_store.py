@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from lt_core import config
+from lt_core import config, experiments
 from lt_core.papers import z19
 from lt_core.store import TIDY_COLUMNS, RunStore, pack_mask, unpack_mask
 
@@ -14,7 +14,7 @@ from lt_core.store import TIDY_COLUMNS, RunStore, pack_mask, unpack_mask
 def test_run_key_is_pinned():
     # The key of a known run config. If this changes, every stored result is orphaned:
     # bump config.SCHEMA_VERSION deliberately instead.
-    exp = config.load("params/tiny/01_mask_criteria.yaml")
+    exp = experiments.config("params/tiny/01_mask_criteria.yaml")
     cfg = z19.experiment.run_config(exp, "fc", "mnist-embedded-5k", config.Arm("large_final"), 0)
     assert config.content_hash(cfg) == (
         "7edbc2b2f0fc264589e980a5c6fbdc66da83127788d3318602af8e88cbc12567")
@@ -74,9 +74,9 @@ def test_a_store_of_round_files_is_read_as_it_is(tmp_path):
 
 SCRIPT = """
 import sys
-from lt_core import config
+from lt_core import config, experiments
 from lt_core.papers import z19
-exp = config.load({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"levels": 8,
+exp = experiments.config({"train": {"iterations": 60, "eval_every": 30}, "pruning": {"levels": 8,
     "arms": [{"criterion": "large_final"}, {"criterion": "random"}]}, "seeds": [0],
     "store": sys.argv[1]})
 z19.experiment.run_iterative(exp, progress=False)
@@ -120,7 +120,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 import torch
-from lt_core import config, engine, store
+from lt_core import config, engine, experiments, store
 from lt_core.papers import z19
 root, role = Path(sys.argv[1]), sys.argv[2]
 trained = 0
@@ -147,7 +147,7 @@ if role == "second":
         Path(f"{root}.prepared").touch()
         return key
     store.RunStore.prepare = announcing
-exp = config.load({"train": {"iterations": 20, "eval_every": 10}, "seeds": [0],
+exp = experiments.config({"train": {"iterations": 20, "eval_every": 10}, "seeds": [0],
                    "pruning": {"levels": 1, "arms": [{"criterion": "large_final"},
                                                      {"criterion": "random"}]},
                    "store": str(root)})
@@ -203,7 +203,7 @@ def test_a_store_that_cannot_be_written_fails_before_any_training(tmp_path, monk
     params = tmp_path / "p.yaml"
     params.write_text(f"train: {{iterations: 10, eval_every: 10}}\npruning: {{levels: 1}}\n"
                       f"store: {tmp_path / 'runs'}\n")
-    exp = config.load(params)
+    exp = experiments.config(params)
     for arm in exp.pruning.arms:  # registered by an earlier process, no level finished yet
         RunStore(exp.store).prepare(z19.experiment.run_config(exp, "fc", "mnist-embedded-5k", arm, 0))
 

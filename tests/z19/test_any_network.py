@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from lt_core import config, models
+from lt_core import experiments, models
 from lt_core.config import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,11 +59,11 @@ def test_a_users_module_prunes_every_conv_and_linear_weight_from_its_own_init(us
 
 def test_the_protocol_needs_what_z19_cannot_supply():
     with pytest.raises(ConfigError, match="unknown network 'resnet50'"):
-        config.load({**TINY, "models": ["resnet50"]})
+        experiments.config({**TINY, "models": ["resnet50"]})
     with pytest.raises(ConfigError, match="resnet20 has no Z19 settings; set train.lr"):
-        config.load({**TINY, "models": ["resnet20"], "train": {"iterations": 6}})
+        experiments.config({**TINY, "models": ["resnet20"], "train": {"iterations": 6}})
     with pytest.raises(ConfigError, match="data.dataset: set the dataset mynets:SmallNet"):
-        config.load({**TINY, "models": ["mynets:SmallNet"], "data": {}})
+        experiments.config({**TINY, "models": ["mynets:SmallNet"], "data": {}})
 
 
 def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_net, tmp_path):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lt_core import config, models
+from lt_core import config, experiments, models
 from lt_core.papers import z19
 from lt_core.store import unpack_mask
 
@@ -21,7 +21,7 @@ ARMS = [
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    exp = config.load({"train": {"iterations": 30, "eval_every": 15}, "seeds": [0],
+    exp = experiments.config({"train": {"iterations": 30, "eval_every": 15}, "seeds": [0],
                        "pruning": {"levels": 3, "arms": ARMS},
                        "store": str(tmp_path_factory.mktemp("runs"))})
     return z19.experiment.run_iterative(exp, progress=False)
@@ -101,7 +101,7 @@ store: {tmp_path / "runs"}
     assert sorted(ln for ln in err if ln.startswith("FAILED")) == [
         f"FAILED fc {arm} seed {s}: diverged in level 0 at iteration 10"
         for arm in ("large_final", "random") for s in (0, 1)]
-    result = z19.experiment.run_iterative(config.load(params), progress=False)
+    result = z19.experiment.run_iterative(experiments.config(params), progress=False)
     s = result.summary
     assert len(s) == 4 and s["failed"].all() and s["test_acc_at_early_stop"].isna().all()
     assert s["early_stop_iteration"].isna().all() and s["level"].eq(0).all()  # pruning stopped

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ... import config as config_mod
 from ...config import ConfigError, Executor, RayOptions, Train
@@ -113,6 +113,9 @@ def _default_train() -> Train:  # paper_specs.md 5.1; the learning rate is H21's
 
 @dataclass(frozen=True)
 class Decoupling:
+    """H21's experiment: studies of H_find x H_eval on one network (paper_specs.md Notebook 5)."""
+
+    KIND: ClassVar[str] = "h21_decoupling"  # its name in params files and the registry
     model: Literal["lenet_300_100", "resnet20", "vgg16", "resnet18"] = "resnet20"
     width: int | None = None  # first-stage width (ResNet-20: 16)
     data: H21Data = field(default_factory=H21Data)

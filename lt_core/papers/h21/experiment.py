@@ -14,7 +14,8 @@ import pandas as pd
 
 from ... import data as data_mod
 from ... import departures as departures_mod
-from ... import engine, executor, loop, models, scales, schedule, verdicts
+from ... import engine, executor, loop, models, schedule, verdicts
+from ...departures import PAPER_PARAMS
 from ...loop import failure_note
 from ...store import RunStore, unpack_mask
 from . import analysis
@@ -313,7 +314,7 @@ def departures(cfg: Decoupling, data: loop.DataInfo, a9: bool = False
 @functools.cache
 def paper_config() -> Decoupling:
     """H21's experiment at the papers' settings: ``params/paper/05_decoupling.yaml``."""
-    return load(str(scales.PARAMS / "paper" / "05_decoupling.yaml"))
+    return load(str(PAPER_PARAMS / "05_decoupling.yaml"))
 
 
 def stand_in_note(cfg: Decoupling) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ... import data as data_mod
 from ...config import (
@@ -95,6 +95,8 @@ class Overlap:
 @dataclass(frozen=True)
 class Layerwise:
     """The L23 experiment: importance measures x seeds per network, and section 5."""
+
+    KIND: ClassVar[str] = "l23_layerwise"  # its name in params files and the registry
 
     models: list[L23Model] = field(default_factory=lambda: ["lenet_300_100"])
     data: Data = field(default_factory=Data)  # root (dataset: the network's, PAPER)
@@ -193,9 +195,9 @@ TABLE1_LAYERS = {"Conv1": "conv1.weight", "Downsample1": "layer2.0.downsample.0.
 def paper_config() -> Layerwise:
     """L23's experiment at the paper's settings: ``params/paper/06_layerwise.yaml``."""
     from ...config import load
-    from ...scales import PARAMS
+    from ...departures import PAPER_PARAMS
 
-    return load(str(PARAMS / "paper" / "06_layerwise.yaml"), Layerwise)
+    return load(str(PAPER_PARAMS / "06_layerwise.yaml"), Layerwise)
 
 
 def _length(train: Train) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pandas as pd
 import torch
@@ -69,6 +69,8 @@ class Pruning:
 @dataclass(frozen=True)
 class Experiment:
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
+
+    KIND: ClassVar[str] = "z19_iterative"  # its name in params files and the registry
 
     # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16) or a user's
     # nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have no
@@ -172,6 +174,8 @@ class Learned:
 @dataclass(frozen=True)
 class Supermasks:
     """Z19 §5: heuristic supermasks from the dense run, and learned supermasks."""
+
+    KIND: ClassVar[str] = "z19_supermasks"  # its name in params files and the registry
 
     models: list[ModelName] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)

@@ -11,16 +11,14 @@ from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks
 
 @cache
 def paper_configs() -> dict[str, Experiment | Supermasks]:
-    """The paper-scale params files, by notebook name, loaded as configs."""
-    from ...experiments import kind_of
-
+    """Z19's paper-scale params files, by notebook name, loaded as configs (each names its
+    experiment)."""
+    classes = {cls.KIND: cls for cls in (Experiment, Supermasks)}
     out = {}
     for path in sorted(PAPER_PARAMS.glob("[0-9][0-9]_*.yaml")):
         values = read_yaml(path)
-        if kind_of(values) == "z19_supermasks":
-            out[path.stem] = load(values, Supermasks)
-        elif kind_of(values) == "z19_iterative":
-            out[path.stem] = load(values, Experiment)
+        if values.get("experiment") in classes:
+            out[path.stem] = load(values, classes[values["experiment"]])
     return out
 
 
