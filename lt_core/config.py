@@ -193,6 +193,22 @@ class RayOptions:
 Executor = Literal["local", "ray"]  # where populations train (lt_core.executor)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """Where an experiment trains and keeps its runs: every experiment config's last fields,
+    never part of a run's key."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    store: str = "runs"  # run-store root
+    executor: Executor = "local"  # where populations train (lt_core.executor)
+    ray: RayOptions = field(default_factory=RayOptions)
+
+    def __post_init__(self) -> None:
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N "
+                              f"(got {quote(self.device)})")
+
+
 def _positive(obj: Any, *names: str) -> None:
     section = type(obj).__name__.lower()
     for name in names:
@@ -208,7 +224,8 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     """Build dataclass ``cls`` from a plain dict, checking every field's name and type."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'params'} must be a mapping (got {type(data).__name__})")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    # the experiment's own fields first, then the shared ones (Runtime's, keyword-only)
+    fields = {f.name: f for f in sorted(dataclasses.fields(cls), key=lambda f: f.kw_only)}
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from ... import config as config_mod
-from ...config import ConfigError, Executor, RayOptions, Train
+from ...config import ConfigError, Runtime, Train
 from ...data import CHANNELS, normalize_problem
 
 Vary = Literal["lr", "batch_size", "weight_decay", "stop_epoch"]
@@ -112,7 +112,7 @@ def _default_train() -> Train:  # paper_specs.md 5.1; the learning rate is H21's
 
 
 @dataclass(frozen=True)
-class Decoupling:
+class Decoupling(Runtime):
     """H21's experiment: studies of H_find x H_eval on one network (paper_specs.md Notebook 5)."""
 
     KIND: ClassVar[str] = "h21_decoupling"  # its name in params files and the registry
@@ -129,15 +129,12 @@ class Decoupling:
     constrained: list[Constrained] = field(default_factory=list)
     lpr_levels: list[int] = field(default_factory=lambda: [5, 10])  # Fig 6 and 8
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    device: str = "auto"
-    store: str = "runs"
-    executor: Executor = "local"  # where populations train (lt_core.executor)
-    ray: RayOptions = field(default_factory=RayOptions)
     # Fig A9: the same experiment for another network and dataset (H21: ResNet-18 on Tiny
     # ImageNet); it runs on this one's device and store
     a9: Decoupling | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.train.lr is None or (self.train.iterations is None and self.train.epochs is None):
             raise ConfigError("train: set lr and the length (epochs or iterations)")
         if self.levels < 0:

@@ -12,9 +12,8 @@ from ...config import (
     Arm,
     ConfigError,
     Data,
-    Executor,
     L23Measure,
-    RayOptions,
+    Runtime,
     Train,
     from_dict,
     key_dict,
@@ -93,7 +92,7 @@ class Overlap:
 
 
 @dataclass(frozen=True)
-class Layerwise:
+class Layerwise(Runtime):
     """The L23 experiment: importance measures x seeds per network, and section 5."""
 
     KIND: ClassVar[str] = "l23_layerwise"  # its name in params files and the registry
@@ -108,12 +107,9 @@ class Layerwise:
     measures: list[L23Measure] = field(default_factory=lambda: list(MEASURES))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     overlap: Overlap = field(default_factory=Overlap)
-    device: str = "auto"
-    store: str = "runs"
-    executor: Executor = "local"  # where populations train (lt_core.executor)
-    ray: RayOptions = field(default_factory=RayOptions)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("models", "measures", "seeds"):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):
@@ -122,8 +118,6 @@ class Layerwise:
             raise ConfigError(f"levels must be >= 0 (got {self.levels})")
         if self.rewind_iteration is not None and self.rewind_iteration < 0:
             raise ConfigError(f"rewind_iteration must be >= 0 (got {self.rewind_iteration})")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N (got {self.device!r})")
         for model in self.models:
             s = self.setting(model)  # the train overrides make a valid Train for every network
             if data_mod.normalize_problem(s.normalize, s.dataset, data_mod.CHANNELS[s.dataset]):

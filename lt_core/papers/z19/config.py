@@ -19,8 +19,7 @@ from ...config import (
     ConfigError,
     Criterion,
     Data,
-    Executor,
-    RayOptions,
+    Runtime,
     Train,
     Z19Criterion,
     _positive,
@@ -67,7 +66,7 @@ class Pruning:
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(Runtime):
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
 
     KIND: ClassVar[str] = "z19_iterative"  # its name in params files and the registry
@@ -80,12 +79,9 @@ class Experiment:
     train: Train = field(default_factory=Train)
     pruning: Pruning = field(default_factory=Pruning)
     seeds: list[int] = field(default_factory=lambda: [0])
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    store: str = "runs"  # run-store root
-    executor: Executor = "local"
-    ray: RayOptions = field(default_factory=RayOptions)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.models or len(set(self.models)) != len(self.models):
             raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
         from ...models import MODELS, is_user_module
@@ -105,9 +101,6 @@ class Experiment:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be distinct (got {quote(self.seeds)})")
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"device must be one of auto, cpu, cuda, cuda:N "
-                              f"(got {quote(self.device)})")
 
 
     def train_for(self, model: str) -> Train:
@@ -172,7 +165,7 @@ class Learned:
 
 
 @dataclass(frozen=True)
-class Supermasks:
+class Supermasks(Runtime):
     """Z19 §5: heuristic supermasks from the dense run, and learned supermasks."""
 
     KIND: ClassVar[str] = "z19_supermasks"  # its name in params files and the registry
@@ -184,12 +177,9 @@ class Supermasks:
     max_power: int = 24  # one-shot prune powers 0..max_power
     learned: Learned = field(default_factory=Learned)
     seeds: list[int] = field(default_factory=lambda: [0])
-    device: str = "auto"
-    store: str = "runs"
-    executor: Executor = "local"
-    ray: RayOptions = field(default_factory=RayOptions)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_power < 0:
             raise ConfigError(f"max_power must be >= 0 (got {self.max_power})")
         Experiment(models=self.models, seeds=self.seeds, device=self.device)  # same checks
