@@ -134,6 +134,20 @@ class Train:
                               f"training examples of {data_name}; lower it")
 
 
+
+def _override(cls: type) -> type:
+    """``cls`` with every field optional: a section that replaces only the fields it gives
+    (None: keep the value it would replace), each checked with its type as in ``cls``."""
+    fields = [(f.name, f"{f.type} | None", field(default=None)) for f in dataclasses.fields(cls)]
+    part = dataclasses.make_dataclass(f"{cls.__name__}Override", fields, frozen=True)
+    part.__module__ = cls.__module__  # its field types are this module's names
+    part.__doc__ = f"Fields of ``{cls.__name__}`` that replace a paper's settings."
+    return part
+
+
+TrainOverride = _override(Train)  # e.g. L23's `train:`, over each network's paper settings
+
+
 @dataclass(frozen=True)
 class Arm:
     """One line of a figure: a pruning rule (a criterion scoring every weight, and how the

@@ -15,6 +15,7 @@ from ...config import (
     L23Measure,
     Runtime,
     Train,
+    TrainOverride,
     from_dict,
     key_dict,
 )
@@ -100,7 +101,7 @@ class Layerwise(Runtime):
     models: list[L23Model] = field(default_factory=lambda: ["lenet_300_100"])
     data: Data = field(default_factory=Data)  # root (dataset: the network's, PAPER)
     # Fields of config.Train that replace L23's settings for every network (e.g. epochs).
-    train: dict = field(default_factory=dict)
+    train: TrainOverride = field(default_factory=TrainOverride)
     levels: int | None = None  # None: the paper's per network
     rewind_iteration: int | None = None  # None: the paper's per network
     ignore_output_layer: bool | None = None  # None: the paper's per network (Setting)
@@ -145,10 +146,11 @@ class Layerwise(Runtime):
     def setting(self, model: str) -> Setting:
         """The network's L23 setting with this experiment's replacements."""
         p = PAPER[model]
+        given = {k: v for k, v in dataclasses.asdict(self.train).items() if v is not None}
         values = dataclasses.asdict(p.train)
-        if "iterations" in self.train:  # a length in iterations replaces the paper's epochs
+        if "iterations" in given:  # a length in iterations replaces the paper's epochs
             values["epochs"] = None
-        train = from_dict(Train, {**values, **self.train}, "train")
+        train = from_dict(Train, {**values, **given}, "train")
         return dataclasses.replace(
             p, dataset=self.data.dataset or p.dataset, train=train,
             levels=p.levels if self.levels is None else self.levels,
