@@ -107,6 +107,4 @@ tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
 # state is rendered in advance, so the controls work in the static page.
 
 # %%
-from lt_core import widgets  # noqa: E402
-
-widgets.explorer(result, model=result.experiment.models[0])
+z19.figures.explorer(result, model=result.experiment.models[0])

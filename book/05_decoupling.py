@@ -8,7 +8,7 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables, widgets
+from lt_core import banner, experiments, tables
 from lt_core.papers import h21
 
 result = experiments.run(params, progress=False)
@@ -145,10 +145,10 @@ display(Markdown(result.describe_claims(["Q7"], scale)))
 # Pick the learning rate that found the mask and a level: the LPR of every layer (mean over
 # seeds, one std) next to a global random mask's, which prunes every layer alike. Every state
 # is rendered in advance, so the controls work in the static page; in live Jupyter
-# `widgets.interactive_lpr_explorer` renders on demand.
+# `h21.figures.interactive_lpr_explorer` renders on demand.
 
 # %%
-widgets.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
+h21.figures.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
 
 # %% [markdown]
 # ## Figure 7: the LPR carries the effect

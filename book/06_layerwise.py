@@ -163,6 +163,4 @@ tables.legend_of(l23.claims.claim_words(l23_claims, scale, settled))
 # state is rendered in advance, so the controls work in the static page.
 
 # %%
-from lt_core import widgets  # noqa: E402
-
-widgets.overlap_explorer(result)
+l23.figures.overlap_explorer(result)

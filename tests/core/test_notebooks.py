@@ -288,7 +288,7 @@ def test_built_book_in_headless_chromium(built):
 
 def test_mask_explorer_page_size_bound(built):
     """Every explorer state is kept (one image each) and notebook 01's page at quick scale
-    (11 arms x 3 layers x 5 of its 9 levels: widgets.MAX_LEVELS) stays under 1.5 MB: projected
+    (11 arms x 3 layers x 5 of its 9 levels: z19.figures.MAX_LEVELS) stays under 1.5 MB: projected
     from this tiny page, whose other parts (text, figures, the widgets' controls and stacks)
     do not grow with the number of levels."""
     page = built / "01_mask_criteria.html"

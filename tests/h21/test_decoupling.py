@@ -12,7 +12,7 @@ import torch
 from conftest import h21_accuracy
 from torch import nn
 
-from lt_core import config, loop, models, widgets
+from lt_core import config, loop, models
 from lt_core.config import ConfigError
 from lt_core.papers import h21
 from lt_core.store import RunStore, unpack_mask
@@ -307,7 +307,7 @@ def test_every_figure_draws_its_lines_and_the_claims_and_the_lpr_explorer(result
     assert set(claims["id"]) >= {f"Q{i}" for i in range(1, 15) if i != 15} | {"Q16"}
     contradicted = claims[claims["claim"].str.startswith("LR_find and the early")]["verdict"]
     assert contradicted.item().why == "the captions contradict each other"
-    explorer = widgets.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
+    explorer = h21.figures.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
     per_find = explorer.children[-1].children
     assert len(per_find) == 2 and len(per_find[0].children) == 3  # levels 0..2 (0 blank)
     assert per_find[0].children[1].value and not per_find[0].children[0].value

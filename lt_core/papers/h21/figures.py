@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
+import ipywidgets as W
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ...plots import (
     LINESTYLES,
@@ -19,6 +23,7 @@ from ...plots import (
     series_styles,
     titled,
 )
+from ...widgets import compact_png, linked_stacks
 from . import analysis
 
 H21_AXIS = "fraction of weights pruned"
@@ -304,3 +309,80 @@ def h21_constrained(curves: pd.DataFrame, constrained: list, title: str = "") ->
         ax.set_ylabel("test accuracy, %")
         ax.legend(loc="lower left")
     return titled(fig, title)
+
+
+# ----------------------------------------------------------------------------------------------
+# H21: the LPR explorer. Pick H_find and a level: the layerwise pruning ratio of every layer
+# (mean over seeds, with the std) next to a global random mask's (the level's overall
+# fraction pruned, in every layer). Built from ``analysis.lpr_means``.
+
+
+def render_lpr(part: pd.DataFrame, title: str, dpi: int = 90) -> bytes:
+    """One (H_find, level) state as lossless WebP bytes: a bar per layer by depth, LPR and
+    global random. 6.4 x (0.3 per layer + 1.5) inches at 90 dpi: under the column's 688 px,
+    so it shows at its natural size, text at 9-10 pt (11-12 px)."""
+    part = part.sort_values("depth")
+    y = np.arange(len(part))
+    fig = Figure(figsize=(6.4, 0.3 * len(part) + 1.5), dpi=dpi)
+    ax = fig.subplots()
+    ax.barh(y - 0.2, 100 * part["lpr"], height=0.4, xerr=100 * part["std"].fillna(0),
+            color="#0072B2", label="this mask")
+    ax.barh(y + 0.2, 100 * part["global_random"], height=0.4, color="#bbbbbb",
+            label="global random")
+    ax.set_yticks(y)
+    ax.set_yticklabels([n.replace(".weight", "") for n in part["layer"]], fontsize=9)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.invert_yaxis()  # input layer on top
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("layerwise pruning ratio, %", fontsize=10)
+    ax.legend(fontsize=9, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return compact_png(buf.getvalue())
+
+
+def _lpr_title(what: str, find, level: int, part: pd.DataFrame) -> str:
+    value = "full" if pd.isna(find) else f"{find:g}"
+    return (f"{what}_find = {value}, level {level} "
+            f"({100 * part['global_random'].mean():.1f}% of the weights pruned)")
+
+
+def lpr_explorer(means: pd.DataFrame, what: str = "LR") -> W.Widget:
+    """Controls and precomputed images (every H_find x level), switched in the browser
+    without a kernel, as the mask explorer."""
+    finds = sorted(means["find"].unique(), key=lambda v: float("inf") if pd.isna(v) else v)
+    levels = sorted(means["level"].unique())
+    find = W.Dropdown(options=[f"{what}_find {'full' if pd.isna(f) else f'{f:g}'}"
+                               for f in finds], index=0, description="mask")
+    level = W.IntSlider(min=int(levels[0]), max=int(levels[-1]), value=int(levels[0]),
+                        description="level", continuous_update=True)
+
+    def image(f, lv: int) -> W.Image:
+        part = analysis.select(means, level=lv, find=f)
+        png = render_lpr(part, _lpr_title(what, f, lv, part)) if len(part) else b""
+        return W.Image(value=png, format="webp")
+
+    # index = level (jslink copies the slider's value as it is)
+    top = linked_stacks([[image(f, lv) for lv in range(int(levels[-1]) + 1)] for f in finds],
+                        [find, level])
+    note = W.HTML(f"<small>Mean over seeds (bars: one std). Grey: a global random mask prunes "
+                  f"every layer alike. Levels {levels[0]}..{levels[-1]}.</small>")
+    return W.VBox([W.HBox([find, level]), note, top])
+
+
+def interactive_lpr_explorer(means: pd.DataFrame, what: str = "LR"):
+    """Live-Jupyter version: renders on demand through ``interact``."""
+    finds = sorted(means["find"].unique(), key=lambda v: float("inf") if pd.isna(v) else v)
+    levels = sorted(means["level"].unique())
+
+    def show(find: float, level: int):
+        part = analysis.select(means, level=level, find=find)
+        return W.Image(value=render_lpr(part, _lpr_title(what, find, level, part)),
+                       format="webp")
+
+    return W.interactive(show, find=finds, level=W.IntSlider(
+        min=int(levels[0]), max=int(levels[-1]), value=int(levels[0])))
+
+

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import math
+
+import ipywidgets as W
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+import torch
+from ipywidgets.widgets.widget_string import HTMLStyle
 from matplotlib.lines import Line2D
+from PIL import Image
 
 from ...plots import (
     FONT,
@@ -21,6 +28,8 @@ from ...plots import (
     readable,
     series_styles,
 )
+from ...widgets import linked_stacks, mask_image
+from . import analysis
 
 
 def _measure_styles(measures) -> dict:
@@ -253,3 +262,132 @@ def l23_reinit(frame: pd.DataFrame) -> plt.Figure:
     ax.set_title("observed / expected - 1, per layer")
     readable(fig, ax, "Partial re-initialisation: the overlap's connections kept")
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# L23: the overlap explorer (book/06_layerwise.py)
+
+
+def overlap_states(result, model: str, seed: int) -> dict:
+    """Per (pair of measures, level both trained: 0, 1, ...): their tickets and overlap
+    table (level 0's tickets are the dense network)."""
+    from itertools import combinations
+
+    from .experiment import ticket
+
+    t = result.ticket_levels()
+    t = t[(t["model"] == model) & (t["seed"] == seed)]
+    tickets = {(r.measure, r.level): ticket(result.store, r.run, r.level) for r in t.itertuples()}
+    out = {}
+    for a, b in combinations(list(dict.fromkeys(t["measure"])), 2):
+        for level in sorted({lv for m, lv in tickets if m == a} & {lv for m, lv in tickets
+                                                                    if m == b}):
+            pair = {a: tickets[(a, level)], b: tickets[(b, level)]}
+            out[(f"{a} vs {b}", level)] = {"a": a, "b": b, "tickets": pair,
+                                           "table": analysis.overlap(pair)}
+    return out
+
+
+def _first_layer_view(mask: torch.Tensor) -> tuple[np.ndarray, str]:
+    """What to draw of a first layer's mask: for a linear layer on square images (784 inputs:
+    28 x 28), the fraction of units that keep each input pixel; otherwise the mask itself,
+    one row per output unit (conv kernels flattened)."""
+    side = math.isqrt(mask.shape[1]) if mask.dim() == 2 else 0
+    if side * side == mask.shape[1] and side > 8:
+        return mask.mean(0).view(side, side).numpy(), "fraction of units keeping each pixel"
+    return mask_image(mask), "mask, one row per output unit (1 = kept)"
+
+
+# The maps' colour scale (matplotlib's viridis): 0 at the first stop, the state's largest
+# value at the last. Stored as a palette PNG at the map's own resolution (a 28 x 28 map is
+# under 1 KB) and enlarged by the browser without smoothing (``MAP_CSS``).
+MAP_PX = 196
+MAP_CSS = ("<style>img.lt-map {image-rendering: pixelated; image-rendering: crisp-edges; "
+           "border: 1px solid #ccc} .lt-caption {font-size: 12px; line-height: 1.3; "
+           "white-space: normal; overflow-wrap: anywhere}</style>")
+
+
+def _viridis_stops(n: int = 9) -> list[str]:
+    from matplotlib.colors import to_hex
+
+    cmap = plt.get_cmap("viridis")
+    return [to_hex(cmap(i / (n - 1))) for i in range(n)]
+
+
+def _png(img: np.ndarray, vmax: float = 1.0) -> bytes:
+    """A map as a small palette PNG at its own resolution: viridis from 0 to ``vmax``."""
+    levels = np.clip(np.round(255 * img / max(vmax, 1e-12)), 0, 255).astype(np.uint8)
+    image = Image.fromarray(levels, mode="L").convert("P")
+    lut = (255 * plt.get_cmap("viridis")(np.arange(256) / 255)[:, :3]).astype(np.uint8)
+    image.putpalette(lut.ravel().tolist())
+    buf = io.BytesIO()
+    image.save(buf, format="png", optimize=True)
+    return buf.getvalue()
+
+
+def _colour_bar(vmax: float, what: str) -> str:
+    """The shared colour scale of a state's three maps, drawn by the browser (no image)."""
+    stops = ", ".join(_viridis_stops())
+    return (f"<div style='width: {3 * MAP_PX + 24}px; margin: 4px 0 8px 0'>"
+            f"<div style='height: 10px; background: linear-gradient(to right, {stops})'></div>"
+            f"<div style='display: flex; justify-content: space-between'><span>0</span>"
+            f"<span>{what}, one scale for the three maps</span>"
+            f"<span>{vmax:.3g}</span></div></div>")
+
+
+def overlap_view(state: dict, layout: W.Layout | None = None, style=None) -> W.HTML:
+    """One state as one HTML widget: the first layer under each measure and where both keep
+    it, three maps of equal size on one colour scale (small PNGs inline), and per layer the
+    % of the first measure's ticket that the second keeps too, next to chance."""
+    import base64
+
+    a, b = state["a"], state["b"]
+    first = next(iter(state["tickets"][a]))
+    ma, mb = state["tickets"][a][first], state["tickets"][b][first]
+    views = [(name, m, *_first_layer_view(m)) for name, m in ((a, ma), (b, mb),
+                                                               ("both", ma * mb))]
+    vmax = max(float(img.max()) for _, _, img, _ in views) or 1.0
+    panels = []
+    for name, m, img, _ in views:
+        h, w = img.shape
+        data = base64.b64encode(_png(img, vmax)).decode()
+        panels.append(
+            f"<div style='width: {MAP_PX}px; margin-right: 8px'><div style='height: 2.7em'>"
+            f"<b>{name}</b><br>keeps {100 * float(m.mean()):.1f}% of the layer</div>"
+            f"<img class='lt-map' alt='{name}' "
+            f"src='data:image/png;base64,{data}' width='{MAP_PX}' "
+            f"height='{max(1, round(MAP_PX * h / w))}'></div>")
+    t = state["table"]
+    rows = "".join(f"<tr><td>{r.layer}</td><td>{r.kept:,}</td><td>{r.pct_of_ticket:.1f}%</td>"
+                   f"<td>{r.chance_pct_of_ticket:.1f}%</td></tr>"
+                   for r in t[t["measure"] == a].itertuples())
+    table = (f"How much of <b>{a}</b>'s ticket <b>{b}</b> keeps too, per layer:"
+             f"<table style='font-size: 12px'><tr><th>layer</th><th>{a} keeps</th>"
+             f"<th>{b} keeps too</th><th>chance</th></tr>{rows}</table>")
+    return W.HTML(f"<div class='lt-caption'><div style='display: flex'>{''.join(panels)}"
+                  f"</div>{_colour_bar(vmax, views[0][3])}{table}</div>",
+                  **({"layout": layout} if layout is not None else {}),
+                  **({"style": style} if style is not None else {}))
+
+
+def overlap_explorer(result, model: str | None = None, seed: int | None = None) -> W.Widget:
+    """Pick two measures and a level: per-layer overlap and the first layer's masks side by
+    side. Every state is rendered in advance, so the controls work in the static book."""
+    model = model or result.config.overlap_model
+    seed = result.config.overlap.seed if seed is None else seed
+    table = overlap_states(result, model, seed)
+    pairs = list(dict.fromkeys(k[0] for k in table))
+    levels = sorted({k[1] for k in table})  # 0..L: the slider's value is the stack's index
+    pair = W.Dropdown(options=pairs, index=0, description="measures")
+    level = W.IntSlider(min=0, max=levels[-1], value=min(1, levels[-1]), description="level",
+                        continuous_update=True)
+    layout = W.Layout()  # one layout and one style model for every state
+    style = HTMLStyle()
+    top = linked_stacks([[overlap_view(table[(p, lv)], layout, style) if (p, lv) in table
+                          else W.HTML("", layout=layout, style=style)
+                          for lv in levels] for p in pairs], [pair, level], layout)
+    first = next(iter(next(iter(table.values()))["tickets"].values()))
+    note = W.HTML(f"{MAP_CSS}<div class='lt-caption'>{model}, seed {seed}, first layer "
+                  f"{next(iter(first))}; the slider picks the level whose ticket (the mask "
+                  "that level trained with) is shown; level 0 is dense.</div>")
+    return W.VBox([pair, level, note, top])

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import pandas as pd
+import io
+from typing import TYPE_CHECKING
 
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from ... import masks as masks_mod
 from ... import stats
 from ...plots import (
     WIDTH,
@@ -13,6 +21,11 @@ from ...plots import (
     readable,
     series_styles,
 )
+from ...store import unpack_mask
+from ...widgets import compact_png, linked_stacks, mask_image, spread
+
+if TYPE_CHECKING:
+    from .experiment import Result
 
 PANELS = {  # metric -> (what it is, higher is better)
     "early_stop_iteration": ("early-stopping iteration", False),
@@ -148,3 +161,157 @@ def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
         ax.grid(True, which="both", alpha=0.3)
     readable(fig, axes[0][0], title)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# The mask explorer (Z19 Figures S1/S2 view): pick criterion, layer and level; see the mask.
+#
+# For each state one small figure: the layer's mask as an image (kept dark, pruned light; for
+# the 784-input layer the 28x28 map of how many hidden units keep each input pixel instead),
+# the (w_i, w_f) scatter of a fixed sample of weights coloured by kept/pruned, with the
+# criterion's decision boundary where it is a curve in that plane, and every layer's density
+# in the title, stored as lossless WebP (about 5 KB at 90 dpi); at most ``MAX_LEVELS`` levels
+# per arm and layer are pre-rendered, so that notebook 01's page at quick scale (11 arms x 3
+# layers x 5 of 9 levels) carries about 1.2 MB of them.
+
+# Criteria whose keep-score is an elementwise function of (w_i, w_f): the boundary is the
+# contour score = the lowest kept score. Rank-based and random criteria have no such curve.
+ELEMENTWISE = {"large_final", "small_final", "large_init", "small_init", "magnitude_increase",
+               "movement", "large_final_same_sign", "large_final_diff_sign"}
+
+
+
+
+
+def states(result: Result, model: str, seed: int) -> dict:
+    """Everything the explorer shows, per (criterion label, layer, level) of one seed."""
+    runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
+    out = {}
+    for _, run in runs.iterrows():
+        for rnd in result.store.levels(run["key"]):
+            rec = result.record(run["key"], rnd)
+            new = {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+            density = {n: float(m.mean()) for n, m in new.items()}
+            for layer, mask in new.items():
+                out[(run["label"], layer, rnd)] = {
+                    "criterion": run["criterion"], "mask": mask, "density": density,
+                    "sample": rec.get("sample", {}).get(layer),
+                    "percent_remaining": 100.0 * masks_mod.density(new)}
+    return out
+
+
+SCATTER_POINTS = 1000
+MAX_LEVELS = 5  # levels pre-rendered per arm and layer: the first, the last, evenly between
+DPI = 90  # 7 x 3.1 inches: 630 x 279 px, under the column's 688, text 9-11 pt (11-14 px)
+
+
+def render(state: dict, layer: str, title: str, dpi: int = DPI) -> bytes:
+    """One state's figure as (lossless) WebP bytes."""
+    mask = state["mask"]
+    density = ", ".join(f"{n.split('.')[0]} {100 * d:.0f}%" for n, d in state["density"].items())
+    # A Figure of its own, not pyplot's: nothing here touches the notebook's figures.
+    fig = Figure(figsize=(7.0, 3.1), dpi=dpi)
+    axes = fig.subplots(1, 2)
+    ax = axes[0]
+    if layer.startswith("fc1") and mask.shape[1] == 784:  # inputs are pixels
+        image = ax.imshow(mask.sum(0).view(28, 28).numpy(), cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ax.set_title("hidden units keeping each pixel")
+        ax.axis("off")
+    else:
+        ax.imshow(mask_image(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto",
+                  interpolation="nearest")
+        ax.set_title(f"{layer} mask (dark = kept)")
+        ax.set_xlabel("input unit")
+        ax.set_ylabel("output unit")
+    _scatter(axes[1], state)
+    fig.suptitle(f"{title}\nkept: {density} ({state['percent_remaining']:.1f}% overall)",
+                 fontsize=11)
+    for ax in fig.axes:
+        ax.title.set_fontsize(11)
+        ax.xaxis.label.set_fontsize(10)
+        ax.yaxis.label.set_fontsize(10)
+        ax.tick_params(labelsize=9)
+    # Crisp (not antialiased) text and lines: in 16 colours they compress several times better.
+    for artist in fig.findobj(lambda a: hasattr(a, "set_antialiased")):
+        artist.set_antialiased(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return compact_png(buf.getvalue())
+
+
+
+
+def _scatter(ax: plt.Axes, state: dict) -> None:
+    s = state["sample"]
+    ax.set_title("(w_i, w_f) sample; orange = pruned")
+    if s is None:
+        ax.text(0.5, 0.5, "no weight sample stored\nfor this run", ha="center", va="center")
+        return
+    n = SCATTER_POINTS  # of the stored sample (a random subset: its first n are one too)
+    wi, wf, kept = s["w_i"][:n].numpy(), s["w_f"][:n].numpy(), s["kept"][:n].numpy()
+    ax.scatter(wi[kept], wf[kept], s=1.5, color="#4c72b0", label="kept", lw=0)
+    ax.scatter(wi[~kept], wf[~kept], s=1.5, color="#dd8452", label="pruned", lw=0)
+    ax.set_xlabel("w_i (level start)")
+    ax.set_ylabel("w_f (level end)")
+    criterion = state["criterion"]
+    if criterion in ELEMENTWISE and kept.any() and (~kept).any():
+        lim = float(max(np.abs(wi).max(), np.abs(wf).max()))
+        gx, gy = np.meshgrid(np.linspace(-lim, lim, 200), np.linspace(-lim, lim, 200))
+        score = masks_mod.score(criterion, torch.from_numpy(gx), torch.from_numpy(gy),
+                                torch.ones(gx.shape)).numpy()
+        all_kept = s["kept"]  # the boundary from the whole sample, not just the points drawn
+        kept_scores = masks_mod.score(criterion, s["w_i"], s["w_f"],
+                                      torch.ones(len(all_kept)))[all_kept]
+        level = float(kept_scores.min())
+        if score.min() < level < score.max():
+            ax.contour(gx, gy, score, levels=[level], colors="black", linewidths=0.8)
+
+
+def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Widget:
+    """Controls and precomputed images, switched in the browser without a kernel."""
+    seed = int(result.runs["seed"].min()) if seed is None else seed
+    table = states(result, model, seed)
+    labels = list(dict.fromkeys(k[0] for k in table))
+    layers = list(dict.fromkeys(k[1] for k in table))
+    levels = spread(sorted({k[2] for k in table}), MAX_LEVELS)
+    # jslink syncs plain traits: a Dropdown's or SelectionSlider's "index", not its "value".
+    criterion = W.Dropdown(options=labels, index=0, description="arm")
+    layer = W.Dropdown(options=layers, index=0, description="layer")
+    rnd = W.SelectionSlider(options=[str(r) for r in levels], index=0, description="level",
+                            continuous_update=True)
+    shared = W.Layout()  # one layout model for every image and stack, not one each
+
+    def image(lab: str, name: str, r: int) -> W.Image:
+        state = table.get((lab, name, r))
+        value = render(state, name, f"{lab}: mask chosen after level {r}, seed {seed}") \
+            if state else b""
+        return W.Image(value=value, format="webp", layout=shared)
+
+    top = linked_stacks([[[image(lab, name, r) for r in levels] for name in layers]
+                         for lab in labels], [criterion, layer, rnd], shared)
+    note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through levels "
+                  f"{', '.join(map(str, levels))} (the mask chosen at the end of each).</small>")
+    return W.VBox([W.HBox([criterion, layer]), rnd, note, top])
+
+
+
+
+def interactive_explorer(result: Result, model: str = "fc", seed: int | None = None):
+    """Live-Jupyter version: renders on demand through ``interact``."""
+    seed = int(result.runs["seed"].min()) if seed is None else seed
+    table = states(result, model, seed)
+    labels = sorted({k[0] for k in table})
+    layers = sorted({k[1] for k in table})
+    levels = sorted({k[2] for k in table})
+
+    def show(arm: str, layer: str, rnd: int):
+        state = table[(arm, layer, rnd)]
+        return W.Image(value=render(state, layer, f"{arm}: after level {rnd}"), format="webp")
+
+    return W.interactive(show, arm=labels, layer=layers,
+                         rnd=W.IntSlider(min=levels[0], max=levels[-1], value=levels[0]))
+
+
+
