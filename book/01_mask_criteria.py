@@ -8,7 +8,7 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables
+from lt_core import banner, experiments
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
@@ -42,7 +42,7 @@ display(Markdown(result.describe(scale)))
 # (§S6.2), with Z19's lengths read as epochs (notebook 04).
 
 # %%
-tables.table_s1(z19.config.table_s1())
+z19.tables.table_s1(z19.config.table_s1())
 
 # %% [markdown]
 # ## Test accuracy at the sparsest level reached
@@ -51,7 +51,7 @@ tables.table_s1(z19.config.table_s1())
 # evaluation with the lowest validation loss), in %.
 
 # %%
-tables.final_accuracy(result.final_level_accuracy())
+z19.tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 1: early-stopping iteration and test accuracy vs weights remaining
@@ -72,7 +72,7 @@ fig = z19.figures.levels(figure1, stars=pair,
                    title=f"Mask criteria on {result.data_names}, {scale}")
 
 # %%
-tables.stars(figure1, pair)
+z19.tables.stars(figure1, pair)
 
 # %% [markdown]
 # ## Figure S5 (NeurIPS supplement): tickets of the sign criteria
@@ -94,7 +94,7 @@ fig = z19.figures.levels(summary[summary["line"].isin(["large_final", *S5])],
 # paired t-test at 5%); "A ≈ B" when the mean difference is within 1 percentage point.
 
 # %%
-tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
+z19.tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
 
 # %% [markdown]
 # ## Mask explorer

@@ -8,7 +8,7 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables
+from lt_core import banner, experiments
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
@@ -37,7 +37,7 @@ display(Markdown(result.describe(scale)))
 # Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-tables.final_accuracy(result.final_level_accuracy())
+z19.tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 2: early-stopping iteration and test accuracy vs weights remaining
@@ -54,7 +54,7 @@ fig = z19.figures.levels(result.summary, stars=pair,
                    title=f"Mask-1 actions on {result.data_names}, {scale}")
 
 # %%
-tables.stars(result.summary, pair)
+z19.tables.stars(result.summary, pair)
 
 # %% [markdown]
 # ## What this run shows
@@ -65,4 +65,4 @@ tables.stars(result.summary, pair)
 # t-test at 5%).
 
 # %%
-tables.claims(z19.claims.table(result, "02_mask1_actions", scale))
+z19.tables.claims(z19.claims.table(result, "02_mask1_actions", scale))

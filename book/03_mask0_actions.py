@@ -8,7 +8,7 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables
+from lt_core import banner, experiments
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
@@ -38,7 +38,7 @@ display(Markdown(result.describe(scale)))
 # Mean, min and max over seeds of the test accuracy at early stopping, in %.
 
 # %%
-tables.final_accuracy(result.final_level_accuracy())
+z19.tables.final_accuracy(result.final_level_accuracy())
 
 # %% [markdown]
 # ## Figure 3: early-stopping iteration and test accuracy vs weights remaining
@@ -59,4 +59,4 @@ fig = z19.figures.levels(result.summary, dense_baseline=True,
 # one-sided paired t-test at 5%).
 
 # %%
-tables.claims(z19.claims.table(result, "03_mask0_actions", scale))
+z19.tables.claims(z19.claims.table(result, "03_mask0_actions", scale))

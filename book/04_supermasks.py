@@ -10,7 +10,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, maskfile, tables
+from lt_core import banner, experiments, maskfile
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
@@ -52,7 +52,7 @@ display(Markdown(result.describe(scale)))
 # columns take the best prune power of `large_final_same_sign`; the learned column the best c.
 
 # %%
-tables.table_s2(result.claims())
+z19.tables.table_s2(result.claims())
 
 # %% [markdown]
 # ## Figure 4 / S8: untrained accuracy of every supermask vs weights remaining
@@ -76,7 +76,7 @@ fig = z19.figures.supermask_curves(heuristic, learned, dense.summary,
 # 1 - mean σ(m) (%), and of the iteration the accuracy was taken at.
 
 # %%
-tables.learned(learned)
+z19.tables.learned(learned)
 
 # %% [markdown]
 # ## Learned-mask accuracy against training length
@@ -102,7 +102,7 @@ fig = z19.figures.learned_length(
 
 # %%
 files = Path(cfg.store) / "supermask_files"
-tables.round_trip(maskfile.round_trip(heuristic, cfg.store, files,
+z19.tables.round_trip(maskfile.round_trip(heuristic, cfg.store, files,
                                       data_root=cfg.data.root))
 
 # %% [markdown]

@@ -8,7 +8,7 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables
+from lt_core import banner, experiments
 from lt_core.papers import h21
 
 result = experiments.run(params, progress=False)
@@ -111,7 +111,7 @@ fig = h21.figures.h21_figure(result, "fig3")
 # %%
 display(Markdown(result.describe_claims(["Q4"], scale)))
 best = h21.analysis.best_coupled_vs_decoupled(result.curves, "lr")
-tables.best_pairs(best, "LR")
+h21.tables.best_pairs(best, "LR")
 
 # %% [markdown]
 # ## Figure 6 / A17: H_find changes the layerwise pruning ratios
@@ -125,7 +125,7 @@ tables.best_pairs(best, "LR")
 # mask's, which prunes every layer alike:
 
 # %%
-tables.lpr(h21.analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels), "LR")
+h21.tables.lpr(h21.analysis.lpr_table(result.lpr, "lr", cfg.lpr_levels), "LR")
 
 # %%
 fig = h21.figures.h21_figure(result, "fig6", "lr")
@@ -248,4 +248,4 @@ fig = h21.figures.h21_figure(a9, "fig2", "lr")
 # named.
 
 # %%
-tables.h21_claims(result.claims_table(scale))
+h21.tables.claims(result.claims_table(scale))

@@ -51,7 +51,7 @@ display(Markdown(result.describe(scale)))
 
 # %%
 table = result.table2()
-display(tables.table2(table, scale))
+display(l23.tables.table2(table, scale))
 display(Markdown(l23.claims.table2_verdict(table, scale)))
 
 # %% [markdown]
@@ -98,7 +98,7 @@ for net in result.config.models:
 
 # %%
 overlap = result.overlap_at_level()
-display(tables.overlap(overlap))
+display(l23.tables.overlap(overlap))
 
 # %% [markdown]
 # The overlap at every level (x: the level), as % of a ticket per layer with what chance
@@ -117,7 +117,7 @@ fig = l23.figures.l23_overlap_curves(result.overlaps, model)
 # %%
 stability = result.stability
 summary = l23.analysis.stability_summary(stability, by=("measure",))
-display(tables.stability(summary))
+display(l23.tables.stability(summary))
 fig = l23.figures.l23_stability(stability, level)
 
 # %% [markdown]
@@ -141,7 +141,7 @@ if reinit.empty:
     display(Markdown("The partial re-initialisation is not run at this scale "
                      "(no `overlap.reinit_seeds`)."))
 else:
-    display(tables.reinit(l23.analysis.reinit_summary(reinit)))
+    display(l23.tables.reinit(l23.analysis.reinit_summary(reinit)))
     fig = l23.figures.l23_reinit(reinit)
 
 # %% [markdown]

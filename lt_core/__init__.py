@@ -11,7 +11,7 @@ paper (the papers' numbers), experiments (the registry), scorecard, notebooks (p
 runner), bench.
 
 Each paper lives in ``papers/<paper>/`` with the same files: config, experiment, analysis,
-claims, figures (``lt_core.papers``).
+claims, figures, tables (``lt_core.papers``).
 """
 
 __version__ = "0.1.0"

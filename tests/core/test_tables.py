@@ -3,6 +3,7 @@
 import pandas as pd
 
 from lt_core import tables
+from lt_core.papers import l23, z19
 
 
 def test_status_by_first_words():
@@ -29,7 +30,7 @@ def test_claims_table_shows_the_words_and_statistic_of_each_row():
                           "verdict": ["holds at quick scale", "not judged: runs failed: fc a"],
                           "this build": ["large_final 93.98%, random 92.80%", ""],
                           "statistic": ["paired t, p = 0.01", ""]})
-    html = tables.claims(frame)._repr_html_()
+    html = z19.tables.claims(frame)._repr_html_()
     assert "holds at quick scale" in html and "not judged: runs failed: fc a" in html
     assert "paired t, p = 0.01" in html and ">failed<" not in html
     assert html.count("<li>") == 2  # the legend: holds, not judged
@@ -41,6 +42,6 @@ def test_table2_verdicts_come_from_the_layerwise_rule():
            "diff": 5.75, "tolerance": 1.0, "within": False, "chance_pct": 10.0,
            "comparable": True, "failed": [], "collapsed": []}
     frame = pd.DataFrame([row, {**row, "comparable": False}, {**row, "collapsed": ["fc"]}])
-    html = tables.table2(frame, "quick")._repr_html_()
+    html = l23.tables.table2(frame, "quick")._repr_html_()
     assert ">not reproduced<" in html and "not comparable at quick scale" in html
     assert "not judged: layer collapse" in html

@@ -33,7 +33,7 @@ description and the scorecard's rows), ``analysis`` (curves, best pairs, LPR), `
 (Q1-Q16 judged) and ``figures``.
 """
 
-from . import analysis, claims, config, experiment, figures, plan, structured
+from . import analysis, claims, config, experiment, figures, plan, structured, tables
 from .config import (
                      FIGURES,
                      Constrained,
@@ -55,6 +55,7 @@ from .plan import Plan
 from .structured import filter_masks, unit_layers
 
 __all__ = ["analysis", "claims", "config", "experiment", "figures", "plan", "structured",
+           "tables",
            "FIGURES", "Constrained", "Decoupling", "H21Data", "Phase", "Plan",
            "Result", "Study", "departures", "describe_a9", "filter_masks", "load",
            "phase_train", "run", "stand_in_note", "unit_layers"]
