@@ -10,7 +10,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, maskfile
+from lt_core import banner, experiments
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
@@ -94,7 +94,7 @@ fig = z19.figures.learned_length(
 # ## A supermask as a file
 #
 # "We only need to save a binary mask and a single random seed to reconstruct the full
-# weights of the network" (§5). `lt_core.maskfile` writes exactly that: the architecture, the
+# weights of the network" (§5). `lt_core.papers.z19.maskfile` writes exactly that: the architecture, the
 # init seed, the value rule and one bit per weight, with a checksum
 # (`python -m lt_core export <run key> --power N`, `python -m lt_core import <file>`). Here
 # the first seed's best `large_final_same_sign` supermask on the signed constant is written,
@@ -102,7 +102,7 @@ fig = z19.figures.learned_length(
 
 # %%
 files = Path(cfg.store) / "supermask_files"
-z19.tables.round_trip(maskfile.round_trip(heuristic, cfg.store, files,
+z19.tables.round_trip(z19.maskfile.round_trip(heuristic, cfg.store, files,
                                       data_root=cfg.data.root))
 
 # %% [markdown]

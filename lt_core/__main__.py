@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import ConfigError
 from .data import DataError
-from .maskfile import MaskFileError
+from .papers.z19.maskfile import MaskFileError
 from .store import RunStore, StoreError
 
 
@@ -142,7 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"Tiny ImageNet ready in {data.download_tiny_imagenet(root, args.mirror)}")
         return 0
     if args.cmd == "export":
-        from . import maskfile
+        from .papers.z19 import maskfile
 
         out = args.out or f"{args.key}-p{args.power}.supermask"
         sm, size = maskfile.export(args.store, args.key, args.power, out, args.criterion,
@@ -154,7 +154,7 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"test accuracy {100 * h['test_acc']:.2f}%")
         return 0
     if args.cmd == "import":
-        from . import maskfile
+        from .papers.z19 import maskfile
 
         sm = maskfile.read(args.file, args.model)
         acc = sm.test_accuracy(args.data)

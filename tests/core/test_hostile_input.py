@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lt_core import config, data, maskfile, models
+from lt_core import config, data, models
 from lt_core.__main__ import main
 from lt_core.config import ConfigError
 from lt_core.papers import l23, z19
@@ -170,7 +170,7 @@ def fc_masks():
 
 def test_import_a_flipped_byte_in_the_headers_keys(tmp_path, capsys):
     good = tmp_path / "good.supermask"
-    maskfile.write(good, HEADER, fc_masks())
+    z19.maskfile.write(good, HEADER, fc_masks())
     blob = bytearray(good.read_bytes())
     blob[blob.index(b'"layers"') + 2] ^= 0x01  # "layers" -> "lbyers"
     bad = tmp_path / "bad.supermask"
@@ -182,21 +182,21 @@ def test_import_a_flipped_byte_in_the_headers_keys(tmp_path, capsys):
 
 def test_import_any_flipped_header_byte_is_one_line(tmp_path):
     good = tmp_path / "good.supermask"
-    maskfile.write(good, HEADER, fc_masks())
+    z19.maskfile.write(good, HEADER, fc_masks())
     blob = good.read_bytes()
-    end = len(maskfile.MAGIC) + 4 + int.from_bytes(blob[12:16], "little")
+    end = len(z19.maskfile.MAGIC) + 4 + int.from_bytes(blob[12:16], "little")
     for i in range(end):  # the magic, the header's length and every byte of the header
         damaged = bytearray(blob)
         damaged[i] ^= 0x01
         (tmp_path / "bad").write_bytes(damaged)
-        with pytest.raises(maskfile.MaskFileError) as err:
-            maskfile.read(tmp_path / "bad")
+        with pytest.raises(z19.maskfile.MaskFileError) as err:
+            z19.maskfile.read(tmp_path / "bad")
         assert "\n" not in str(err.value) and len(str(err.value)) < 300
 
 
 def test_import_a_file_of_an_unknown_architecture(tmp_path, capsys):
     path = tmp_path / "foo.supermask"
-    maskfile.write(path, {**HEADER, "model": "foo"}, fc_masks())  # intact: checksum matches
+    z19.maskfile.write(path, {**HEADER, "model": "foo"}, fc_masks())  # intact: checksum matches
     line = one_line_error(capsys, "import", path)
     assert line == (f"error: {path}: not a supermask this lt_core reads (unknown architecture "
                     f"'foo'; this lt_core knows {', '.join(models.MODELS)})")

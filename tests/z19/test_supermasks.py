@@ -4,7 +4,7 @@ tensors."""
 import pytest
 import torch
 
-from lt_core import config, engine, maskfile, models
+from lt_core import config, engine, models
 from lt_core.config import Train
 from lt_core.papers import z19
 
@@ -71,10 +71,10 @@ HEADER = {"model": "fc", "input_shape": [1, 28, 28], "num_classes": 10, "seed": 
 
 def test_file_round_trip_is_exact_and_one_bit_per_weight(tmp_path):
     masks = fc_masks()
-    size = maskfile.write(tmp_path / "m", HEADER, masks)
+    size = z19.maskfile.write(tmp_path / "m", HEADER, masks)
     bits = sum(m.numel() for m in masks.values())  # 266,200
     assert bits / 8 < size < bits / 8 + 2_000  # the bits, a header and a checksum
-    back = maskfile.read(tmp_path / "m", model="fc")
+    back = z19.maskfile.read(tmp_path / "m", model="fc")
     assert all(torch.equal(back.masks[n], m) for n, m in masks.items())
     # The network: seed 3's initial weights, signed constant, times the mask.
     init = models.initial_state(models.build("fc", (1, 28, 28)), 3)
@@ -90,22 +90,22 @@ def test_file_round_trip_is_exact_and_one_bit_per_weight(tmp_path):
     (lambda b: b"PK" + b[2:], "not a supermask file"),
 ])
 def test_damaged_file_is_one_line(tmp_path, damage, message):
-    maskfile.write(tmp_path / "m", HEADER, fc_masks())
+    z19.maskfile.write(tmp_path / "m", HEADER, fc_masks())
     (tmp_path / "bad").write_bytes(damage((tmp_path / "m").read_bytes()))
-    with pytest.raises(maskfile.MaskFileError, match=message) as err:
-        maskfile.read(tmp_path / "bad")
+    with pytest.raises(z19.maskfile.MaskFileError, match=message) as err:
+        z19.maskfile.read(tmp_path / "bad")
     assert "\n" not in str(err.value)
 
 
 def test_file_of_another_architecture_is_one_line(tmp_path):
-    maskfile.write(tmp_path / "m", HEADER, fc_masks())
-    with pytest.raises(maskfile.MaskFileError, match="a supermask of fc, not of conv2"):
-        maskfile.read(tmp_path / "m", model="conv2")
+    z19.maskfile.write(tmp_path / "m", HEADER, fc_masks())
+    with pytest.raises(z19.maskfile.MaskFileError, match="a supermask of fc, not of conv2"):
+        z19.maskfile.read(tmp_path / "m", model="conv2")
     # A header that claims Conv2 over FC's layers.
-    maskfile.write(tmp_path / "x", {**HEADER, "model": "conv2", "input_shape": [3, 32, 32]},
+    z19.maskfile.write(tmp_path / "x", {**HEADER, "model": "conv2", "input_shape": [3, 32, 32]},
                    fc_masks())
-    with pytest.raises(maskfile.MaskFileError, match="do not match the conv2 network"):
-        maskfile.read(tmp_path / "x")
+    with pytest.raises(z19.maskfile.MaskFileError, match="do not match the conv2 network"):
+        z19.maskfile.read(tmp_path / "x")
 
 
 def test_export_rebuilds_the_runs_supermask_to_the_same_accuracy(tmp_path):
@@ -114,8 +114,8 @@ def test_export_rebuilds_the_runs_supermask_to_the_same_accuracy(tmp_path):
                        "store": str(tmp_path / "runs")}, z19.config.Supermasks)
     table, _ = z19.supermasks.heuristic(cfg, progress=False)
     row = table[(table["weights"] == "signed_constant") & (table["power"] == 3)].iloc[0]
-    sm, size = maskfile.export(cfg.store, row["run"], 3, tmp_path / "fc.supermask")
+    sm, size = z19.maskfile.export(cfg.store, row["run"], 3, tmp_path / "fc.supermask")
     assert sm.header["test_acc"] == row["test_acc"]  # the run's own number
-    back = maskfile.read(tmp_path / "fc.supermask", model="fc")
+    back = z19.maskfile.read(tmp_path / "fc.supermask", model="fc")
     assert back.test_accuracy() == row["test_acc"]  # bit for bit
-    assert size < maskfile.float32_bytes("fc", (1, 28, 28)) / 30
+    assert size < z19.maskfile.float32_bytes("fc", (1, 28, 28)) / 30

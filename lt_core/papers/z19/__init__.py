@@ -2,7 +2,7 @@
 mask criteria, mask-1 and mask-0 actions (``experiment``: iterative pruning on the one loop),
 heuristic and learned supermasks (``supermasks``), its claims (``claims``) and figures."""
 
-from . import claims, config, experiment, figures, supermasks, tables
+from . import claims, config, experiment, figures, maskfile, supermasks, tables
 from .config import (
     NATIVE_DATASET,
     PAPER_DATASET,
@@ -19,4 +19,5 @@ from .experiment import Result, dense_runs, run_config, run_iterative
 
 __all__ = ["NATIVE_DATASET", "PAPER_DATASET", "PAPER_SUPERMASK", "PAPER_TRAIN",
            "PAPER_TRAIN_SIZE", "Experiment", "Learned", "ModelName", "Pruning", "Result",
-           "Supermasks", "claims", "config", "dense_runs", "experiment", "figures", "run_config", "run_iterative", "supermasks", "tables"]
+           "Supermasks", "claims", "config", "dense_runs", "experiment", "figures", "maskfile",
+           "run_config", "run_iterative", "supermasks", "tables"]

@@ -33,12 +33,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data as data_mod
-from . import engine, models
-from .config import Criterion, quote
-from .files import atomic_path, write_problem
-from .papers import z19
-from .store import RunStore
+from ... import data as data_mod
+from ... import engine, models
+from ...config import Criterion, quote
+from ...files import atomic_path, write_problem
+from ...store import RunStore
+from . import supermasks
+from .config import Supermasks
 
 MAGIC = b"LTSUPERMASK\n"
 VERSION = 1
@@ -60,7 +61,7 @@ class Supermask:
         mask, biases as initialised (0)."""
         net = self.network()
         init = models.initial_state(net, self.header["seed"])
-        return z19.supermasks.masked_network(init, self.masks, self.header["weights"])
+        return supermasks.masked_network(init, self.masks, self.header["weights"])
 
     def network(self) -> torch.nn.Module:
         h = self.header
@@ -233,13 +234,13 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
         raise MaskFileError(f"run {key} trained on {data_name}: no input shape known for it")
     net = models.build(model, INPUTS[kind])
     init = models.initial_state(net, seed)
-    mask = z19.supermasks.heuristic_mask(criterion, init, record["final"], net.prune_rates, seed,
+    mask = supermasks.heuristic_mask(criterion, init, record["final"], net.prune_rates, seed,
                                     power)
     data = data_mod.load(kind, data_root, engine.resolve_device(device))
     if data.name != data_name:
         raise MaskFileError(f"run {key} trained on {data_name}, but {data.name} was found "
                             "(set LT_DATA to the data root the run used)")
-    params = z19.supermasks.masked_network(init, mask, weights)
+    params = supermasks.masked_network(init, mask, weights)
     acc = float(engine.evaluate(net, [params], data, "test", device)[0])
     header = {"model": model, "input_shape": list(INPUTS[kind]), "num_classes": 10,
               "seed": seed, "weights": weights, "test_acc": acc,
@@ -259,7 +260,7 @@ def _max_power(runs: RunStore, key: str, cfg: dict) -> int:
     if "max_power" in cfg:
         return cfg["max_power"]
     made = [c["max_power"] for c in map(runs.config, runs.keys()) if c.get("dense_run") == key]
-    return max(made, default=z19.Supermasks.max_power)
+    return max(made, default=Supermasks.max_power)
 
 
 def float32_bytes(model: str, input_shape: tuple[int, ...] | list[int]) -> int:
