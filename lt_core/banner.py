@@ -156,7 +156,7 @@ def _reason_of_departure(d) -> str:
 
 
 def _reasons_of_text(text: str) -> list[str]:
-    """The few words of a departure that ``decoupling`` or ``layerwise`` wrote as a sentence."""
+    """The few words of a departure that ``h21`` or ``l23`` wrote as a sentence."""
     out = []
     if "instead of ResNet" in text or text.startswith("width"):
         out.append("stand-in network")
