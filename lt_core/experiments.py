@@ -58,10 +58,7 @@ def run(params: dict[str, Any] | Any, progress: bool = True) -> Result:
     """Run (or resume) the experiment a params mapping (or a loaded config) describes:
     every notebook's and the CLI's one entry call."""
     if isinstance(params, dict):
-        kind, params = load(params)
-        if kind in READERS:
-            raise ConfigError(f"experiment {kind!r} is a page that reads the store; it runs "
-                              "nothing")
+        params = config(params)
     run_fn = next(fn for cls, fn in registry().values() if isinstance(params, cls))
     return run_fn(params, progress)
 

@@ -414,9 +414,14 @@ def failure_note(failures: list[str]) -> list[str]:
             "way): " + "; ".join(failures) + "."]
 
 
+def data_names(data: dict[str, DataInfo]) -> str:
+    """The distinct data a result's networks trained on, in one line."""
+    return ", ".join(sorted({d.name for d in data.values()}))
+
+
 def stored_info(runs: pd.DataFrame, data: dict[str, DataInfo], store: RunStore) -> dict:
     """A result's networks, data, number of seeds and the environment its first run was
     trained in (``store.environment``): the entry page's row."""
-    return {"networks": ", ".join(data), "data": ", ".join(sorted({d.name for d in data.values()})),
+    return {"networks": ", ".join(data), "data": data_names(data),
             "seeds": len(runs["seed"].unique()),
             "env": store.load_level(runs["key"].iloc[0], 0)["env"]}

@@ -34,7 +34,7 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
     """The scorecard: one row per checked claim (``COLUMNS``), in the notebooks' order (Z19,
     H21, L23): every experiment's ``scorecard_rows``."""
     rows = []
-    for result in _results(scale, store, progress):
+    for _, result in _results(scale, store, progress):
         rows += result.scorecard_rows(scale)
     return pd.DataFrame([{**r, "scale": scale} for r in rows], columns=COLUMNS)
 
@@ -47,7 +47,7 @@ def _results(scale: str, store: str | None, progress: bool):
             continue  # not an experiment (the scorecard's own params)
         if store is not None:
             values["store"] = store
-        yield experiments.run(values, progress)
+        yield name, experiments.run(values, progress)
 
 
 def headline(card: pd.DataFrame) -> str:
@@ -67,9 +67,7 @@ def build_info(scale: str, store: str | None = None) -> pd.DataFrame:
     """Per notebook: the scale, data, device and library versions its results came from,
     read from the stored runs (the notebooks must have run)."""
     rows = []
-    names = [n for n in scales.notebooks(scale)
-             if experiments.kind_of(scales.params(scale, n)) not in experiments.READERS]
-    for name, result in zip(names, _results(scale, store, False)):
+    for name, result in _results(scale, store, False):
         info = result.info()
         env = info.pop("env")
         rows.append({"notebook": name, "scale": scale,

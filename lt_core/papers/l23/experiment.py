@@ -156,7 +156,7 @@ class LayerwiseResult:
 
     @property
     def data_names(self) -> str:
-        return ", ".join(sorted({d.name for d in self.data.values()}))
+        return loop.data_names(self.data)
 
     def record(self, key: str, level: int) -> dict:
         return self.store.load_level(key, level)

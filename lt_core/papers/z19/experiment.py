@@ -16,7 +16,15 @@ from ... import engine, models
 from ...config import Arm, key_dict
 from ...executor import RayExecutor
 from ...executor import make as make_executor
-from ...loop import DataInfo, Run, failed_runs, failure_note, prune_loop, stored_info
+from ...loop import (
+    DataInfo,
+    Run,
+    data_names,
+    failed_runs,
+    failure_note,
+    prune_loop,
+    stored_info,
+)
 from ...store import RunStore
 from . import departures
 from .config import Experiment
@@ -48,7 +56,7 @@ class Result:
 
     @property
     def data_names(self) -> str:
-        return ", ".join(sorted({d.name for d in self.data.values()}))
+        return data_names(self.data)
 
     def record(self, key: str, rnd: int) -> dict:
         return self.store.load_level(key, rnd)
