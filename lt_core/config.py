@@ -22,7 +22,7 @@ import yaml
 
 SCHEMA_VERSION = 1  # bump when the meaning of a stored result changes
 
-DatasetName = Literal["mnist", "cifar10"]
+DatasetName = Literal["mnist", "cifar10", "tiny_imagenet"]
 Z19Criterion = Literal[  # Z19's mask criteria (paper_specs.md Notebook 1)
     "large_final",
     "small_final",
@@ -68,10 +68,41 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Data:
-    dataset: DatasetName | None = None  # None: the paper's (MNIST for FC, CIFAR-10 for ConvN)
+    """Every data option, one section for every experiment. None: the experiment's own choice
+    for the network, its paper's (``filled``): Z19 holds 5,000 training examples out to
+    validate and neither normalises nor augments; H21 and L23 train on every example, with
+    their per-network normalisation and augmentation."""
+
+    dataset: DatasetName | None = None  # None: the network's (MNIST for FC, CIFAR-10 for ConvN)
     # Folder holding mnist/ or cifar-10-batches-py/ or cifar10-jpg/. None: $LT_DATA, else ./data;
     # MNIST then falls back to the embedded real digits when no files are found there.
     root: str | None = None
+    validation: Literal["z19", "none"] | None = None  # z19: 5,000 held out; none: all train
+    normalize: Literal["none", "dataset", "imagenet"] | None = None  # per channel: whose stats
+    augment: Literal["none", "crop_flip"] | None = None
+    crop_padding: int = 4  # crop_flip: pad this many pixels, crop back at random
+
+    def __post_init__(self) -> None:
+        if self.crop_padding < 0:
+            raise ConfigError(f"data.crop_padding must be >= 0 (got {self.crop_padding})")
+
+    def filled(self, **choices: str | None) -> Data:
+        """This section with every None replaced by the experiment's ``choices`` (dataset,
+        validation, normalize, augment), its normalisation checked against the dataset."""
+        given = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        out = dataclasses.replace(self, **{**choices, **given})
+        if out.dataset is not None and out.normalize is not None:
+            from .data import CHANNELS, normalize_problem
+
+            problem = normalize_problem(out.normalize, out.dataset, CHANNELS[out.dataset])
+            if problem:
+                raise ConfigError(f"data.{problem}")
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """``data.load``'s keyword arguments (a filled section)."""
+        return {"validation": self.validation, "normalize": self.normalize,
+                "augment": self.augment, "crop_padding": self.crop_padding}
 
 
 # Fields added after results were first stored carry ADDED: at their default they are left out

@@ -26,6 +26,12 @@ from torch import nn
 _TRUNC_CORRECTION = 0.87962566103423978
 
 MODELS = ("fc", "conv2", "conv4", "conv6", "lenet_300_100", "resnet20", "vgg16", "resnet18")
+# Each registered network's own dataset (its paper's): what every experiment trains it on
+# unless data.dataset says otherwise. A user's network has none: data.dataset names it.
+NATIVE_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10",
+                  "lenet_300_100": "mnist", "resnet20": "cifar10", "vgg16": "cifar10",
+                  "resnet18": "tiny_imagenet"}
+WIDTH_MODELS = ("resnet20", "vgg16", "resnet18")  # the networks with a width option
 
 
 class FC(nn.Module):
@@ -224,6 +230,19 @@ def is_user_module(name: str) -> bool:
     return bool(module and cls) and all(p.isidentifier() for p in (*module.split("."), cls))
 
 
+def name_problem(name: str, dataset: str | None, width: int | None = None) -> str | None:
+    """Why ``name`` (trained on ``dataset``, None: its own) cannot be built, or None: a
+    registered network or ``package.module:ClassName`` (imported only when built)."""
+    if name not in MODELS and not is_user_module(name):
+        return (f"unknown network {name!r}; choose from {', '.join(MODELS)} or give "
+                "package.module:ClassName")
+    if name not in NATIVE_DATASET and dataset is None:
+        return f"{name} has no dataset of its own: set data.dataset"
+    if width is not None and name not in WIDTH_MODELS:
+        return f"{name} has no width option ({', '.join(WIDTH_MODELS)})"
+    return None
+
+
 def user_module(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """A user's ``nn.Module`` class by import path, built as ``Class(input_shape,
     num_classes)`` (or ``Class()`` if it takes no arguments). Unless the class declares its
@@ -236,7 +255,7 @@ def user_module(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn
     module_name, _, cls_name = name.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as err:
+    except (ImportError, AttributeError, SyntaxError) as err:
         raise ValueError(f"model {name!r}: cannot import it ({err}); the module must be on "
                          "the Python path (e.g. PYTHONPATH=.)") from None
     if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
@@ -263,8 +282,8 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int = 10,
     ``package.module:ClassName`` is a user's network (``user_module``)."""
     if is_user_module(name) and width is None:
         return user_module(name, input_shape, num_classes)
-    if width is not None and name not in ("resnet20", "vgg16", "resnet18"):
-        raise ValueError(f"model {name!r} has no width option (resnet20, vgg16, resnet18)")
+    if width is not None and name not in WIDTH_MODELS:
+        raise ValueError(f"model {name!r} has no width option ({', '.join(WIDTH_MODELS)})")
     if name == "fc":
         return FC(input_shape, num_classes)
     if name in _CONV_PLANS:

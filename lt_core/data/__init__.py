@@ -38,13 +38,15 @@ from .sources import (
 
 DATASETS = ("mnist", "cifar10", "tiny_imagenet")
 CHANNELS = {"mnist": 1, "cifar10": 3, "tiny_imagenet": 3}  # of each dataset's images
+INPUT_SHAPE = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "tiny_imagenet": (3, 64, 64)}
+NUM_CLASSES = {"mnist": 10, "cifar10": 10, "tiny_imagenet": 200}
 
 __all__ = [
     "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "cache_dir",
     "data_root", "smoke",
     "download_cifar10", "download_file", "download_mnist", "download_tiny_imagenet", "load",
     "papers_split", "read_idx", "synthetic", "synthetic_images",
-    "CHANNELS", "normalize_problem",
+    "CHANNELS", "INPUT_SHAPE", "NUM_CLASSES", "normalize_problem",
 ]
 
 

@@ -27,7 +27,9 @@ def load(values):
     ({"levels": 3}, "overlap.level 15 exceeds the 3 levels of lenet_300_100"),
     ({"overlap": {"measures": ["l1"]}}, "overlap.measures must list at least two"),
     ({"measures": ["l1", "l2"]}, "overlap.measures ['magnitude'] are not in measures"),
-    ({"models": ["resnet50"]}, "field 'models[0]' must be one of lenet_300_100"),
+    ({"models": ["resnet50"]}, "models: unknown network 'resnet50'; choose from fc"),
+    ({"models": ["fc"]}, "fc has no L23 settings: set train.lr, train.epochs"),
+    ({"models": ["mynets:Net"]}, "models: mynets:Net has no dataset of its own: set data.dataset"),
     ({"seeds": [1], "overlap": {"seed": 0}}, "overlap.seed 0 is not one of seeds [1]"),
 ])
 def test_invalid_parameters_fail_in_one_line_naming_the_field(values, message):
@@ -42,10 +44,20 @@ def test_l23_settings_and_replacements():
             lenet.train.last_batch, lenet.rewind_iteration, lenet.levels) == (
         0.1, 128, 40, 0.0, "keep", 0, 24)
     r18 = load({"models": ["resnet18"]}).setting("resnet18")
-    assert (r18.dataset, r18.train.batch_size, r18.train.milestones, r18.rewind_iteration) == (
+    assert (r18.data.dataset, r18.train.batch_size, r18.train.milestones, r18.rewind_iteration) == (
         "tiny_imagenet", 256, [100, 150], 1000)
     quick = load({"train": {"iterations": 50}}).setting("lenet_300_100")
     assert quick.train.iterations == 50 and quick.train.epochs is None
+    # one data section: its choices replace the network's (L23: no validation split)
+    plain = load({"data": {"normalize": "none", "root": "/d"}}).setting("lenet_300_100").data
+    assert (plain.dataset, plain.validation, plain.normalize, plain.augment, plain.root) == (
+        "mnist", "none", "none", "none", "/d")
+    # any other network: L23's procedure, the experiment's learning rate, length and levels
+    fc = load({"models": ["fc"], "train": {"lr": 0.05, "epochs": 2}, "levels": 3,
+               "overlap": {"level": 2}}).setting("fc")
+    assert (fc.data.dataset, fc.data.normalize, fc.train.optimizer, fc.train.lr, fc.train.epochs,
+            fc.train.batch_size, fc.levels, fc.rewind_iteration, fc.ignore_output_layer) == (
+        "mnist", "none", "sgd", 0.05, 2, 128, 3, 0, False)
 
 
 def test_departures_at_the_papers_settings():
@@ -62,6 +74,10 @@ def test_departures_at_the_papers_settings():
     assert short.network_departures("lenet_300_100") == [
         "lenet_300_100 2 epochs per level instead of 40 epochs",
         "lenet_300_100 on mnist-embedded-5k instead of the full mnist"]
+    unnormalised = l23.LayerwiseResult(load({"data": {"normalize": "none"}}), None, info, "cpu",
+                                       RunStore("unused"))
+    assert unnormalised.network_departures("lenet_300_100") == [
+        "lenet_300_100 data.normalize none instead of dataset"]
 
 
 @pytest.fixture(scope="module")

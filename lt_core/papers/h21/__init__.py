@@ -38,7 +38,6 @@ from .config import (
                      FIGURES,
                      Constrained,
                      Decoupling,
-                     H21Data,
                      Phase,
                      Study,
                      load,
@@ -56,6 +55,6 @@ from .structured import filter_masks, unit_layers
 
 __all__ = ["analysis", "claims", "config", "experiment", "figures", "plan", "structured",
            "tables",
-           "FIGURES", "Constrained", "Decoupling", "H21Data", "Phase", "Plan",
+           "FIGURES", "Constrained", "Decoupling", "Phase", "Plan",
            "Result", "Study", "departures", "describe_a9", "filter_masks", "load",
            "phase_train", "run", "stand_in_note", "unit_layers"]

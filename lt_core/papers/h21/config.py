@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from ... import config as config_mod
-from ...config import ConfigError, Runtime, Train
-from ...data import CHANNELS, normalize_problem
+from ... import models
+from ...config import ConfigError, Data, Runtime, Train
 
 Vary = Literal["lr", "batch_size", "weight_decay", "stop_epoch"]
 
@@ -89,21 +89,9 @@ class Constrained:
     eval: float
 
 
-@dataclass(frozen=True)
-class H21Data:
-    dataset: Literal["mnist", "cifar10", "tiny_imagenet"] = "cifar10"
-    root: str | None = None  # None: $LT_DATA, else ./data (MNIST: the embedded digits)
-    validation: Literal["z19", "none"] = "none"  # none: all training examples train
-    normalize: Literal["none", "dataset", "imagenet"] = "dataset"
-    augment: Literal["none", "crop_flip"] = "crop_flip"
-    crop_padding: int = 4
-
-    def __post_init__(self) -> None:  # before any run is registered (the data loads later)
-        problem = normalize_problem(self.normalize, self.dataset, CHANNELS[self.dataset])
-        if problem:
-            raise ConfigError(problem)
-        if self.crop_padding < 0:
-            raise ConfigError(f"crop_padding must be >= 0 (got {self.crop_padding})")
+# H21's data (paper_specs.md 5.1): every training example trains (no validation split), per-
+# channel normalisation by the dataset's statistics, crop + flip.
+DATA_CHOICES = {"validation": "none", "normalize": "dataset", "augment": "crop_flip"}
 
 
 def _default_train() -> Train:  # paper_specs.md 5.1; the learning rate is H21's find default
@@ -116,9 +104,11 @@ class Decoupling(Runtime):
     """H21's experiment: studies of H_find x H_eval on one network (paper_specs.md Notebook 5)."""
 
     KIND: ClassVar[str] = "h21_decoupling"  # its name in params files and the registry
-    model: Literal["lenet_300_100", "resnet20", "vgg16", "resnet18"] = "resnet20"
+    # H21's ResNet-20 (assumed), any other registered network or a user's nn.Module as
+    # `package.module:ClassName` (lt_core.models.user_module; set data.dataset)
+    model: str = "resnet20"
     width: int | None = None  # first-stage width (ResNet-20: 16)
-    data: H21Data = field(default_factory=H21Data)
+    data: Data = field(default_factory=Data)  # None: the network's dataset, DATA_CHOICES
     train: Train = field(default_factory=_default_train)  # shared by both phases
     levels: int = 15  # pruning levels after the dense level 0
     fraction: float = 0.2  # of the remaining weights, per level
@@ -135,6 +125,11 @@ class Decoupling(Runtime):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        problem = models.name_problem(self.model, self.data.dataset, self.width)
+        if problem:
+            raise ConfigError(f"model: {problem}")
+        object.__setattr__(self, "data", self.data.filled(
+            dataset=models.NATIVE_DATASET.get(self.model), **DATA_CHOICES))
         if self.train.lr is None or (self.train.iterations is None and self.train.epochs is None):
             raise ConfigError("train: set lr and the length (epochs or iterations)")
         if self.levels < 0:

@@ -332,8 +332,8 @@ def stand_in_note(cfg: Decoupling) -> str:
 
 
 def _layer_names(cfg: Decoupling) -> list[str]:
-    shape = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "tiny_imagenet": (3, 64, 64)}
-    net = models.build(cfg.model, shape[cfg.data.dataset], width=cfg.width)
+    d = cfg.data.dataset
+    net = models.build(cfg.model, data_mod.INPUT_SHAPE[d], data_mod.NUM_CLASSES[d], width=cfg.width)
     return list(net.prune_rates)
 
 
@@ -357,8 +357,7 @@ def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
     device = engine.resolve_device(cfg.device)
     store = RunStore(cfg.store)
     d = cfg.data
-    data = data_mod.load(d.dataset, d.root, device, validation=d.validation,
-                         normalize=d.normalize, augment=d.augment, crop_padding=d.crop_padding)
+    data = data_mod.load(d.dataset, d.root, device, **d.options())
     model = models.build(cfg.model, data.input_shape, data.num_classes, width=cfg.width)
     for s in cfg.studies:  # a batch larger than the data fails here, before anything is written
         for side in ("find", "eval"):

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ... import data as data_mod
 from ... import models, paper, verdicts
-from .config import MEASURE_NAMES, _classes
+from .config import MEASURE_NAMES
 
 if TYPE_CHECKING:
     from .experiment import LayerwiseResult
@@ -80,8 +81,8 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
                                              ["measure", "reinit_seed"], sort=False))))
     ls = result.layer_sparsity
     ls = ls[(ls["model"] == model) & (ls["level"] == ov.level)]
-    net = models.build(model, result.data[model].input_shape, _classes(
-        result.config.setting(model).dataset))
+    net = models.build(model, result.data[model].input_shape, data_mod.NUM_CLASSES[
+        result.config.setting(model).data.dataset])
     first, last = next(iter(net.prune_rates)), net.output_layer
     ignored = result.config.setting(model).ignore_output_layer
     layers = [first] if ignored else [first, last]
@@ -274,8 +275,8 @@ def _reinit_groups(result: LayerwiseResult, model: str) -> dict[str, tuple[str, 
     """The paper's layer groups (their CSV names) -> our tensors: the initial few
     convolutions (every conv before the first downsampling: the stem and the first stage),
     the output layer, the 1x1 convs."""
-    net = models.build(model, result.data[model].input_shape, _classes(
-        result.config.setting(model).dataset))
+    net = models.build(model, result.data[model].input_shape, data_mod.NUM_CLASSES[
+        result.config.setting(model).data.dataset])
     shapes = {n: p.shape for n, p in net.named_parameters()}
     convs = [n for n in net.prune_rates if len(shapes[n]) == 4]
     first_down = next((i for i, n in enumerate(convs) if shapes[n][-2:] == (1, 1)), len(convs))

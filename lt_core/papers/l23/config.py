@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from ... import data as data_mod
+from ... import models
 from ...config import (
     Arm,
     ConfigError,
@@ -20,7 +21,6 @@ from ...config import (
     key_dict,
 )
 
-L23Model = Literal["lenet_300_100", "resnet20", "vgg16", "resnet18"]
 MEASURES: tuple[str, ...] = ("magnitude", "l1", "l2", "softmax", "minmax")  # L23 Table 2's
 
 
@@ -28,12 +28,10 @@ MEASURES: tuple[str, ...] = ("magnitude", "l1", "l2", "softmax", "minmax")  # L2
 class Setting:
     """One network's training, data and pruning as L23 ran it (Appendix A)."""
 
-    dataset: str
+    data: Data  # every option filled (dataset, no validation split, normalisation, augmentation)
     train: Train
     rewind_iteration: int  # k: pretrain k iterations, every level rewinds there
     levels: int  # pruning levels after the dense level 0
-    normalize: str  # data.load's option
-    augment: str
     # OpenLTH's rule for the output layer: never pruned, counted in the remaining weights
     # (its LeNet and VGG-16 defaults); ResNet-20's and ResNet-18's are pruned (OpenLTH's
     # defaults, and L23 App. C discusses ResNet-18's output layer being pruned less).
@@ -48,6 +46,11 @@ def _sgd(lr: float, batch: int, epochs: int, momentum: float, wd: float,
                  eval_every=eval_epochs * per_epoch)
 
 
+def _data(dataset: str, normalize: str, augment: str) -> Data:
+    # L23 (OpenLTH) trains on every training example: no validation split.
+    return Data(dataset, validation="none", normalize=normalize, augment=augment)
+
+
 # paper_specs.md 6.1: iterations per epoch ceil(N / batch) (OpenLTH keeps the last batch);
 # ResNet-20's batch "238" in the paper is a typo for 128 (391 iterations per epoch).
 # The output layer: L23 ran OpenLTH, whose defaults leave LeNet's and VGG-16's unpruned
@@ -55,15 +58,23 @@ def _sgd(lr: float, batch: int, epochs: int, momentum: float, wd: float,
 # ResNets'; L23 App. C reports ResNet-18's output layer pruned less than others, so pruned.
 # LeNet's choice was measured against Table 2 (both rules, README "L23's output layer").
 PAPER: dict[str, Setting] = {
-    "lenet_300_100": Setting("mnist", _sgd(0.1, 128, 40, 0.0, 0.0, [], 4, 469), 0, 24,
-                             "dataset", "none", ignore_output_layer=True),
-    "resnet20": Setting("cifar10", _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 1000,
-                        40, "imagenet", "crop_flip"),
-    "vgg16": Setting("cifar10", _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 2000, 35,
-                     "imagenet", "crop_flip", ignore_output_layer=True),
-    "resnet18": Setting("tiny_imagenet", _sgd(0.2, 256, 200, 0.9, 1e-4, [100, 150], 10, 391),
-                        1000, 40, "imagenet", "crop_flip"),
+    "lenet_300_100": Setting(_data("mnist", "dataset", "none"),
+                             _sgd(0.1, 128, 40, 0.0, 0.0, [], 4, 469), 0, 24,
+                             ignore_output_layer=True),
+    "resnet20": Setting(_data("cifar10", "imagenet", "crop_flip"),
+                        _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 1000, 40),
+    "vgg16": Setting(_data("cifar10", "imagenet", "crop_flip"),
+                     _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 2000, 35,
+                     ignore_output_layer=True),
+    "resnet18": Setting(_data("tiny_imagenet", "imagenet", "crop_flip"),
+                        _sgd(0.2, 256, 200, 0.9, 1e-4, [100, 150], 10, 391), 1000, 40),
 }
+# Any other network (registered, or a user's nn.Module by import path): L23's procedure with
+# no settings of its own. The experiment gives train.lr, the length and levels; the rest is
+# this: SGD with momentum 0.9 at batch 128, OpenLTH's last batch kept, pixels in [0, 1], no
+# augmentation, no rewinding, every prunable tensor pruned.
+OTHER = Setting(_data(None, "none", "none"),
+                Train(optimizer="sgd", momentum=0.9, batch_size=128, last_batch="keep"), 0, 0)
 # The papers' names, as in book/paper_numbers/l23_table2.csv.
 NETWORK_NAMES = {"lenet_300_100": "LeNet-300-100", "resnet20": "ResNet-20", "vgg16": "VGG-16",
                  "resnet18": "ResNet-18"}
@@ -76,7 +87,7 @@ class Overlap:
     """Section 5: the tickets of ``measures`` at ``level`` of one network and seed (one
     initialisation), and the partial re-initialisation from ``reinit_seeds`` fresh draws."""
 
-    model: L23Model | None = None  # None: the first network
+    model: str | None = None  # None: the first network
     measures: list[L23Measure] = field(default_factory=lambda: ["magnitude", "l1", "l2"])
     level: int = 15  # 96.48% sparse
     seed: int = 0
@@ -98,8 +109,10 @@ class Layerwise(Runtime):
 
     KIND: ClassVar[str] = "l23_layerwise"  # its name in params files and the registry
 
-    models: list[L23Model] = field(default_factory=lambda: ["lenet_300_100"])
-    data: Data = field(default_factory=Data)  # root (dataset: the network's, PAPER)
+    # L23's networks (PAPER), any other registered one or a user's nn.Module as
+    # `package.module:ClassName` (OTHER: give train.lr, the length and levels)
+    models: list[str] = field(default_factory=lambda: ["lenet_300_100"])
+    data: Data = field(default_factory=Data)  # None: each network's own (PAPER)
     # Fields of config.Train that replace L23's settings for every network (e.g. epochs).
     train: TrainOverride = field(default_factory=TrainOverride)
     levels: int | None = None  # None: the paper's per network
@@ -120,12 +133,22 @@ class Layerwise(Runtime):
         if self.rewind_iteration is not None and self.rewind_iteration < 0:
             raise ConfigError(f"rewind_iteration must be >= 0 (got {self.rewind_iteration})")
         for model in self.models:
-            s = self.setting(model)  # the train overrides make a valid Train for every network
-            if data_mod.normalize_problem(s.normalize, s.dataset, data_mod.CHANNELS[s.dataset]):
+            problem = models.name_problem(model, self.data.dataset)
+            if problem:
+                raise ConfigError(f"models: {problem}")
+            p = PAPER.get(model, OTHER)
+            dataset = self.data.dataset or models.NATIVE_DATASET[model]
+            if (self.data.normalize is None and data_mod.normalize_problem(
+                    p.data.normalize, dataset, data_mod.CHANNELS[dataset])):
                 raise ConfigError(f"models: {model} normalises its data by ImageNet's statistics "
-                                  f"in L23, which need 3-channel images; {s.dataset} has 1: set "
+                                  f"in L23, which need 3-channel images; {dataset} has 1: set "
                                   "data.dataset: cifar10 (or leave it unset: each network's "
                                   "own), or use lenet_300_100 on mnist")
+            s = self.setting(model)  # the train overrides make a valid Train for every network
+            if model not in PAPER and (s.train.lr is None or self.levels is None or (
+                    s.train.iterations is None and s.train.epochs is None)):
+                raise ConfigError(f"{model} has no L23 settings: set train.lr, train.epochs (or "
+                                  "train.iterations) and levels")
         ov = self.overlap
         if self.overlap_model not in self.models:
             raise ConfigError(f"overlap.model {ov.model} is not one of models {self.models}")
@@ -145,14 +168,17 @@ class Layerwise(Runtime):
 
     def setting(self, model: str) -> Setting:
         """The network's L23 setting with this experiment's replacements."""
-        p = PAPER[model]
+        p = PAPER.get(model, OTHER)
         given = {k: v for k, v in dataclasses.asdict(self.train).items() if v is not None}
         values = dataclasses.asdict(p.train)
         if "iterations" in given:  # a length in iterations replaces the paper's epochs
             values["epochs"] = None
         train = from_dict(Train, {**values, **given}, "train")
+        d = p.data
+        data = self.data.filled(dataset=d.dataset or models.NATIVE_DATASET.get(model),
+                                validation=d.validation, normalize=d.normalize, augment=d.augment)
         return dataclasses.replace(
-            p, dataset=self.data.dataset or p.dataset, train=train,
+            p, data=data, train=train,
             levels=p.levels if self.levels is None else self.levels,
             rewind_iteration=(p.rewind_iteration if self.rewind_iteration is None
                               else self.rewind_iteration),
@@ -204,7 +230,3 @@ def _length(train: Train) -> str:
 
 def _fmt(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _classes(dataset: str) -> int:
-    return 200 if dataset == "tiny_imagenet" else 10

@@ -43,7 +43,6 @@ from .config import (
     TABLE1_LAYERS,
     Layerwise,
     Setting,
-    _classes,
     _fmt,
     _length,
     arm,
@@ -56,9 +55,8 @@ def load_data(cfg: Layerwise, model: str, device: torch.device | str = "cpu"
               ) -> data_mod.Dataset:
     """The network's data as L23 used it: no validation split (all training examples
     train, the test set tests), OpenLTH's normalisation and augmentation."""
-    s = cfg.setting(model)
-    return data_mod.load(s.dataset, cfg.data.root, device, validation="none",
-                         normalize=s.normalize, augment=s.augment)
+    d = cfg.setting(model).data
+    return data_mod.load(d.dataset, d.root, device, **d.options())
 
 
 def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
@@ -177,7 +175,16 @@ class LayerwiseResult:
         return loop.stored_info(self.runs[self.runs["kind"] == "ticket"], self.data, self.store)
 
     def report(self) -> str:
-        return self.table2().to_string(index=False)
+        """Plain text for the command line: the test accuracy per network, measure and level,
+        and Table 2 next to the paper's for L23's networks."""
+        t = self.ticket_levels()
+        acc = (100 * t.groupby(["model", "measure", "level"])["test_acc"].mean()).round(2)
+        parts = ["== test accuracy (%) at the end of training, mean over seeds, per level\n"
+                 + acc.unstack("level").to_string()]
+        table2 = self.table2()
+        if not table2.empty:
+            parts.append("== L23 Table 2 next to this run\n" + table2.to_string(index=False))
+        return "\n\n".join(parts)
 
     # -- tables of runs --------------------------------------------------------------------
     @cached_property
@@ -246,7 +253,8 @@ class LayerwiseResult:
         """theta_{0,k}: the state every level of a seed's tickets starts from (the init when
         k = 0, else the stored rewind point)."""
         s = self.config.setting(model)
-        net = models.build(model, self.data[model].input_shape, _classes(s.dataset))
+        net = models.build(model, self.data[model].input_shape,
+                           data_mod.NUM_CLASSES[s.data.dataset])
         if s.rewind_iteration == 0:
             return models.initial_state(net, seed)
         probe = loop.Run(run_config(model, self.data[model].name, s, self.config.measures[0],
@@ -372,7 +380,7 @@ class LayerwiseResult:
         ok = self.ticket_levels()
         rows = []
         for model in self.config.models:
-            net = NETWORK_NAMES[model]
+            net = NETWORK_NAMES.get(model)  # None: not an L23 network, no paper numbers
             mine = ok[ok["model"] == model]
             for r in t2[t2["network"] == net].itertuples():
                 if r.criterion == "Dense":
@@ -398,7 +406,7 @@ class LayerwiseResult:
                     "std": 100.0 * values.std(ddof=1) if n > 1 else float("nan"), "n": n,
                     "paper_mean": r.mean, "paper_std": r.std, "diff": mean - r.mean,
                     "tolerance": tol, "within": abs(mean - r.mean) <= tol,
-                    "chance_pct": CHANCE_PCT.get(self.config.setting(model).dataset, 10.0),
+                    "chance_pct": CHANCE_PCT.get(self.config.setting(model).data.dataset, 10.0),
                     "comparable": not self.network_departures(model), "failed": failed,
                     "collapsed": collapsed})
         return pd.DataFrame(rows)
@@ -416,6 +424,8 @@ class LayerwiseResult:
     def network_departures(self, model: str) -> list[str]:
         """How a network's training and data depart from L23's (not its number of levels,
         seeds or measures: those change how much was run, not the numbers)."""
+        if model not in PAPER:
+            return [f"{model} is not one of L23's networks (no paper settings or numbers)"]
         s, p = self.config.setting(model), PAPER[model]
         out = []
         if _length(s.train) != _length(p.train):
@@ -433,16 +443,20 @@ class LayerwiseResult:
             rule = {True: "not pruned (OpenLTH's rule)", False: "pruned"}
             out.append(f"{model} output layer {rule[s.ignore_output_layer]} instead of "
                        f"{rule[p.ignore_output_layer]}")
+        for option in ("normalize", "augment"):
+            ours, theirs = getattr(s.data, option), getattr(p.data, option)
+            if ours != theirs:
+                out.append(f"{model} data.{option} {ours} instead of {theirs}")
         name = self.data[model].name.split("+")[0]
-        if name != PAPER_DATA[p.dataset]:
-            out.append(f"{model} on {name} instead of the full {PAPER_DATA[p.dataset]}")
+        if name != PAPER_DATA[p.data.dataset]:
+            out.append(f"{model} on {name} instead of the full {PAPER_DATA[p.data.dataset]}")
         return out
 
     def departures(self) -> list[str]:
         """Everything that departs from L23's experiment; empty at paper scale."""
         cfg = self.config
         out = [d for m in cfg.models for d in self.network_departures(m)]
-        for m in cfg.models:
+        for m in [m for m in cfg.models if m in PAPER]:
             if cfg.setting(m).levels < PAPER[m].levels:
                 out.append(f"{m} {cfg.setting(m).levels} levels instead of {PAPER[m].levels}")
         if len(cfg.seeds) != SEEDS:

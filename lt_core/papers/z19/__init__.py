@@ -4,7 +4,6 @@ heuristic and learned supermasks (``supermasks``), its claims (``claims``) and f
 
 from . import claims, config, experiment, figures, maskfile, supermasks, tables
 from .config import (
-    NATIVE_DATASET,
     PAPER_DATASET,
     PAPER_SUPERMASK,
     PAPER_TRAIN,
@@ -17,7 +16,7 @@ from .config import (
 )
 from .experiment import Result, dense_runs, run_config, run_iterative
 
-__all__ = ["NATIVE_DATASET", "PAPER_DATASET", "PAPER_SUPERMASK", "PAPER_TRAIN",
+__all__ = ["PAPER_DATASET", "PAPER_SUPERMASK", "PAPER_TRAIN",
            "PAPER_TRAIN_SIZE", "Experiment", "Learned", "ModelName", "Pruning", "Result",
            "Supermasks", "claims", "config", "dense_runs", "experiment", "figures", "maskfile",
            "run_config", "run_iterative", "supermasks", "tables"]

@@ -38,8 +38,8 @@ PAPER_TRAIN = {
     "conv6": {"lr": 3e-4, "iterations": 30_000},
 }
 PAPER_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10"}
-# The other registered networks' datasets (OpenLTH's), for the same protocol on them.
-NATIVE_DATASET = {"lenet_300_100": "mnist", "resnet20": "cifar10", "vgg16": "cifar10"}
+# Z19's data: 5,000 training examples held out to validate (early stopping), pixels in [0, 1].
+DATA_CHOICES = {"validation": "z19", "normalize": "none", "augment": "none"}
 
 
 
@@ -71,9 +71,9 @@ class Experiment(Runtime):
 
     KIND: ClassVar[str] = "z19_iterative"  # its name in params files and the registry
 
-    # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16) or a user's
-    # nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have no
-    # Z19 settings: give train.lr and the length (and data.dataset for a user's module).
+    # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16, resnet18) or a
+    # user's nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have
+    # no Z19 settings: give train.lr and the length (and data.dataset for a user's module).
     models: list[str] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)
     train: Train = field(default_factory=Train)
@@ -84,19 +84,16 @@ class Experiment(Runtime):
         super().__post_init__()
         if not self.models or len(set(self.models)) != len(self.models):
             raise ConfigError(f"models must list distinct networks (got {quote(self.models)})")
-        from ...models import MODELS, is_user_module
-
-        known = [m for m in MODELS if m != "resnet18"]  # Tiny ImageNet is not a Data option here
+        object.__setattr__(self, "data", self.data.filled(**DATA_CHOICES))
         for m in self.models:
-            if m not in known and not is_user_module(m):
-                raise ConfigError(f"models: unknown network {quote(m)}; choose from "
-                                  f"{', '.join(known)} or give package.module:ClassName")
+            problem = models.name_problem(m, self.data.dataset)
+            if problem:
+                raise ConfigError(f"models: {problem}")
+            self.data.filled(dataset=self.dataset_for(m))  # its normalisation fits its images
             if m not in PAPER_TRAIN and (self.train.lr is None or (
                     self.train.iterations is None and self.train.epochs is None)):
                 raise ConfigError(f"train: {m} has no Z19 settings; set train.lr and "
                                   "train.iterations (or train.epochs)")
-            if m not in PAPER_DATASET and m not in NATIVE_DATASET and self.data.dataset is None:
-                raise ConfigError(f"data.dataset: set the dataset {m} trains on")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
@@ -112,7 +109,7 @@ class Experiment(Runtime):
             k: v for k, v in paper.items() if getattr(self.train, k) is None})
 
     def dataset_for(self, model: str) -> str:
-        return self.data.dataset or PAPER_DATASET.get(model) or NATIVE_DATASET[model]
+        return self.data.dataset or models.NATIVE_DATASET[model]
 
 
 # Learned supermasks (paper_specs.md 4b): the papers' learning rates and lengths, and whether

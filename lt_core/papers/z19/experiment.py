@@ -156,7 +156,8 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
     ex = make_executor(exp.executor, exp.ray)
 
     def network(model_name: str) -> tuple[DataInfo, list[dict]]:
-        data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device)
+        data = data_mod.load(exp.dataset_for(model_name), exp.data.root, device,
+                             **exp.data.options())
         model = models.build(model_name, data.input_shape, data.num_classes)
         pairs = [(arm, s) for arm in exp.pruning.arms for s in exp.seeds]
         runs = [Run(run_config(exp, model_name, data.name, arm, s), s, arm,

@@ -127,7 +127,9 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
 def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
                       ) -> tuple[data_mod.Dataset, nn.Module]:
     """The network's dataset (the paper's unless set) and the untrained architecture."""
-    data = data_mod.load(cfg.dense_experiment().dataset_for(model_name), cfg.data.root, device)
+    dense = cfg.dense_experiment()
+    data = data_mod.load(dense.dataset_for(model_name), dense.data.root, device,
+                         **dense.data.options())
     return data, models.build(model_name, data.input_shape, data.num_classes)
 
 

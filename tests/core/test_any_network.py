@@ -1,5 +1,6 @@
-"""Z19's iterative protocol on any registered network and on a user's nn.Module given by
-import path (``package.module:ClassName``)."""
+"""The papers' protocols on any registered network and on a user's nn.Module given by import
+path (``package.module:ClassName``): Z19's iterative pruning, H21's find/eval design and L23's
+measures."""
 
 import subprocess
 import sys
@@ -62,22 +63,50 @@ def test_the_protocol_needs_what_z19_cannot_supply():
         experiments.config({**TINY, "models": ["resnet50"]})
     with pytest.raises(ConfigError, match="resnet20 has no Z19 settings; set train.lr"):
         experiments.config({**TINY, "models": ["resnet20"], "train": {"iterations": 6}})
-    with pytest.raises(ConfigError, match="data.dataset: set the dataset mynets:SmallNet"):
+    with pytest.raises(ConfigError, match="mynets:SmallNet has no dataset of its own: set data.dataset"):
         experiments.config({**TINY, "models": ["mynets:SmallNet"], "data": {}})
 
 
-def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_net, tmp_path):
-    params = tmp_path / "any.yaml"
-    params.write_text(yaml.safe_dump({**TINY, "models": ["resnet20", "mynets:SmallNet"],
-                                      "store": str(tmp_path / "runs")}))
-    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(params)], cwd=user_net,
+def cli_run(params: dict, user_net: Path) -> subprocess.CompletedProcess:
+    """``python -m lt_core run`` on ``params`` in a fresh store, the user's module importable."""
+    path = user_net / "any.yaml"
+    path.write_text(yaml.safe_dump({**params, "store": str(user_net / "runs")}))
+    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(path)], cwd=user_net,
                          capture_output=True, text=True, env={
-                             "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                             "PATH": "/usr/bin:/bin", "HOME": str(user_net),
                              "PYTHONPATH": f"{user_net}:{REPO}", "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
+def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_net):
+    run = cli_run({**TINY, "models": ["resnet20", "mynets:SmallNet"]}, user_net)
     assert "network resnet20 instead of a Z19 network" in run.stdout
     rows = [line.split() for line in run.stdout.splitlines()]
     for net in ("resnet20", "mynets:SmallNet"):  # both levels of both networks ran, each arm
         assert sum(r[-2:] == [net, "large_final"] for r in rows) == 2, net
         assert sum(len(r) > 2 and r[-3] == net and r[-2].startswith("softmax")
                    for r in rows) == 2, net
+
+
+def test_h21_find_and_eval_on_a_users_module_from_the_cli(user_net):
+    run = cli_run({"experiment": "h21_decoupling", "model": "mynets:SmallNet",
+                   "data": {"dataset": "mnist", "augment": "none"},
+                   "train": {**TINY["train"], "last_batch": "keep"}, "levels": 1,
+                   "lpr_levels": [1], "seeds": [0, 1],
+                   "studies": [{"name": "lr", "vary": "lr", "find": [0.05, 0.1],
+                                "eval": [0.05]}]}, user_net)
+    assert "A stand-in, not H21's network" in run.stdout  # it says what it cannot speak to
+    assert "mynets:SmallNet" in run.stdout
+
+
+def test_l23_measures_on_another_network_and_a_users_module_from_the_cli(user_net):
+    run = cli_run({"experiment": "l23_layerwise", "models": ["fc", "mynets:SmallNet"],
+                   "data": {"dataset": "mnist"}, "train": {"lr": 0.05, "iterations": 6,
+                                                          "eval_every": 3, "batch_size": 16},
+                   "levels": 1, "seeds": [0], "measures": ["l1", "minmax"],
+                   "overlap": {"level": 1, "measures": ["l1", "minmax"], "reinit_seeds": []}},
+                  user_net)
+    for net in ("fc", "mynets:SmallNet"):  # each is said to be no L23 network, and ran
+        assert f"{net} is not one of L23's networks" in run.stdout
+    assert "== test accuracy (%)" in run.stdout
