@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .files import resource
+
 SCHEMA_VERSION = 1  # bump when the meaning of a stored result changes
 
 DatasetName = Literal["mnist", "cifar10", "tiny_imagenet"]
@@ -64,6 +66,11 @@ Mask0Action = Literal[
 
 class ConfigError(ValueError):
     """An invalid parameter; the message is one line that names the field."""
+
+
+# The papers' settings, and nowhere else: their experiments at paper scale (params/paper/*.yaml)
+# and what a params file means by a field it leaves out for one network (networks/<paper>.yaml).
+PAPER_PARAMS = resource("params", "_params") / "paper"
 
 
 @dataclass(frozen=True)
@@ -378,6 +385,16 @@ def _experiment_checked(values: dict, cls: type) -> dict:
         return {k: v for k, v in values.items() if k != "experiment"}
     raise ConfigError(f"this params file is for experiment {quote(named)}, not for "
                       f"{cls.__name__} ({getattr(cls, 'KIND', '?')})")
+
+
+def paper_networks(paper: str, cls: type) -> dict[str, Any]:
+    """A paper's per-network settings (``params/paper/networks/<paper>.yaml``), each network's
+    checked as a ``cls``."""
+    path = PAPER_PARAMS / "networks" / f"{paper}.yaml"
+    try:
+        return {name: from_dict(cls, values, name) for name, values in read_yaml(path).items()}
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def read_yaml(source: str | Path) -> dict:

@@ -14,9 +14,6 @@ import dataclasses
 from dataclasses import dataclass
 
 from .config import Train
-from .files import resource
-
-PAPER_PARAMS = resource("params", "_params") / "paper"
 
 
 @dataclass(frozen=True)

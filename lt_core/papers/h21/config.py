@@ -94,9 +94,11 @@ class Constrained:
 DATA_CHOICES = {"validation": "none", "normalize": "dataset", "augment": "crop_flip"}
 
 
-def _default_train() -> Train:  # paper_specs.md 5.1; the learning rate is H21's find default
-    return Train(optimizer="sgd", lr=0.2, momentum=0.9, weight_decay=1e-4, batch_size=256,
-                 epochs=110, milestones=[55, 83], last_batch="keep", eval_every=10_000)
+def _paper_train() -> Train:
+    """H21's shared training as params/paper/05_decoupling.yaml gives it (paper_specs.md 5.1;
+    the learning rate is H21's find default)."""
+    values = config_mod.read_yaml(config_mod.PAPER_PARAMS / "05_decoupling.yaml")["train"]
+    return config_mod.from_dict(Train, values, "train")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Decoupling(Runtime):
     model: str = "resnet20"
     width: int | None = None  # first-stage width (ResNet-20: 16)
     data: Data = field(default_factory=Data)  # None: the network's dataset, DATA_CHOICES
-    train: Train = field(default_factory=_default_train)  # shared by both phases
+    train: Train = field(default_factory=_paper_train)  # shared by both phases
     levels: int = 15  # pruning levels after the dense level 0
     fraction: float = 0.2  # of the remaining weights, per level
     count: Literal["exact", "threshold"] = "exact"

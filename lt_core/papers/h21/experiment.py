@@ -15,7 +15,7 @@ import pandas as pd
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, executor, loop, models, schedule, verdicts
-from ...departures import PAPER_PARAMS
+from ...config import PAPER_PARAMS
 from ...loop import failure_note
 from ...store import RunStore, unpack_mask
 from . import analysis

@@ -10,6 +10,7 @@ from typing import ClassVar
 from ... import data as data_mod
 from ... import models
 from ...config import (
+    PAPER_PARAMS,
     Arm,
     ConfigError,
     Data,
@@ -19,6 +20,7 @@ from ...config import (
     TrainOverride,
     from_dict,
     key_dict,
+    paper_networks,
 )
 
 MEASURES: tuple[str, ...] = ("magnitude", "l1", "l2", "softmax", "minmax")  # L23 Table 2's
@@ -38,42 +40,13 @@ class Setting:
     ignore_output_layer: bool = False
 
 
-def _sgd(lr: float, batch: int, epochs: int, momentum: float, wd: float,
-         milestones: list[float], eval_epochs: int, per_epoch: int) -> Train:
-    # eval_every is ours (L23 reports the end of training only): a few evaluations per level.
-    return Train(optimizer="sgd", lr=lr, batch_size=batch, epochs=epochs, momentum=momentum,
-                 weight_decay=wd, milestones=milestones, last_batch="keep",
-                 eval_every=eval_epochs * per_epoch)
-
-
-def _data(dataset: str, normalize: str, augment: str) -> Data:
-    # L23 (OpenLTH) trains on every training example: no validation split.
-    return Data(dataset, validation="none", normalize=normalize, augment=augment)
-
-
-# paper_specs.md 6.1: iterations per epoch ceil(N / batch) (OpenLTH keeps the last batch);
-# ResNet-20's batch "238" in the paper is a typo for 128 (391 iterations per epoch).
-# The output layer: L23 ran OpenLTH, whose defaults leave LeNet's and VGG-16's unpruned
-# (pruning_layers_to_ignore = fc.weight, still counted in the remaining weights) and prune the
-# ResNets'; L23 App. C reports ResNet-18's output layer pruned less than others, so pruned.
-# LeNet's choice was measured against Table 2 (both rules, README "L23's output layer").
-PAPER: dict[str, Setting] = {
-    "lenet_300_100": Setting(_data("mnist", "dataset", "none"),
-                             _sgd(0.1, 128, 40, 0.0, 0.0, [], 4, 469), 0, 24,
-                             ignore_output_layer=True),
-    "resnet20": Setting(_data("cifar10", "imagenet", "crop_flip"),
-                        _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 1000, 40),
-    "vgg16": Setting(_data("cifar10", "imagenet", "crop_flip"),
-                     _sgd(0.1, 128, 160, 0.9, 1e-4, [80, 120], 10, 391), 2000, 35,
-                     ignore_output_layer=True),
-    "resnet18": Setting(_data("tiny_imagenet", "imagenet", "crop_flip"),
-                        _sgd(0.2, 256, 200, 0.9, 1e-4, [100, 150], 10, 391), 1000, 40),
-}
+# L23's networks as the paper ran them: params/paper/networks/l23.yaml.
+PAPER: dict[str, Setting] = paper_networks("l23", Setting)
 # Any other network (registered, or a user's nn.Module by import path): L23's procedure with
 # no settings of its own. The experiment gives train.lr, the length and levels; the rest is
 # this: SGD with momentum 0.9 at batch 128, OpenLTH's last batch kept, pixels in [0, 1], no
 # augmentation, no rewinding, every prunable tensor pruned.
-OTHER = Setting(_data(None, "none", "none"),
+OTHER = Setting(Data(validation="none", normalize="none", augment="none"),
                 Train(optimizer="sgd", momentum=0.9, batch_size=128, last_batch="keep"), 0, 0)
 # The papers' names, as in book/paper_numbers/l23_table2.csv.
 NETWORK_NAMES = {"lenet_300_100": "LeNet-300-100", "resnet20": "ResNet-20", "vgg16": "VGG-16",
@@ -217,7 +190,6 @@ TABLE1_LAYERS = {"Conv1": "conv1.weight", "Downsample1": "layer2.0.downsample.0.
 def paper_config() -> Layerwise:
     """L23's experiment at the paper's settings: ``params/paper/06_layerwise.yaml``."""
     from ...config import load
-    from ...departures import PAPER_PARAMS
 
     return load(str(PAPER_PARAMS / "06_layerwise.yaml"), Layerwise)
 

@@ -19,10 +19,12 @@ from ...config import (
     ConfigError,
     Criterion,
     Data,
+    DatasetName,
     Runtime,
     Train,
     Z19Criterion,
     _positive,
+    paper_networks,
     quote,
 )
 from ...paper import INPUTS, NETWORKS
@@ -30,14 +32,26 @@ from ...paper import INPUTS, NETWORKS
 ModelName = Literal["fc", "conv2", "conv4", "conv6"]
 
 
-# The papers' per-network training settings (paper_specs.md 0.3).
-PAPER_TRAIN = {
-    "fc": {"lr": 1.2e-3, "iterations": 50_380},
-    "conv2": {"lr": 2e-4, "iterations": 20_250},
-    "conv4": {"lr": 3e-4, "iterations": 25_500},
-    "conv6": {"lr": 3e-4, "iterations": 30_000},
-}
-PAPER_DATASET = {"fc": "mnist", "conv2": "cifar10", "conv4": "cifar10", "conv6": "cifar10"}
+@dataclass(frozen=True)
+class PaperSupermask:
+    lr: float
+    length: int  # in Learned.length_unit
+    early_stop: bool
+
+
+@dataclass(frozen=True)
+class PaperNetwork:
+    """One Z19 network's settings (paper_specs.md 0.3, 4b): params/paper/networks/z19.yaml."""
+
+    dataset: DatasetName
+    lr: float  # Adam
+    iterations: int
+    supermask: PaperSupermask  # the learned supermask's training
+
+
+PAPER_NETWORKS: dict[str, PaperNetwork] = paper_networks("z19", PaperNetwork)
+PAPER_TRAIN = {m: {"lr": n.lr, "iterations": n.iterations} for m, n in PAPER_NETWORKS.items()}
+PAPER_DATASET = {m: n.dataset for m, n in PAPER_NETWORKS.items()}
 # Z19's data: 5,000 training examples held out to validate (early stopping), pixels in [0, 1].
 DATA_CHOICES = {"validation": "z19", "normalize": "none", "augment": "none"}
 
@@ -118,12 +132,7 @@ class Experiment(Runtime):
 # 1000, 800} are "iterations" in Z19's text but epochs in the authors' code (README:
 # --num_epochs 2000 at the default batch of 250), and overfitting after 800-1000 steps of a
 # mask only makes sense in epochs: Learned.length_unit says which reading, epochs by default.
-PAPER_SUPERMASK = {
-    "fc": {"lr": 100.0, "length": 2000, "early_stop": False},
-    "conv2": {"lr": 100.0, "length": 2000, "early_stop": False},
-    "conv4": {"lr": 50.0, "length": 1000, "early_stop": True},
-    "conv6": {"lr": 20.0, "length": 800, "early_stop": True},
-}
+PAPER_SUPERMASK = {m: dataclasses.asdict(n.supermask) for m, n in PAPER_NETWORKS.items()}
 PAPER_TRAIN_SIZE = {"mnist": 55_000, "cifar10": 45_000}  # the papers' train splits
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from ...config import load, read_yaml
-from ...departures import PAPER_PARAMS, Departure, train_diff
+from ...config import PAPER_PARAMS, load, read_yaml
+from ...departures import Departure, train_diff
 from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks
 
 
