@@ -91,7 +91,7 @@ class Data:
 
     def __post_init__(self) -> None:
         if self.crop_padding < 0:
-            raise ConfigError(f"data.crop_padding must be >= 0 (got {self.crop_padding})")
+            raise ConfigError(f"crop_padding must be >= 0 (got {self.crop_padding})")
 
     def filled(self, **choices: str | None) -> Data:
         """This section with every None replaced by the experiment's ``choices`` (dataset,

@@ -56,7 +56,11 @@ class PopulationOptimizer:
     def step(self, grads: list[torch.Tensor], factor: float = 1.0) -> None:
         self.t += 1
         if self.t == 1:
-            self._adopt_layout(grads)
+            # Adam only: SGD keeps its parameters' layout, so that a run restarted from its
+            # saved state computes bit-identically (tests/core/test_schedule.py)
+            if self.kind == "adam":
+                self._adopt_layout(grads)
+            self._note_layout()
         for i, (p, g) in enumerate(zip(self.params, grads)):
             if g.stride() != p.stride():  # the fused kernel walks memory flat: layouts must agree
                 grads[i] = torch.empty_like(p).copy_(g)
@@ -73,6 +77,12 @@ class PopulationOptimizer:
         else:
             self._sgd(grads, factor)
 
+    def _note_layout(self) -> None:
+        """Each parameter's dimensions after the population's, outermost first
+        (``_member_slices``)."""
+        self._orders = [sorted(range(1, p.dim()), key=lambda d, p=p: -p.stride(d))
+                        for p in self.params]
+
     def _adopt_layout(self, grads: list[torch.Tensor]) -> None:
         """Re-lay each parameter (and its mask and state) out like its gradient, in place.
 
@@ -86,19 +96,33 @@ class PopulationOptimizer:
             p.set_(q.untyped_storage(), 0, q.shape, q.stride())
             if self.masks[i] is not None:
                 self.masks[i] = torch.empty_like(p).copy_(self.masks[i])
-            if self.kind == "adam":
-                self.m[i], self.v[i] = torch.zeros_like(p), torch.zeros_like(p)
+            self.m[i], self.v[i] = torch.zeros_like(p), torch.zeros_like(p)
 
     def _adam(self, grads: list[torch.Tensor], factor: float) -> None:
         # PyTorch's fused kernel (torch.optim.Adam(fused=True)) per group of members that share
         # a learning rate, on each member's own slice.
         steps = torch.full((), float(self.t), device=self.params[0].device)
         for lr, members in self._by_lr().items():
-            p_, g_, m_, v_ = (_member_slices(ts, members)
+            p_, g_, m_, v_ = (self._member_slices(ts, members)
                               for ts in (self.params, grads, self.m, self.v))
             torch._fused_adam_(p_, g_, m_, v_, [], [steps] * len(p_), lr=lr * factor,
                                beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
                                amsgrad=False, maximize=False)
+
+    def _member_slices(self, tensors: list[torch.Tensor], members: list[int]
+                       ) -> list[torch.Tensor]:
+        """Each member's slice of each stacked tensor (laid out as its parameter), member by
+        member, as a contiguous view.
+
+        A slice of a re-laid-out parameter (``_adopt_layout``) is a transposed block of
+        memory; the fused kernels would copy it to a contiguous tensor and back at every step
+        (on a CPU FC population, a fifth of the step). Its dimensions reordered by the
+        parameter's strides, it is contiguous and holds the same elements, and the elementwise
+        update does not care about their order. The order comes from the parameter for every
+        tensor: a gradient's size-1 dimensions may carry other strides (after weight decay).
+        """
+        per_member = [t.permute(0, *order).unbind(0) for t, order in zip(tensors, self._orders)]
+        return [slices[j] for j in members for slices in per_member]
 
     def _by_lr(self) -> dict[float, list[int]]:
         """Members grouped by learning rate."""
@@ -117,7 +141,8 @@ class PopulationOptimizer:
             if first:
                 self.buf = [torch.empty_like(p) for p in self.params]
             for lr, members in self._by_lr().items():
-                p_, g_, b_ = (_member_slices(ts, members) for ts in (self.params, grads, self.buf))
+                p_, g_, b_ = (self._member_slices(ts, members)
+                              for ts in (self.params, grads, self.buf))
                 torch._fused_sgd_(p_, g_, b_, weight_decay=0.0, momentum=mu, lr=lr * factor,
                                   dampening=0.0, nesterov=False, maximize=False,
                                   is_first_step=first)
@@ -130,16 +155,3 @@ class PopulationOptimizer:
         else:
             for p, g, lr in zip(self.params, grads, self.lr_views(factor)):
                 p.sub_(g * lr)
-
-
-def _member_slices(tensors: list[torch.Tensor], members: list[int]) -> list[torch.Tensor]:
-    """Each member's slice of each stacked tensor, member by member, as a contiguous view.
-
-    A slice of a re-laid-out parameter (``_adopt_layout``) is a transposed block of memory;
-    the fused kernels would copy it to a contiguous tensor and back at every step (on a CPU
-    FC population, a fifth of the step). Its dimensions reordered by stride, it is contiguous
-    and holds the same elements, and the elementwise update does not care about their order.
-    """
-    per_member = [t.permute(0, *sorted(range(1, t.dim()), key=lambda d: -t.stride(d))).unbind(0)
-                  for t in tensors]
-    return [slices[j] for j in members for slices in per_member]

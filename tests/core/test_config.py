@@ -54,6 +54,18 @@ def test_arm_labels_name_what_differs_from_the_lottery_ticket():
     ({"train": {"lr": float("nan")}}, "field 'train.lr' must be a finite number (got nan)"),
     ({"train": {"lr": float("inf")}}, "field 'train.lr' must be a finite number (got inf)"),
     ({"train": {"momentum": -0.9}}, "train.momentum must be >= 0 (got -0.9)"),
+    # the one data section, for every experiment
+    ({"data": {"crop_padding": -1}}, "data.crop_padding must be >= 0 (got -1)"),
+    ({"data": {"normalize": "imagenet"}}, "data.normalize: imagenet needs 3-channel images"),
+    ({"experiment": "h21_decoupling", "model": "lenet_300_100", "a9": {
+        "model": "resnet20", "data": {"crop_padding": -2}}},
+     "a9.data.crop_padding must be >= 0 (got -2)"),
+    ({"experiment": "h21_decoupling", "model": "lenet_300_100", "width": 8},
+     "model: lenet_300_100 has no width option"),
+    ({"experiment": "z19_supermasks", "data": {"dataset": "tiny_imagenet"}},
+     "data.dataset: supermasks train on Z19's data (mnist, cifar10)"),
+    ({"experiment": "z19_supermasks", "models": ["conv4"], "data": {"validation": "none"}},
+     "data.validation: none leaves no validation split for the early stopping of conv4's"),
 ])
 def test_invalid_field_is_named_in_one_line(params, message):
     with pytest.raises(ConfigError) as err:

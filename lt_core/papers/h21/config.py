@@ -5,6 +5,7 @@ values), the phase overrides, Fig 7's constrained pairs, and the data and shared
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -94,6 +95,7 @@ class Constrained:
 DATA_CHOICES = {"validation": "none", "normalize": "dataset", "augment": "crop_flip"}
 
 
+@functools.cache
 def _paper_train() -> Train:
     """H21's shared training as params/paper/05_decoupling.yaml gives it (paper_specs.md 5.1;
     the learning rate is H21's find default)."""

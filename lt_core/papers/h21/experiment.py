@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
+import torch
 
 from ... import data as data_mod
 from ... import departures as departures_mod
@@ -321,20 +322,20 @@ def stand_in_note(cfg: Decoupling) -> str:
     """The visible sentence on what a stand-in network can and cannot speak to."""
     if cfg.model in ("resnet20", "resnet18"):
         return ""
-    return (f"**A stand-in, not H21's network:** H21's networks are CIFAR ResNets (ResNet-20 "
-            f"assumed here; ResNet-50 and ResNet-18 in its appendix), with BatchNorm and 20+ "
-            f"layers; this run uses {cfg.model} on {cfg.data.dataset}, "
-            f"{len(_layer_names(cfg))} prunable layers and no BatchNorm. It can speak to the "
-            "mechanism (does the find rate change the layerwise pruning ratio, and does that "
-            "change how well the masks train?) and to orderings at its own grid; it cannot "
-            "speak to H21's learning-rate values, to BatchNorm, to per-stage LPR patterns of a "
-            "ResNet, or to structured filter pruning of conv layers.")
-
-
-def _layer_names(cfg: Decoupling) -> list[str]:
     d = cfg.data.dataset
     net = models.build(cfg.model, data_mod.INPUT_SHAPE[d], data_mod.NUM_CLASSES[d], width=cfg.width)
-    return list(net.prune_rates)
+    batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    conv = any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    cannot = ["H21's learning-rate values"] + ([] if batchnorm else ["BatchNorm"])
+    cannot += ["per-stage LPR patterns of a ResNet"]
+    cannot += [] if conv else ["structured filter pruning of conv layers"]
+    return (f"**A stand-in, not H21's network:** H21's networks are CIFAR ResNets (ResNet-20 "
+            f"assumed here; ResNet-50 and ResNet-18 in its appendix), with BatchNorm and 20+ "
+            f"layers; this run uses {cfg.model} on {d}, {len(net.prune_rates)} prunable layers "
+            f"and {'BatchNorm' if batchnorm else 'no BatchNorm'}. It can speak to the "
+            "mechanism (does the find rate change the layerwise pruning ratio, and does that "
+            "change how well the masks train?) and to orderings at its own grid; it cannot "
+            f"speak to {', to '.join(cannot[:-1])}, or to {cannot[-1]}.")
 
 
 def run(cfg: Decoupling, progress: bool = True) -> Result:

@@ -85,7 +85,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
         result.config.setting(model).data.dataset])
     first, last = next(iter(net.prune_rates)), net.output_layer
     ignored = result.config.setting(model).ignore_output_layer
-    layers = [first] if ignored else [first, last]
+    layers = [first] if ignored or last is None else [first, last]  # None: no linear layer
     lpr = {(m, t): dict(zip(g["seed"], g["lpr_pct"] / 100))
            for (m, t), g in ls.groupby(["measure", "layer"])}
     measures = sorted({m for m, _ in lpr})

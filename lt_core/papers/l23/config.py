@@ -110,7 +110,7 @@ class Layerwise(Runtime):
             if problem:
                 raise ConfigError(f"models: {problem}")
             p = PAPER.get(model, OTHER)
-            dataset = self.data.dataset or models.NATIVE_DATASET[model]
+            dataset = self.data.dataset or p.data.dataset or models.NATIVE_DATASET[model]
             if (self.data.normalize is None and data_mod.normalize_problem(
                     p.data.normalize, dataset, data_mod.CHANNELS[dataset])):
                 raise ConfigError(f"models: {model} normalises its data by ImageNet's statistics "

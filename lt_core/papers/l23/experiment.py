@@ -443,7 +443,7 @@ class LayerwiseResult:
             rule = {True: "not pruned (OpenLTH's rule)", False: "pruned"}
             out.append(f"{model} output layer {rule[s.ignore_output_layer]} instead of "
                        f"{rule[p.ignore_output_layer]}")
-        for option in ("normalize", "augment"):
+        for option in ("validation", "normalize", "augment", "crop_padding"):
             ours, theirs = getattr(s.data, option), getattr(p.data, option)
             if ours != theirs:
                 out.append(f"{model} data.{option} {ours} instead of {theirs}")

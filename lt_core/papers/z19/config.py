@@ -123,7 +123,7 @@ class Experiment(Runtime):
             k: v for k, v in paper.items() if getattr(self.train, k) is None})
 
     def dataset_for(self, model: str) -> str:
-        return self.data.dataset or models.NATIVE_DATASET[model]
+        return self.data.dataset or PAPER_DATASET.get(model) or models.NATIVE_DATASET[model]
 
 
 # Learned supermasks (paper_specs.md 4b): the papers' learning rates and lengths, and whether
@@ -188,7 +188,15 @@ class Supermasks(Runtime):
         super().__post_init__()
         if self.max_power < 0:
             raise ConfigError(f"max_power must be >= 0 (got {self.max_power})")
-        Experiment(models=self.models, seeds=self.seeds, device=self.device)  # same checks
+        dense = self.dense_experiment()  # the same checks, data's included
+        if any(dense.dataset_for(m) not in PAPER_TRAIN_SIZE for m in self.models):
+            raise ConfigError(f"data.dataset: supermasks train on Z19's data "
+                              f"({', '.join(PAPER_TRAIN_SIZE)})")
+        stopped = [m for m in self.models if self.learned.early_stop_for(m)]
+        if stopped and dense.data.validation == "none":
+            raise ConfigError(f"data.validation: none leaves no validation split for the early "
+                              f"stopping of {', '.join(stopped)}'s learned supermasks; "
+                              "set learned.early_stop: false or validation: z19")
 
     def dense_experiment(self) -> Experiment:
         """The dense level 0 as an iterative-pruning experiment with no pruning levels: the
