@@ -23,7 +23,7 @@ DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tiny-imagenet": "Tiny Imag
 # Departures that only measure the same quantity on less (fewer seeds, lines, networks):
 # the page stays comparable, with less statistical power.
 SAMPLE = ("fewer seeds", "fewer lines", "fewer networks", "fewer measures", "fewer c values",
-          "fewer criteria")
+          "fewer criteria", "fewer studies")
 
 
 @dataclass(frozen=True)
@@ -121,60 +121,36 @@ class Banner:
 
 
 def reasons(departures) -> tuple[str, ...]:
-    """Each departure (a ``departures.Departure`` or a sentence) in a few words, deduplicated,
-    the ones that change what is measured first."""
-    out = []
-    for d in departures:
-        out += [_reason_of_departure(d)] if hasattr(d, "what") else _reasons_of_text(str(d))
+    """Each ``departures.Departure`` in a few words, deduplicated, the ones that change what is
+    measured first."""
+    out = [_reason_of_departure(d) for d in departures]
     ordered = sorted(dict.fromkeys(out), key=lambda r: (r in SAMPLE, out.index(r)))
     return tuple(ordered)
+
+
+# A departure's field (``Departure.what``, the params files' words) -> its few words.
+REASONS = {"number of seeds": "fewer seeds", "models": "fewer networks", "criteria":
+           "fewer criteria", "measures": "fewer measures", "learned.init_values":
+           "fewer c values", "learned.samples": "fewer mask samples", "network":
+           "another network", "model": "stand-in network", "width": "stand-in network",
+           "data.dataset": "other data", "levels": "fewer pruning levels", "pruning.levels":
+           "fewer pruning levels", "max_power": "fewer pruning levels", "train length":
+           "shorter training"}
 
 
 def _reason_of_departure(d) -> str:
     what = d.what
     if what == "data":
         return "data subset" if "embedded" in str(d.this) else "other data"
-    if what == "number of seeds":
-        return "fewer seeds"
-    if what == "models":
-        return "fewer networks"
-    if what == "network":
-        return "another network"
     if what.startswith("pruning.arms"):
         return "fewer lines"
-    if what == "criteria":
-        return "fewer criteria"
-    if what == "learned.init_values":
-        return "fewer c values"
-    if what in ("pruning.levels", "max_power"):
-        return "fewer pruning levels"
+    if what.startswith("studies[") and d.this == "not run":
+        return "fewer studies"
+    if what.endswith("data.augment") and d.this == "none":
+        return "no augmentation"
     if what.endswith((".iterations", ".epochs")):
         return "shorter training"
-    if what == "learned.samples":
-        return "fewer mask samples"
-    return "other training settings"
-
-
-def _reasons_of_text(text: str) -> list[str]:
-    """The few words of a departure that ``h21`` or ``l23`` wrote as a sentence."""
-    out = []
-    if "instead of ResNet" in text or text.startswith("width"):
-        out.append("stand-in network")
-    if "instead of the full" in text or "embedded" in text:
-        out.append("data subset")
-    if out:
-        return out
-    if "levels instead" in text:
-        return ["fewer pruning levels"]
-    if "seed" in text and "instead" in text:
-        return ["fewer seeds"]
-    if "without the measures" in text:
-        return ["fewer measures"]
-    if "per training instead" in text or "per level instead" in text:
-        return ["shorter training"]
-    if "augmentation" in text:
-        return ["no augmentation"]
-    return ["other training settings"]
+    return REASONS.get(what, "other training settings")
 
 
 def _stored_env(store, key: str) -> dict:

@@ -30,10 +30,15 @@ class Departure:
 
 
 def _show(value: object) -> str:
+    if value is None or (isinstance(value, tuple | list | set | frozenset) and not value):
+        return "none"
+    if dataclasses.is_dataclass(value):  # e.g. H21's constrained pairs
+        return "(" + ", ".join(f"{f.name} {_show(getattr(value, f.name))}"
+                               for f in dataclasses.fields(value)) + ")"
     if isinstance(value, frozenset | set):
         return "{" + ", ".join(sorted(map(str, value))) + "}"
     if isinstance(value, tuple | list):
-        return ", ".join(map(str, value))
+        return ", ".join(str(v) if isinstance(v, int) else _show(v) for v in value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, float):
@@ -42,21 +47,20 @@ def _show(value: object) -> str:
 
 
 def train_diff(this: Train, paper: Train, network: str, prefix: str) -> list[Departure]:
-    skip = {"momentum"} if this.optimizer == paper.optimizer == "adam" else set()
-    return [Departure(f"{prefix}.{f.name}", getattr(this, f.name), getattr(paper, f.name),
-                      network)
-            for f in dataclasses.fields(Train)
-            if f.name not in skip and getattr(this, f.name) != getattr(paper, f.name)]
+    """``diff`` of two trainings (Adam has no momentum to differ in)."""
+    skip = {f"{prefix}.momentum"} if this.optimizer == paper.optimizer == "adam" else set()
+    return diff(this, paper, f"{prefix}.", frozenset(skip), network)
 
 
 RUNTIME = frozenset({"store", "device", "executor", "ray", "data.root"})  # never a departure
 
 
-def diff(this: object, paper: object, prefix: str = "", skip: frozenset = RUNTIME
-         ) -> list[Departure]:
+def diff(this: object, paper: object, prefix: str = "", skip: frozenset = RUNTIME,
+         network: str | None = None) -> list[Departure]:
     """Field by field, where a config differs from the paper's (both the same dataclass):
     nested sections by their dotted names, lists of named sections (H21's studies) by name,
-    seeds by their number (a sample, not a setting)."""
+    seeds by their number (a sample, not a setting). ``network``: the network whose settings
+    these are (L23's per-network settings), None for the experiment as a whole."""
     out = []
     for f in dataclasses.fields(this):
         name = f"{prefix}{f.name}"
@@ -67,18 +71,18 @@ def diff(this: object, paper: object, prefix: str = "", skip: frozenset = RUNTIM
             if len(a) != len(b):
                 out.append(Departure("number of seeds", len(a), len(b), kind="sample"))
         elif dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
-            out += diff(a, b, f"{name}.", skip)
+            out += diff(a, b, f"{name}.", skip, network)
         elif _named(a) and _named(b):
             ours = {x.name: x for x in a}
             for x in b:
                 if x.name not in ours:
                     out.append(Departure(f"{name}[{x.name}]", "not run", "run", kind="sample"))
                 else:
-                    out += diff(ours[x.name], x, f"{name}[{x.name}].", skip)
+                    out += diff(ours[x.name], x, f"{name}[{x.name}].", skip, network)
             out += [Departure(f"{name}[{x.name}]", "run", "not in the paper", kind="sample")
                     for x in a if x.name not in {y.name for y in b}]
         else:
-            out.append(Departure(name, a, b))
+            out.append(Departure(name, a, b, network))
     return out
 
 

@@ -108,5 +108,5 @@ def test_l23_measures_on_another_network_and_a_users_module_from_the_cli(user_ne
                    "overlap": {"level": 1, "measures": ["l1", "minmax"], "reinit_seeds": []}},
                   user_net)
     for net in ("fc", "mynets:SmallNet"):  # each is said to be no L23 network, and ran
-        assert f"{net} is not one of L23's networks" in run.stdout
+        assert f"network {net} instead of one of L23's networks" in run.stdout
     assert "== test accuracy (%)" in run.stdout

@@ -25,10 +25,15 @@ def test_reasons_are_a_few_words_the_settings_first():
             Departure("train.eval_every", 200, 100, "fc")]
     assert banner.reasons(deps) == ("data subset", "shorter training", "other training settings",
                                     "fewer seeds")
-    text = ["lenet_300_100 on mnist-embedded-5k instead of ResNet-20 on CIFAR-10",
-            "150 iterations per training instead of 110 epochs", "2 seeds instead of at least 3"]
-    assert banner.reasons(text) == ("stand-in network", "data subset", "shorter training",
-                                    "fewer seeds")
+    # H21 on a stand-in network, L23 on fewer measures and levels
+    h21 = [Departure("model", "lenet_300_100", "resnet20"),
+           Departure("data.augment", "none", "crop_flip"),
+           Departure("studies[warmup]", "not run", "run", kind="sample"),
+           Departure("levels", 2, 24, "lenet_300_100", kind="sample"),
+           Departure("measures", ("l1", "l2"), ("l1", "l2", "minmax"), kind="sample"),
+           Departure("train length", "30 iterations", "40 epochs", "lenet_300_100")]
+    assert banner.reasons(h21) == ("stand-in network", "no augmentation", "fewer pruning levels",
+                                   "shorter training", "fewer studies", "fewer measures")
 
 
 def test_data_and_device_labels():

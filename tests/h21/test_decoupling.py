@@ -117,6 +117,16 @@ def test_invalid_parameters_name_the_field():
             h21.load({**base, **extra})
 
 
+def test_the_default_training_is_the_papers_file_and_keeps_its_key():
+    train = h21.load({"model": "lenet_300_100", "levels": 2, "lpr_levels": [1]}).train
+    paper = h21.experiment.paper_config().train
+    assert train == paper
+    # the key of the default as code wrote it (epochs 110, milestones [55, 83]) before the
+    # paper's file held it
+    assert config.content_hash(config.key_dict(train)) == (
+        "3496e008dbffd0b3e87a0ada7ebad9121761d14b224e30a6ee9fcbb0cc40c114")
+
+
 def test_learning_rates_and_weight_decays_share_a_population_batch_sizes_do_not():
     import types
 

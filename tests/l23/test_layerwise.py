@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lt_core import config, engine, loop, masks, models, scorecard, seeds
+from lt_core import banner, config, engine, loop, masks, models, scorecard, seeds
 from lt_core.config import ConfigError
 from lt_core.papers import l23
 from lt_core.store import RunStore
@@ -65,18 +65,25 @@ def test_departures_at_the_papers_settings():
     info = {"lenet_300_100": loop.DataInfo("mnist+noval+norm", "", {}, (1, 28, 28))}
     result = l23.LayerwiseResult(cfg, None, info, "cpu", RunStore("unused"))
     assert result.network_departures("lenet_300_100") == []
-    assert result.departures() == [
-        "1 seed instead of 3", "section 5 on lenet_300_100 at level 15 with l1, l2, magnitude "
-        "instead of resnet18 at level 15 with l1, l2, magnitude"]
+    assert list(map(str, result.departures())) == [
+        "models lenet_300_100 instead of lenet_300_100, resnet20, vgg16, resnet18",
+        "number of seeds 1 instead of 3",
+        "overlap lenet_300_100 at level 15 with l1, l2, magnitude instead of resnet18 at "
+        "level 15 with l1, l2, magnitude"]
+    assert [d.kind for d in result.departures()] == ["sample", "sample", "setting"]
     embedded = {"lenet_300_100": loop.DataInfo("mnist-embedded-5k+noval+norm", "", {}, ())}
-    short = l23.LayerwiseResult(load({"train": {"epochs": 2}, "levels": 20}), None,
-                                      embedded, "cpu", RunStore("unused"))
-    assert short.network_departures("lenet_300_100") == [
-        "lenet_300_100 2 epochs per level instead of 40 epochs",
-        "lenet_300_100 on mnist-embedded-5k instead of the full mnist"]
+    short = l23.LayerwiseResult(load({"train": {"epochs": 2, "lr": 0.05}, "levels": 20}), None,
+                                embedded, "cpu", RunStore("unused"))
+    assert list(map(str, short.network_departures("lenet_300_100"))) == [
+        "lenet_300_100 train length 2 epochs instead of 40 epochs",
+        "lenet_300_100 train.lr 0.05 instead of 0.1",
+        "lenet_300_100 data mnist-embedded-5k instead of mnist"]
+    assert banner.reasons(short.departures()) == (
+        "shorter training", "other training settings", "data subset", "fewer pruning levels",
+        "fewer networks")
     unnormalised = l23.LayerwiseResult(load({"data": {"normalize": "none"}}), None, info, "cpu",
                                        RunStore("unused"))
-    assert unnormalised.network_departures("lenet_300_100") == [
+    assert list(map(str, unnormalised.network_departures("lenet_300_100"))) == [
         "lenet_300_100 data.normalize none instead of dataset"]
 
 

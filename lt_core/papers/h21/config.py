@@ -100,7 +100,12 @@ def _paper_train() -> Train:
     """H21's shared training as params/paper/05_decoupling.yaml gives it (paper_specs.md 5.1;
     the learning rate is H21's find default)."""
     values = config_mod.read_yaml(config_mod.PAPER_PARAMS / "05_decoupling.yaml")["train"]
-    return config_mod.from_dict(Train, values, "train")
+    train = config_mod.from_dict(Train, values, "train")
+    # This default was written in code, as 110 epochs and milestones [55, 83], before it was
+    # read from the paper's file: whole numbers stay ints so that runs keyed on it keep their keys.
+    whole = lambda x: int(x) if float(x).is_integer() else x  # noqa: E731
+    return dataclasses.replace(train, epochs=whole(train.epochs),
+                               milestones=[whole(m) for m in train.milestones])
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,3 @@ def _length(train: Train) -> str:
     if train.iterations is not None:
         return f"{train.iterations:,} iterations"
     return f"{train.epochs:g} epochs"
-
-
-def _fmt(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)

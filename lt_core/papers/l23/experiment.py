@@ -15,7 +15,6 @@ elsewhere). The analyses themselves are pure functions in ``analysis``."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,9 +25,6 @@ import torch
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, executor, loop, models, paper, schedule, seeds
-from ...config import (
-    Train,
-)
 from ...loop import failure_note
 from ...store import RunStore, unpack_mask
 from . import analysis
@@ -43,7 +39,6 @@ from .config import (
     TABLE1_LAYERS,
     Layerwise,
     Setting,
-    _fmt,
     _length,
     arm,
     paper_config,
@@ -421,56 +416,52 @@ class LayerwiseResult:
         return [f"{r.measure} seed {r.seed} (level {r.level})" for r in f.itertuples()]
 
     # -- scale -----------------------------------------------------------------------------
-    def network_departures(self, model: str) -> list[str]:
-        """How a network's training and data depart from L23's (not its number of levels,
-        seeds or measures: those change how much was run, not the numbers)."""
+    def network_departures(self, model: str) -> list[departures_mod.Departure]:
+        """How a network's training and data depart from L23's, field by field (not its number
+        of levels, seeds or measures: those change how much was run, not the numbers)."""
+        Departure = departures_mod.Departure
         if model not in PAPER:
-            return [f"{model} is not one of L23's networks (no paper settings or numbers)"]
+            return [Departure("network", model, "one of L23's networks (no paper settings or "
+                              "numbers)")]
         s, p = self.config.setting(model), PAPER[model]
+        # eval_every is ours (L23 reports the end of training); a length in epochs and one in
+        # iterations compare as lengths
+        skip = {"data.root", "data.dataset", "train.eval_every", "train.epochs",
+                "train.iterations", "levels", "ignore_output_layer"}
         out = []
         if _length(s.train) != _length(p.train):
-            out.append(f"{model} {_length(s.train)} per level instead of {_length(p.train)}")
-        for f in dataclasses.fields(Train):
-            if f.name in ("eval_every", "epochs", "iterations"):
-                continue  # eval_every is ours: L23 reports the end of training
-            ours, theirs = getattr(s.train, f.name), getattr(p.train, f.name)
-            if ours != theirs:
-                out.append(f"{model} train.{f.name} {_fmt(ours)} instead of {_fmt(theirs)}")
-        if s.rewind_iteration != p.rewind_iteration:
-            out.append(f"{model} rewinding to iteration {s.rewind_iteration} instead of "
-                       f"{p.rewind_iteration}")
+            out.append(Departure("train length", _length(s.train), _length(p.train), model))
+        out += departures_mod.diff(s, p, skip=frozenset(skip), network=model)
         if s.ignore_output_layer != p.ignore_output_layer:
             rule = {True: "not pruned (OpenLTH's rule)", False: "pruned"}
-            out.append(f"{model} output layer {rule[s.ignore_output_layer]} instead of "
-                       f"{rule[p.ignore_output_layer]}")
-        for option in ("validation", "normalize", "augment", "crop_padding"):
-            ours, theirs = getattr(s.data, option), getattr(p.data, option)
-            if ours != theirs:
-                out.append(f"{model} data.{option} {ours} instead of {theirs}")
+            out.append(Departure("output layer", rule[s.ignore_output_layer],
+                                 rule[p.ignore_output_layer], model))
         name = self.data[model].name.split("+")[0]
         if name != PAPER_DATA[p.data.dataset]:
-            out.append(f"{model} on {name} instead of the full {PAPER_DATA[p.data.dataset]}")
+            out.append(Departure("data", name, PAPER_DATA[p.data.dataset], model))
         return out
 
-    def departures(self) -> list[str]:
+    def departures(self) -> list[departures_mod.Departure]:
         """Everything that departs from L23's experiment; empty at paper scale."""
-        cfg = self.config
+        Departure = departures_mod.Departure
+        cfg, ref = self.config, paper_config()
         out = [d for m in cfg.models for d in self.network_departures(m)]
+        if set(cfg.models) != set(ref.models):
+            out.append(Departure("models", tuple(cfg.models), tuple(ref.models), kind="sample"))
         for m in [m for m in cfg.models if m in PAPER]:
             if cfg.setting(m).levels < PAPER[m].levels:
-                out.append(f"{m} {cfg.setting(m).levels} levels instead of {PAPER[m].levels}")
+                out.append(Departure("levels", cfg.setting(m).levels, PAPER[m].levels, m,
+                                     kind="sample"))
         if len(cfg.seeds) != SEEDS:
-            out.append(f"{len(cfg.seeds)} seed{'s' * (len(cfg.seeds) > 1)} instead of {SEEDS}")
-        missing = [m for m in MEASURES if m not in cfg.measures]
-        if missing:
-            out.append(f"without the measures {', '.join(missing)}")
-        ov, ref = cfg.overlap, paper_config()
-        ours = (cfg.overlap_model, ov.level, sorted(ov.measures))
-        theirs = (ref.overlap_model, ref.overlap.level, sorted(ref.overlap.measures))
+            out.append(Departure("number of seeds", len(cfg.seeds), SEEDS, kind="sample"))
+        if set(cfg.measures) != set(MEASURES):
+            out.append(Departure("measures", tuple(cfg.measures), MEASURES, kind="sample"))
+        ov = cfg.overlap
+        ours = f"{cfg.overlap_model} at level {ov.level} with {', '.join(sorted(ov.measures))}"
+        theirs = (f"{ref.overlap_model} at level {ref.overlap.level} with "
+                  f"{', '.join(sorted(ref.overlap.measures))}")
         if ours != theirs:
-            out.append(f"section 5 on {ours[0]} at level {ours[1]} with {', '.join(ours[2])} "
-                       f"instead of {theirs[0]} at level {theirs[1]} with "
-                       f"{', '.join(theirs[2])}")
+            out.append(Departure("overlap", ours, theirs))
         return out
 
     def describe(self, scale: str) -> str:
