@@ -6,7 +6,9 @@ memory format, ``torch.optim``, tensors in memory) and the population engine at 
 * FC 300-100-10, batch 60, Adam, MNIST-shaped: ``population_vs_plain`` (P = 16), and
   ``supermask_vs_fc_step``: a learned-supermask step (SGD on mask logits, a Bernoulli mask
   sample per forward) against an engine FC training step (Adam), both at the supermask's
-  batch 250 and the same population;
+  batch 250 and the same population; and the floor of an FC population step (its matmuls
+  and one Adam update, nothing else): ``plain_vs_floor``, the best ``population_vs_plain``
+  any engine could reach on this machine, and ``population_vs_floor``, how near the engine is;
 * Conv2, batch 60, Adam, CIFAR-shaped: ``conv2_population_vs_plain`` (P = 3);
 * ResNet-20, batch 128, SGD with momentum and weight decay, crop+flip augmentation,
   CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8), and on CUDA images per second at
@@ -107,6 +109,38 @@ def _train_step_ms(model, members, data, cfg: Train, steps: int,
     return (call(steps + 1) - overhead) / steps * 1e3
 
 
+def fc_floor_ms(device: torch.device, population: int, steps: int,
+                batch: int = FC_CFG.batch_size) -> float:
+    """ms per network of the work no FC population step can skip: its eight batched matmuls
+    (forward, weight gradients, the input gradients of layers 2 and 3) at the population's
+    shapes, and one fused Adam update of its stacked parameters; no data, masks or loss.
+    ``plain / floor`` is the largest ``population_vs_plain`` any engine could reach here."""
+    widths = [784, 300, 100, 10]
+    shapes = [(population, o, i) for i, o in zip(widths, widths[1:])]
+    x = [torch.randn(population, batch, s[2], device=device) for s in shapes]
+    dy = [torch.randn(population, batch, s[1], device=device) for s in shapes]
+    params = [torch.randn(s, device=device) for s in shapes]
+    params += [torch.randn(population, 1, s[1], device=device) for s in shapes]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.Adam(params, lr=FC_CFG.lr, fused=True)
+
+    def run(k: int) -> None:
+        for _ in range(k):
+            for layer, w in enumerate(params[:3]):
+                torch.bmm(x[layer], w.transpose(1, 2))  # forward
+                torch.bmm(dy[layer].transpose(1, 2), x[layer])  # weight gradient
+                if layer:
+                    torch.bmm(dy[layer], w)  # input gradient
+            opt.step()
+        _sync(device)
+
+    run(3)
+    start = time.perf_counter()
+    run(steps)
+    return (time.perf_counter() - start) / steps * 1e3 / population
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -133,6 +167,7 @@ def bench_fc(device: torch.device, steps: int, repeats: int, P: int) -> dict[str
         "pP": lambda: engine_step_ms(model, data, FC_CFG, P, max(steps // 4, 50)) / P,
         "fc250": lambda: engine_step_ms(model, data, fc250, P, max(steps // 8, 5)) / P,
         "sm250": lambda: supermask_step_ms(model, data, P, max(steps // 8, 5)) / P,
+        "floor": lambda: fc_floor_ms(device, P, max(steps // 4, 50)),
     })
     return {"plain_loop_ms_per_step": t["plain"], "engine_p1_ms_per_step": t["p1"],
             f"engine_p{P}_ms_per_network_step": t["pP"],
@@ -140,6 +175,9 @@ def bench_fc(device: torch.device, steps: int, repeats: int, P: int) -> dict[str
             f"supermask_batch250_p{P}_ms_per_network_step": t["sm250"],
             "engine_p1_vs_plain": t["p1"] / t["plain"],
             "supermask_vs_fc_step": t["sm250"] / t["fc250"],
+            f"fc_floor_p{P}_ms_per_network_step": t["floor"],
+            "plain_vs_floor": t["plain"] / t["floor"],
+            "population_vs_floor": t["floor"] / t["pP"],
             "population_vs_plain": t["plain"] / t["pP"]}
 
 

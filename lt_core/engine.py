@@ -305,6 +305,11 @@ class _Batches:
 # Training
 
 
+def _rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[idx]`` for a [P, B] index, by ``index_select``: 3-6x faster on a CPU."""
+    return t.index_select(0, idx.reshape(-1)).view(*idx.shape, *t.shape[1:])
+
+
 def train(
     model: nn.Module,
     members: list[Member],
@@ -389,10 +394,10 @@ def train(
         epoch, pos = divmod(step, plan.per_epoch)
         batches.advance(epoch)
         idx, aug = batches.at_position(pos)
-        x = x_train[idx]
+        x, y = _rows(x_train, idx), _rows(y_train, idx)
         if aug is not None:
             x = crop_flip(x, aug, data.augment.padding)
-        optimizer.step(runner.grads(data.inputs(x), y_train[idx]), plan.factor(step))
+        optimizer.step(runner.grads(data.inputs(x), y), plan.factor(step))
         if step + 1 in grid_set:
             record(step + 1)
         # Every step (host-side, no sync; tqdm prints every 2 s): at paper scale evaluations
