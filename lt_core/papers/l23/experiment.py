@@ -425,7 +425,8 @@ class LayerwiseResult:
                               "numbers)")]
         s, p = self.config.setting(model), PAPER[model]
         # eval_every is ours (L23 reports the end of training); a length in epochs and one in
-        # iterations compare as lengths
+        # iterations compare as lengths; the dataset by the data read, the levels in
+        # departures() (a sample), the output-layer rule in words, below
         skip = {"data.root", "data.dataset", "train.eval_every", "train.epochs",
                 "train.iterations", "levels", "ignore_output_layer"}
         out = []
