@@ -90,10 +90,39 @@ class ConvNet(nn.Module):
         self.prune_rates.update({"fc1.weight": 0.2, "fc2.weight": 0.2, "out.weight": 0.1})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x).flatten(1)
+        x = _ChannelsLastGradient.keep(self.features(x)).flatten(1)
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.out(x)
+
+
+class _ChannelsLastGradient(torch.autograd.Function):
+    """The identity, whose gradient is laid out channels_last.
+
+    flatten hands back an NCHW gradient; given one, the CPU max-pool backward over a
+    channels_last activation (the engine's CPU conv path) runs its NCHW kernel and copies the
+    whole input gradient out and back (a tenth of a Conv2 step). The numbers are the same:
+    2x2 windows with stride 2 do not overlap, so no gradient element sums two terms.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def keep(x: torch.Tensor) -> torch.Tensor:
+        channels_last = x.dim() == 4 and x.size(1) > 1 and x.stride(1) == 1
+        return _ChannelsLastGradient.apply(x) if channels_last else x
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
 
 
 class _OpenLTH(nn.Module):

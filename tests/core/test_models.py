@@ -42,3 +42,35 @@ def test_glorot_truncated_normal_init():
     conv = models.build("conv2", (3, 32, 32))
     k = models.initial_state(conv, 0)["features.2.weight"]  # 64 -> 64, 3x3: fans 576 + 576
     assert abs(k.std().item() - (2 / 1152) ** 0.5) < 0.01 * (2 / 1152) ** 0.5
+
+
+@pytest.mark.parametrize("name", ["conv2", "conv6"])
+def test_conv_nets_hand_max_pool_a_channels_last_gradient_with_the_same_numbers(name):
+    """The engine's CPU conv path feeds channels_last images; flatten's own gradient is NCHW,
+    which sends max-pool's backward to its copying kernel. The net's gradient at the pool is
+    channels_last, and every parameter's gradient equals plain flatten's, bit for bit."""
+    torch.manual_seed(0)
+    net = models.build(name, (3, 32, 32))
+    x = torch.randn(8, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (8,))
+    params = list(net.parameters())
+    seen = []
+
+    def plain(x):
+        h = net.features(x).flatten(1)
+        return net.out(torch.relu(net.fc2(torch.relu(net.fc1(h)))))
+
+    def grads(forward):
+        loss = torch.nn.functional.cross_entropy(forward(x), y)
+        return torch.autograd.grad(loss, params)
+
+    hook = net.features[-1].register_full_backward_hook(
+        lambda m, grad_in, grad_out: seen.append(grad_out[0]))
+    ours = grads(net)
+    hook.remove()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()
+    assert all(torch.equal(a, b) for a, b in zip(ours, grads(plain)))
+    # NCHW images (the GPU's vmap path, a plain loop): left alone
+    h = net.features(x.contiguous())
+    assert models._ChannelsLastGradient.keep(h) is h
