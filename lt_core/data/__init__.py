@@ -40,13 +40,15 @@ DATASETS = ("mnist", "cifar10", "tiny_imagenet")
 CHANNELS = {"mnist": 1, "cifar10": 3, "tiny_imagenet": 3}  # of each dataset's images
 INPUT_SHAPE = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "tiny_imagenet": (3, 64, 64)}
 NUM_CLASSES = {"mnist": 10, "cifar10": 10, "tiny_imagenet": 200}
+# The name of each dataset's full files as loaded (``Dataset.name`` before its option tags).
+FULL_NAME = {"mnist": "mnist", "cifar10": "cifar10", "tiny_imagenet": "tiny-imagenet"}
 
 __all__ = [
     "CIFAR_CLASSES", "DATASETS", "SPLITS", "Augment", "DataError", "Dataset", "cache_dir",
     "data_root", "smoke",
     "download_cifar10", "download_file", "download_mnist", "download_tiny_imagenet", "load",
     "papers_split", "read_idx", "synthetic", "synthetic_images",
-    "CHANNELS", "INPUT_SHAPE", "NUM_CLASSES", "normalize_problem",
+    "CHANNELS", "FULL_NAME", "INPUT_SHAPE", "NUM_CLASSES", "normalize_problem",
 ]
 
 

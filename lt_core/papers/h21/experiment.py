@@ -305,8 +305,7 @@ def departures(cfg: Decoupling, data: loop.DataInfo, a9: bool = False
     if a9:
         paper = paper.a9
     out = departures_mod.diff(cfg, paper, skip=departures_mod.RUNTIME | {"a9"})
-    if data.name.split("+")[0] != {"tiny_imagenet": "tiny-imagenet"}.get(
-            paper.data.dataset, paper.data.dataset):
+    if data.name.split("+")[0] != data_mod.FULL_NAME[paper.data.dataset]:
         out.append(departures_mod.Departure("data", data.name.split("+")[0],
                                             paper.data.dataset))
     return out

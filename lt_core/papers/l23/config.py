@@ -176,8 +176,6 @@ def run_config(model: str, data_name: str, s: Setting, measure: str, seed: int) 
 
 
 
-# The files each dataset's paper runs read (data.Dataset.name before its option tags).
-PAPER_DATA = {"mnist": "mnist", "cifar10": "cifar10", "tiny_imagenet": "tiny-imagenet"}
 CHANCE_PCT = {"tiny_imagenet": 0.5}  # else 10 classes: 10%
 SEEDS = 3  # L23: mean and std over 3 runs
 # Table 2's rows; L23 Table 1's layers of ResNet-18, in our names.

@@ -34,7 +34,6 @@ from .config import (
     MEASURES,
     NETWORK_NAMES,
     PAPER,
-    PAPER_DATA,
     SEEDS,
     TABLE1_LAYERS,
     Layerwise,
@@ -438,8 +437,8 @@ class LayerwiseResult:
             out.append(Departure("output layer", rule[s.ignore_output_layer],
                                  rule[p.ignore_output_layer], model))
         name = self.data[model].name.split("+")[0]
-        if name != PAPER_DATA[p.data.dataset]:
-            out.append(Departure("data", name, PAPER_DATA[p.data.dataset], model))
+        if name != data_mod.FULL_NAME[p.data.dataset]:
+            out.append(Departure("data", name, data_mod.FULL_NAME[p.data.dataset], model))
         return out
 
     def departures(self) -> list[departures_mod.Departure]:
