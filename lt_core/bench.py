@@ -115,8 +115,8 @@ def fc_floor_ms(device: torch.device, population: int, steps: int,
     (forward, weight gradients, the input gradients of layers 2 and 3) at the population's
     shapes, and one fused Adam update of its stacked parameters; no data, masks or loss.
     ``plain / floor`` is the largest ``population_vs_plain`` any engine could reach here."""
-    widths = [784, 300, 100, 10]
-    shapes = [(population, o, i) for i, o in zip(widths, widths[1:])]
+    shapes = [(population, *w.shape) for w in models.build("fc", (1, 28, 28)).parameters()
+              if w.dim() == 2]
     x = [torch.randn(population, batch, s[2], device=device) for s in shapes]
     dy = [torch.randn(population, batch, s[1], device=device) for s in shapes]
     params = [torch.randn(s, device=device) for s in shapes]

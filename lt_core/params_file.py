@@ -14,7 +14,6 @@ class ConfigError(ValueError):
     """An invalid parameter; the message is one line that names the field."""
 
 
-
 def read_yaml(source: str | Path) -> dict:
     """The fields in a params file ({} if it is empty); a one-line ConfigError naming the file,
     and the line and column of a YAML mistake, otherwise."""
