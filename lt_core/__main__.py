@@ -104,17 +104,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         cfg = store.config(keys[0])
         print(cfg)
         if cfg.get("kind") == "heuristic_supermask":  # untrained masks: a table, no training
-            print(_heuristic_table(store.load_level(keys[0], 0)["table"]))
+            print(_heuristic_table(store.level(keys[0], 0).table))
             return 0
         print(store.metrics(keys).pivot(  # pivot, not pivot_table: it keeps the NaN rows
             index=["level", "percent_remaining", "iteration"], columns=["split", "metric"],
             values="value").to_string())
-        for rnd in store.levels(keys[0]):
-            record = store.load_level(keys[0], rnd)
-            if "summary" in record:  # a learned supermask
-                print(_learned_summary(cfg, record["summary"]))
-            elif record.get("failed_at") is not None:
-                print(f"level {rnd} diverged at iteration {int(record['failed_at'])}: no "
+        for level in store.levels(keys[0]):
+            record = store.level(keys[0], level)
+            if record.summary is not None:  # a learned supermask
+                print(_learned_summary(cfg, record.summary))
+            elif record.failed:
+                print(f"level {level} diverged at iteration {int(record.failed_at)}: no "
                       "result from it (NaN from that evaluation on)")
         return 0
     if args.cmd == "runs":

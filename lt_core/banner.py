@@ -16,6 +16,8 @@ import html as html_mod
 import re
 from dataclasses import dataclass, field
 
+from .store import StoreError
+
 # A CPU's stored "device name" when the processor has none: the machine's architecture.
 ARCHITECTURES = {"", "x86_64", "amd64", "aarch64", "arm64", "i386", "i686"}
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "tiny-imagenet": "Tiny ImageNet",
@@ -156,8 +158,8 @@ def _reason_of_departure(d) -> str:
 def _stored_env(store, key: str) -> dict:
     """The environment recorded with a run's first level (empty if it cannot be read)."""
     try:
-        return store.load_level(key, 0).get("env", {})
-    except (OSError, KeyError, ValueError):
+        return store.level(key, 0).env
+    except (OSError, StoreError):
         return {}
 
 

@@ -30,7 +30,8 @@ from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
 from .config import Arm, Train, key_dict
 from .executor import LocalExecutor, Population, RayExecutor
-from .store import RunStore, environment, pack_mask, unpack_mask
+from .record import pack_mask
+from .store import RunStore, environment
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,9 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
             if not store.has_level(keys[i], 0):
                 store.save_level(keys[i], 0, {
                     "level": 0, "seed": run.seed, "percent_remaining": 100.0,
-                    "iterations": point["iterations"], "metrics": point["metrics"],
+                    "iterations": point.iterations, "metrics": point.metrics,
                     "early_stop_iteration": None, "test_acc_at_early_stop": float("nan"),
-                    "test_acc_at_end": float("nan"), "failed_at": point["failed_at"],
+                    "test_acc_at_end": float("nan"), "failed_at": point.failed_at,
                     "stopped": f"diverged before its rewind point (iteration "
                                f"{run.rewind_iteration})", "env": environment(device)})
         for level in range(levels + 1):
@@ -209,9 +210,10 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
             store.save_level(key, 0, {"level": 0, "state": res.final, "metrics": res.metrics,
                                       "iterations": res.iterations, "failed_at": res.failed_at,
                                       "percent_remaining": 100.0})
-    records = {i: store.load_level(s, 0) for i, s in enumerate(starts) if isinstance(s, str)}
-    diverged = {i: r for i, r in records.items() if r["failed_at"] is not None}
-    return [records[i]["state"] if i in records else s for i, s in enumerate(starts)], diverged
+    points = {i: store.level(s, 0) for i, s in enumerate(starts) if isinstance(s, str)}
+    diverged = {i: p for i, p in points.items() if p.failed}
+    return [store.tensors(s, 0)["state"] if i in points and i not in diverged else s
+            for i, s in enumerate(starts)], diverged
 
 
 def rewind_point_config(run: Run, data_name: str) -> dict:
@@ -233,11 +235,11 @@ def _reference_counts(store: RunStore, reference: str | None, level: int
     if not store.has_level(reference, level):
         raise RuntimeError(f"reference run {reference} has no level {level} in {store.root}; "
                            "run the reference experiment first")
-    rec = store.load_level(reference, level)
-    if rec["failed_at"] is not None or "next_mask" not in rec:
-        why = "diverged" if rec["failed_at"] is not None else "stopped"
+    rec = store.level(reference, level)
+    if not rec.continues:
+        why = "diverged" if rec.failed else "stopped"
         return None, f"the run it takes its counts from {why} at level {level}"
-    return {n: int(unpack_mask(p).sum()) for n, p in rec["next_mask"].items()}, None
+    return {n: int(m.sum()) for n, m in store.masks(reference, level).items()}, None
 
 
 def _alive(store: RunStore, key: str, level: int) -> bool:
@@ -245,10 +247,7 @@ def _alive(store: RunStore, key: str, level: int) -> bool:
     the next mask."""
     if level == 0:
         return True
-    if not store.has_level(key, level - 1):
-        return False
-    prev = store.load_level(key, level - 1)
-    return prev["failed_at"] is None and "next_mask" in prev
+    return store.has_level(key, level - 1) and store.level(key, level - 1).continues
 
 
 def stop_reason(store: RunStore, key: str) -> tuple[int, str] | None:
@@ -256,12 +255,11 @@ def stop_reason(store: RunStore, key: str) -> tuple[int, str] | None:
     its rewind point), or its reference run had no mask to give it; None if it never
     stopped."""
     for level in store.levels(key):
-        rec = store.load_level(key, level)
-        if rec["failed_at"] is not None:
-            return level, rec.get("stopped") or (f"diverged at level {level} (iteration "
-                                               f"{rec['failed_at']})")
-        if "next_mask" not in rec:
-            return level, f"stopped after level {level}: {rec.get('stopped', 'no next mask')}"
+        rec = store.level(key, level)
+        if rec.failed:
+            return level, rec.stopped or f"diverged at level {level} (iteration {rec.failed_at})"
+        if not rec.has_next_mask:
+            return level, f"stopped after level {level}: {rec.stopped or 'no next mask'}"
     return None
 
 
@@ -271,12 +269,11 @@ def _state_for(store: RunStore, key: str, level: int, state_0: dict,
     if level == 0:
         ones = {n: torch.ones(state_0[n].shape) for n in rates}
         return {"start": state_0, "mask": start_mask or ones, "frozen": None}
-    prev = store.load_level(key, level - 1)
+    prev = store.tensors(key, level - 1)
     # Everything but the kept prunable weights restarts from state_0 (biases: their init; with
     # rewinding to iteration k, every parameter and buffer at k).
     start = {**state_0, **prev.get("next_start", {})}
-    return {"start": start, "mask": {n: unpack_mask(p) for n, p in prev["next_mask"].items()},
-            "frozen": prev.get("next_frozen")}
+    return {"start": start, "mask": store.masks(key, level - 1), "frozen": prev.get("next_frozen")}
 
 
 def _fingerprint(state: dict) -> str:
@@ -424,4 +421,4 @@ def stored_info(runs: pd.DataFrame, data: dict[str, DataInfo], store: RunStore) 
     trained in (``store.environment``): the entry page's row."""
     return {"networks": ", ".join(data), "data": data_names(data),
             "seeds": len(runs["seed"].unique()),
-            "env": store.load_level(runs["key"].iloc[0], 0)["env"]}
+            "env": store.level(runs["key"].iloc[0], 0).env}

@@ -1,15 +1,22 @@
-"""The run store: content-addressed, atomic, resumable.
+"""The run store: content-addressed, atomic, resumable, with shipped results beneath it.
 
 A run is one member of an experiment (say criterion ``large_final`` with seed 3) and its key
 is the sha256 of its canonical resolved config plus the schema version. Layout::
 
-    <root>/<key>/config.json       the resolved config that was hashed
-    <root>/<key>/level_000.pt      one file per finished pruning level, written atomically
+    <root>/<key>/config.json              the resolved config that was hashed
+    <root>/<key>/level_000.json           a finished level's metrics and scalars
+    <root>/<key>/level_000.masks.npz      the mask it chose, as bits
+    <root>/<key>/level_000.tensors.pt     its weights, where it keeps any
 
-A level file exists only once the level finished, so an interrupted experiment re-run later
-trains exactly the levels that are missing. Stores written before the word was ``level``
-name the same files ``round_000.pt``; they are read as they are. ``metrics()`` loads
-everything as one tidy frame.
+(``lt_core.record``: each part reads without the others). Each file is written atomically,
+the JSON last: a level exists only once it finished, so an interrupted experiment re-run
+later trains exactly the levels that are missing. Stores written before the split hold one
+``level_000.pt`` per level (or, before the word was ``level``, ``round_000.pt``); they are
+read as they are. ``metrics()`` loads every evaluation as one tidy frame.
+
+Beneath the local folder, read-only, lie the run packs (``lt_core.packfile``): by default
+the packs this book ships in ``book/results``. A run a pack holds is read from it and never
+trained or written again; only what no layer holds is computed, into the local folder.
 
 Processes sharing a store: one process at a time computes a run (``claim``), holding the lock
 file ``<root>/.locks/<key>.lock`` (``filelock``: an OS lock, released when the process ends,
@@ -20,7 +27,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import io
 import json
 import platform
 import subprocess
@@ -34,6 +40,7 @@ import pandas as pd
 import torch
 from filelock import FileLock, Timeout
 
+from . import packfile, record
 from .config import content_hash
 from .files import (
     NO_SPACE,
@@ -103,19 +110,13 @@ def environment(device: torch.device | str) -> dict:
     }
 
 
-def pack_mask(mask: torch.Tensor) -> dict:
-    return {"shape": tuple(mask.shape), "bits": np.packbits(mask.cpu().bool().numpy().ravel())}
-
-
-def unpack_mask(packed: dict) -> torch.Tensor:
-    n = int(np.prod(packed["shape"]))
-    bits = np.unpackbits(packed["bits"], count=n).astype(np.float32)
-    return torch.from_numpy(bits).view(*packed["shape"])
-
-
 class RunStore:
-    def __init__(self, root: str | Path = "runs"):
+    """The local run folder ``root`` (written) over the run packs ``packs`` (read only;
+    None: the shipped ones, ``packfile.shipped``)."""
+
+    def __init__(self, root: str | Path = "runs", packs: list[packfile.PackFile] | None = None):
         self.root = Path(root)
+        self.packs = packfile.shipped() if packs is None else list(packs)
 
     # -- runs ------------------------------------------------------------------------------
     @staticmethod
@@ -123,10 +124,11 @@ class RunStore:
         return content_hash(config)[:20]
 
     def prepare(self, config: dict) -> str:
-        """Register a run (idempotent) and return its key. Writes nothing if it exists."""
+        """Register a run (idempotent) and return its key. Writes nothing if it exists here
+        or in a pack."""
         key = self.key(config)
         path = self.root / key / "config.json"
-        if not path.exists():
+        if not path.exists() and self._pack_of_run(key) is None:
             try:
                 write_text(path, json.dumps(config, indent=2, sort_keys=True))
             except OSError as err:
@@ -159,7 +161,7 @@ class RunStore:
                             waited = True
                         lock.acquire()
                     held.callback(lock.release)
-                    remove_temp_files(self.root / key, "*_*.pt")
+                    remove_temp_files(self.root / key, "level_*")
                     check_writable(self.root / key)
                 except OSError as err:
                     raise self._not_writable(err) from None
@@ -175,6 +177,9 @@ class RunStore:
 
     def config(self, key: str) -> dict:
         path = self.root / key / "config.json"
+        pack = None if path.exists() else self._pack_of_run(key)
+        if pack is not None:
+            return pack.config(key)
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError) as err:
@@ -183,56 +188,144 @@ class RunStore:
                              ) from None
 
     def keys(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.parent.name for p in self.root.glob("*/config.json"))
+        """Every run here and in the packs."""
+        local = {p.parent.name for p in self.root.glob("*/config.json")} if self.root.is_dir() \
+            else set()
+        return sorted(local.union(*(p.keys() for p in self.packs)))
+
+    def where(self, key: str, level: int) -> packfile.PackFile | None:
+        """The pack a level is read from; None: the local folder (or nowhere)."""
+        if self._local(key, level) is not None:
+            return None
+        return next((p for p in self.packs if level in p.levels(key)), None)
+
+    def _pack_of_run(self, key: str) -> packfile.PackFile | None:
+        return next((p for p in self.packs if p.has(f"runs/{key}/config.json")), None)
 
     # -- levels ----------------------------------------------------------------------------
-    def _level_path(self, key: str, level: int) -> Path:
-        """The level's file; a store of an earlier version names it ``round_NNN.pt``."""
-        path = self.root / key / f"level_{level:03d}.pt"
-        legacy = path.with_name(f"round_{level:03d}.pt")
-        return legacy if not path.exists() and legacy.exists() else path
+    def _local(self, key: str, level: int) -> Path | None:
+        """The level's file here: its JSON, or a store of an earlier version's one file."""
+        folder = self.root / key
+        for name in (f"level_{level:03d}.json", f"level_{level:03d}.pt", f"round_{level:03d}.pt"):
+            if (folder / name).exists():
+                return folder / name
+        return None
 
     def has_level(self, key: str, level: int) -> bool:
-        return self._level_path(key, level).exists()
+        return self._local(key, level) is not None or any(level in p.levels(key)
+                                                          for p in self.packs)
 
     def levels(self, key: str) -> list[int]:
-        return sorted({int(p.stem.split("_")[1]) for pattern in ("level_*.pt", "round_*.pt")
-                       for p in (self.root / key).glob(pattern)})
+        local = {int(p.name[len(prefix):len(prefix) + 3])
+                 for prefix, pattern in (("level_", "level_[0-9][0-9][0-9].json"),
+                                         ("level_", "level_[0-9][0-9][0-9].pt"),
+                                         ("round_", "round_[0-9][0-9][0-9].pt"))
+                 for p in (self.root / key).glob(pattern)}
+        return sorted(local.union(*(p.levels(key) for p in self.packs)))
 
-    def save_level(self, key: str, level: int, record: dict) -> None:
-        # Serialised in memory, then written by Python: torch's own file writer reports a full
-        # disk as "unexpected pos", Python's write as ENOSPC or EFBIG.
-        buffer = io.BytesIO()
-        torch.save(record, buffer)
-        path = self._level_path(key, level)
+    def save_level(self, key: str, level: int, values: dict) -> None:
+        """Write a finished level (a dict of ``lt_core.record``'s fields): its tensors and
+        mask first, its JSON last, each atomically."""
+        scalars, mask, tensors = record.split(values)
+        folder = self.root / key
+        parts = []
+        if tensors:
+            parts.append((folder / f"level_{level:03d}.tensors.pt",
+                          record.tensors_to_bytes(tensors)))
+        if mask is not None:
+            parts.append((folder / f"level_{level:03d}.masks.npz", record.masks_to_bytes(mask)))
+        parts.append((folder / f"level_{level:03d}.json", scalars.to_json()))
+        for i, (path, raw) in enumerate(parts):
+            # Written by Python, not torch's file writer, which reports a full disk as
+            # "unexpected pos" where Python's write says ENOSPC or EFBIG.
+            try:
+                with atomic_path(path) as tmp:
+                    tmp.write_bytes(raw)
+            except OSError as err:
+                for written, _ in parts[:i]:  # no parts of a level that does not exist
+                    written.unlink(missing_ok=True)
+                raise self._not_writable(err, path) from None
+
+    def level(self, key: str, level: int) -> record.Level:
+        """A level's metrics and scalars (no mask, no weights are read)."""
+        return self._part(key, level, "json")
+
+    def masks(self, key: str, level: int) -> dict[str, torch.Tensor] | None:
+        """The mask a level chose for the next one (0/1 floats per tensor); None if it
+        chose none."""
+        packed = self._part(key, level, "masks.npz")
+        return None if packed is None else {n: record.unpack_mask(p) for n, p in packed.items()}
+
+    def tensors(self, key: str, level: int, missing_ok: bool = False) -> dict:
+        """A level's weights (``record.TENSOR_FIELDS`` it kept). A StoreError if the layer
+        that holds the level holds it without them (a pack made without weights), or, with
+        ``missing_ok``, none."""
         try:
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(buffer.getbuffer())
-        except OSError as err:
-            raise self._not_writable(err, path) from None
+            return self._part(key, level, "tensors.pt")
+        except StoreError:
+            if missing_ok and self.has_level(key, level):
+                return {}
+            raise
 
-    def load_level(self, key: str, level: int) -> dict:
-        path = self._level_path(key, level)
+    def _part(self, key: str, level: int, part: str):
+        local = self._local(key, level)
+        if local is not None and local.suffix == ".pt":  # a store of an earlier version
+            scalars, mask, tensors = record.split(self._legacy(local), legacy=True)
+            return {"json": scalars, "masks.npz": mask, "tensors.pt": tensors}[part]
+        name = f"level_{level:03d}.{part}"
+        if local is not None:
+            path = local.with_name(name)
+            read = path.read_bytes if path.exists() else None
+            source = str(path)
+        else:
+            pack = self.where(key, level)
+            if pack is None:
+                raise StoreError(f"run {key} has no level {level} in {self.root} or its packs")
+            entry = f"runs/{key}/{name}"
+            read = functools.partial(pack.read, entry) if pack.has(entry) else None
+            source = f"{pack.path}:{entry}"
+        if read is None:  # a part the level does not have, or a pack left out
+            if part == "json":
+                raise StoreError(f"{source} is missing")
+            if part == "masks.npz" and not self.level(key, level).has_next_mask:
+                return None
+            if part == "tensors.pt" and not self.level(key, level).tensors:
+                return {}
+            raise StoreError(f"{source} is missing: the level's {_PART_WORDS[part]} were not "
+                             "shipped (a pack made without --with-weights); compute the run "
+                             "in a local store to have them")
+        try:
+            raw = read()
+            if part == "json":
+                return record.Level.from_json(raw)
+            if part == "masks.npz":
+                return record.masks_from_bytes(raw)
+            return record.tensors_from_bytes(raw)
+        except packfile.PackError as err:
+            raise StoreError(str(err)) from None
+        except Exception as err:  # a damaged file fails in many ways
+            raise StoreError(f"{source} is unreadable ({_reason(err)}); delete it and the "
+                             "later levels of that run, then rerun to compute them again"
+                             ) from None
+
+    def _legacy(self, path: Path) -> dict:
         try:
             return torch.load(path, weights_only=False)
         except Exception as err:  # torch.load fails in many ways on a damaged file
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise StoreError(f"{path} is unreadable ({reason}); delete it and the later levels "
-                             "of that run, then rerun to compute them again") from None
+            raise StoreError(f"{path} is unreadable ({_reason(err)}); delete it and the later "
+                             "levels of that run, then rerun to compute them again") from None
 
     # -- tables ----------------------------------------------------------------------------
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
         """Every evaluation of every level of the given runs, one row per value (tidy)."""
         frames = []
         for key, cfg, level, rec in self._records(keys):
-            for name, values in rec.get("metrics", {}).items():
+            for name, values in rec.metrics.items():
                 split, metric = name.split("_", 1)
                 frames.append(pd.DataFrame({
                     "run": key, "line": _line(cfg, key), "seed": cfg.get("seed"),
-                    "level": level, "percent_remaining": rec.get("percent_remaining", 100.0),
-                    "iteration": rec["iterations"], "split": split, "metric": metric,
+                    "level": level, "percent_remaining": rec.percent_remaining,
+                    "iteration": rec.iterations, "split": split, "metric": metric,
                     "value": values,
                 }))
         if not frames:
@@ -244,21 +337,29 @@ class RunStore:
         (a failed level has neither: NaN)."""
         return pd.DataFrame([{
             "run": key, "line": _line(cfg, key), "seed": cfg.get("seed"),
-            "level": level, "percent_remaining": rec["percent_remaining"],
-            "early_stop_iteration": rec["early_stop_iteration"],
-            "test_acc_at_early_stop": rec["test_acc_at_early_stop"],
-            "failed": rec["failed_at"] is not None,
-            "failed_at": rec["failed_at"],  # the iteration where it diverged
-            "collapsed": rec.get("collapsed", []),  # layers its mask left empty
-            "wall_s": rec.get("wall_s"),
+            "level": level, "percent_remaining": rec.percent_remaining,
+            "early_stop_iteration": rec.early_stop_iteration,
+            "test_acc_at_early_stop": rec.test_acc_at_early_stop,
+            "failed": rec.failed,
+            "failed_at": rec.failed_at,  # the iteration where it diverged
+            "collapsed": rec.collapsed,  # layers its mask left empty
+            "wall_s": rec.wall_s,
         } for key, cfg, level, rec in self._records(keys)])
 
     def _records(self, keys: list[str] | None):
-        """Yield (key, config, level, record) for every finished level of the given runs."""
+        """Yield (key, config, level, Level) for every finished level of the given runs."""
         for key in keys if keys is not None else self.keys():
             cfg = self.config(key)
             for level in self.levels(key):
-                yield key, cfg, level, self.load_level(key, level)
+                yield key, cfg, level, self.level(key, level)
+
+
+_PART_WORDS = {"masks.npz": "masks", "tensors.pt": "weights"}
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return text or type(err).__name__
 
 
 def _line(cfg: dict, key: str) -> str:

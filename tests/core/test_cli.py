@@ -102,7 +102,7 @@ def store(tmp_path):
 
 def test_truncated_level_file(store, capsys):
     s, key = store
-    path = s.root / key / "level_000.pt"
+    path = s.root / key / "level_000.json"
     path.write_bytes(path.read_bytes()[:100])
     line = one_line_error(capsys, "metrics", key, "--store", str(s.root))
     assert line.startswith(f"error: {path} is unreadable (")

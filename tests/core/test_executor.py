@@ -50,14 +50,14 @@ def sweep(store_root, ex, iterations=40, batches=(8, 12, 16, 20), levels=1):
 def same_results(a: RunStore, b: RunStore, keys: list[str]) -> None:
     for key in keys:
         assert a.levels(key) == b.levels(key) and a.levels(key)
-        for rnd in a.levels(key):
-            x, y = a.load_level(key, rnd), b.load_level(key, rnd)
-            for name in x["metrics"]:
-                assert x["metrics"][name].tobytes() == y["metrics"][name].tobytes(), (key, name)
-            for name, packed in x["next_mask"].items():
-                assert packed["bits"].tobytes() == y["next_mask"][name]["bits"].tobytes()
-        for name, t in a.load_level(key, 0)["final"].items():
-            assert torch.equal(t, b.load_level(key, 0)["final"][name]), (key, name)
+        for level in a.levels(key):
+            x, y = a.level(key, level), b.level(key, level)
+            for name in x.metrics:
+                assert x.metrics[name].tobytes() == y.metrics[name].tobytes(), (key, name)
+            for name, mask in a.masks(key, level).items():
+                assert torch.equal(mask, b.masks(key, level)[name])
+        for name, t in a.tensors(key, 0)["final"].items():
+            assert torch.equal(t, b.tensors(key, 0)["final"][name]), (key, name)
 
 
 def test_ray_store_equals_the_local_store(cluster, tmp_path):

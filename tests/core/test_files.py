@@ -29,8 +29,9 @@ def test_written_files_get_the_umask_permissions(tmp_path, umask, mask, expected
         tmp.write_bytes(b"y")
     store = RunStore(tmp_path / "runs")
     key = store.prepare({"seed": 0})
-    store.save_level(key, 0, {"t": torch.zeros(1)})
+    store.save_level(key, 0, {"final": {"t": torch.zeros(1)}})
     for path in (tmp_path / "a.txt", tmp_path / "b.bin", tmp_path / "runs" / key / "config.json",
-                 tmp_path / "runs" / key / "level_000.pt"):
+                 tmp_path / "runs" / key / "level_000.json",
+                 tmp_path / "runs" / key / "level_000.tensors.pt"):
         assert mode(path) == expected, path
 

@@ -276,11 +276,11 @@ def test_disk_full_while_a_level_is_saved(tmp_path):
     err = [line for line in re.split(r"[\r\n]", r.stderr) if line.startswith("error")]  # bars
     assert r.returncode == 2 and len(err) == 1, r.stderr[-2000:]
     assert err[0].startswith("error: no space left while writing ")
-    assert err[0].split()[6].endswith("/level_000.pt")
+    assert err[0].split()[6].endswith("/level_000.tensors.pt")
     assert err[0].endswith("(File too large); free some space (or raise the file-size limit, "
                            "ulimit -f) and rerun: finished levels are kept")
     left = files(store)
-    assert not [f for f in left if f.endswith(".part") or f.endswith(".pt")]  # no half file
+    assert not [f for f in left if f.endswith((".part", ".pt", ".npz", "level_000.json"))]
 
 
 def test_disk_full_is_one_line_whichever_error(tmp_path, monkeypatch):
@@ -294,7 +294,7 @@ def test_disk_full_is_one_line_whichever_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_bytes", full)
     with pytest.raises(StoreError) as err:
-        store.save_level(key, 0, {"x": 1})
+        store.save_level(key, 0, {"level": 0})
     assert str(err.value).startswith(f"no space left while writing {tmp_path / 'runs' / key}"
-                                     "/level_000.pt (No space left on device)")
+                                     "/level_000.json (No space left on device)")
     assert files(tmp_path / "runs") == [f"{key}/config.json"]

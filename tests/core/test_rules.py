@@ -11,7 +11,7 @@ from lt_core import loop, masks, models
 from lt_core.config import Arm, Train
 from lt_core.data import synthetic
 from lt_core.papers import l23
-from lt_core.store import RunStore, unpack_mask
+from lt_core.store import RunStore
 
 W = torch.tensor([0.0, -1.0, 2.0, -2.0, 3.0])  # a layer with a tie (|-2| = |2|)
 M = torch.tensor([0.0, 1.0, 1.0, 1.0, 1.0])  # the first entry is already pruned
@@ -220,11 +220,11 @@ def test_global_levels_prune_ceil_fifth_of_what_remains(loop_store):
     remaining = total
     mask = {n: torch.ones(p.shape) for n, p in model.named_parameters() if n in model.prune_rates}
     for level in range(3):
-        rec = store.load_level(keys[0], level)
-        pooled = torch.cat([rec["final"][n].abs()[m.bool()] for n, m in mask.items()])
+        final = store.tensors(keys[0], level)["final"]
+        pooled = torch.cat([final[n].abs()[m.bool()] for n, m in mask.items()])
         n = masks.prune_count(0.2, remaining)
         expected = remaining - int((pooled <= pooled.sort().values[n]).sum())  # by hand
-        mask = {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+        mask = store.masks(keys[0], level)
         kept = sum(int(m.sum()) for m in mask.values())
         assert kept == expected and remaining - kept >= n + 1  # threshold: n + 1 or more go
         remaining = kept
@@ -234,24 +234,23 @@ def test_rewind_point_is_trained_once_and_every_level_starts_there(loop_store):
     store, keys, model = loop_store
     points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
     assert len(points) == 1 and store.config(points[0])["iteration"] == 6  # shared by measures
-    state_k = store.load_level(points[0], 0)["state"]
+    state_k = store.tensors(points[0], 0)["state"]
     for key in keys[:2]:
-        level = store.load_level(key, 1)
-        assert level["iterations"][0] == 6 and "final" in level  # from k; weights kept
+        level = store.level(key, 1)
+        assert level.iterations[0] == 6 and "final" in level.tensors  # from k; weights kept
         # biases (never pruned) restart from the state at k at every level
-        assert not torch.equal(level["final"]["fc.bias"], state_k["fc.bias"])
+        assert not torch.equal(store.tensors(key, 1)["final"]["fc.bias"], state_k["fc.bias"])
     # the measures share level 0 (same start, mask and data): identical results
-    a, b = (store.load_level(k, 0)["test_acc_at_end"] for k in keys[:2])
+    a, b = (store.level(k, 0).test_acc_at_end for k in keys[:2])
     assert a == b
 
 
 def test_preserve_lpr_follows_the_reference_counts(loop_store):
     store, keys, _ = loop_store
     for level in range(3):
-        ref = store.load_level(keys[0], level)["next_mask"]
-        got = store.load_level(keys[2], level)["next_mask"]
+        ref, got = store.masks(keys[0], level), store.masks(keys[2], level)
         for name in ref:
-            assert int(unpack_mask(got[name]).sum()) == int(unpack_mask(ref[name]).sum())
+            assert int(got[name].sum()) == int(ref[name].sum())
 
 
 def test_an_impossible_rewind_point_fails_before_anything_is_written(tmp_path):
@@ -282,7 +281,7 @@ def test_a_given_initial_state_keys_the_run_and_its_rewind_point(tmp_path):
     assert len(set(keys)) == 3 and store.config(keys[1])["init"] == loop.state_hash(own)
     points = [k for k in store.keys() if store.config(k)["kind"] == "rewind_point"]
     assert len(points) == 3  # one per initial state
-    acc = [store.load_level(k, 0)["metrics"]["test_loss"][-1] for k in keys]
+    acc = [store.level(k, 0).metrics["test_loss"][-1] for k in keys]
     assert acc[0] == acc[1] != acc[2]
 
 
@@ -317,7 +316,7 @@ def test_l23_lenet_with_openlths_output_rule_at_tiny_scale(tmp_path):
     for key in result.runs["key"]:
         remaining = 266_200
         for level in range(3):
-            nxt = {n: unpack_mask(p) for n, p in result.record(key, level)["next_mask"].items()}
+            nxt = result.store.masks(key, level)
             assert nxt["fc.weight"].all()
             kept = sum(int(m.sum()) for m in nxt.values())
             assert remaining - kept == masks.prune_count(0.2, remaining) + 1

@@ -13,7 +13,6 @@ from conftest import PINNED_KEYS, run_keys
 from lt_core import config, data, experiments, loop, models, notebooks, scales
 from lt_core.data import DataError
 from lt_core.papers import h21
-from lt_core.store import unpack_mask
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = sorted(p.stem for p in (REPO / "params" / "paper").glob("*.yaml"))
@@ -131,10 +130,11 @@ def test_structured_pruning_on_batchnorm_networks_end_to_end(model, width, smoke
                      "filters": [0.3], "baselines": False}]})
     result = h21.run(cfg, progress=False)
     point = result.lines[result.lines["level"] == 1].iloc[0]
-    rec = result.store.load_level(point["key"], int(point["stored_level"]))
+    key, level = point["key"], int(point["stored_level"])
+    final, next_mask = result.store.tensors(key, level)["final"], result.store.masks(key, level)
     net = models.build(model, (3, 32, 32), width=width)
     find = result.finds["key"].iloc[0]
-    mask = h21.filter_masks(net, result.store.load_level(find, 0)["final"], 0.3)
+    mask = h21.filter_masks(net, result.store.tensors(find, 0)["final"], 0.3)
     units = h21.unit_layers(net)
     removed = 0
     for layer, bn in units.items():
@@ -142,16 +142,16 @@ def test_structured_pruning_on_batchnorm_networks_end_to_end(model, width, smoke
         removed += int(gone.sum())
         for part in ("weight", "bias"):  # masked with the filter, frozen at 0 in training
             assert torch.equal(mask[f"{bn}.{part}"], (~gone).float())
-            assert (rec["final"][f"{bn}.{part}"][gone] == 0).all()
+            assert (final[f"{bn}.{part}"][gone] == 0).all()
             # carried over to the next mask as it was: the rule prunes prunable tensors only
-            assert torch.equal(unpack_mask(rec["next_mask"][f"{bn}.{part}"]), (~gone).float())
-        assert (rec["final"][layer][gone] == 0).all()
+            assert torch.equal(next_mask[f"{bn}.{part}"], (~gone).float())
+        assert (final[layer][gone] == 0).all()
     assert removed == int(0.3 * sum(net.get_parameter(n).shape[0] for n in units))
     kept = sum(int(mask[n].sum()) for n in net.prune_rates)
-    assert rec["percent_remaining"] == pytest.approx(100 * kept / models.count_prunable(net))
+    assert result.store.level(key, level).percent_remaining == pytest.approx(100 * kept / models.count_prunable(net))
     acc = result.accuracy
     assert acc[acc["level"] == 1]["percent_remaining"].iloc[0] == pytest.approx(
-        rec["percent_remaining"])
+        result.store.level(key, level).percent_remaining)
 
 
 def test_a9_departures_are_against_its_own_paper_settings():

@@ -4,11 +4,14 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pytest
 import torch
 
 from lt_core import config, experiments
 from lt_core.papers import z19
-from lt_core.store import TIDY_COLUMNS, RunStore, pack_mask, unpack_mask
+from lt_core.record import pack_mask, unpack_mask
+from lt_core.store import TIDY_COLUMNS, RunStore
 
 
 def test_run_key_is_pinned():
@@ -42,7 +45,7 @@ def test_save_level_is_atomic_and_tidy(tmp_path):
         "percent_remaining": 100.0, "iterations": [0, 10],
         "metrics": {"val_loss": [2.0, 1.0], "test_acc": [0.1, 0.5]},
         "early_stop_iteration": 10, "test_acc_at_early_stop": 0.5, "failed_at": None})
-    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "level_000.pt"]
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["config.json", "level_000.json"]
     df = store.metrics()
     assert list(df.columns) == TIDY_COLUMNS and len(df) == 4
     row = df[(df.split == "test") & (df.iteration == 10)].iloc[0]
@@ -50,26 +53,61 @@ def test_save_level_is_atomic_and_tidy(tmp_path):
     assert store.summary().iloc[0].test_acc_at_early_stop == 0.5
 
 
-def test_a_store_of_round_files_is_read_as_it_is(tmp_path):
-    # Stores written before "level" named the same files round_NNN.pt.
-    store = RunStore(tmp_path)
+def test_stores_of_one_pickled_file_per_level_are_read_as_they_are(tmp_path):
+    # Stores written before the split held one pickled dict per level: level_NNN.pt, and
+    # before the word was "level", round_NNN.pt (with a "round" field).
+    store = RunStore(tmp_path, packs=[])
     key = store.prepare({"label": "random", "seed": 0})
-    for level in (0, 1):
-        store.save_level(key, level, {"percent_remaining": 100.0 * 0.8 ** level,
-                                      "iterations": [10], "metrics": {"test_acc": [0.5]},
-                                      "early_stop_iteration": 10,
-                                      "test_acc_at_early_stop": 0.5 + level / 10,
-                                      "failed_at": None})
-        (tmp_path / key / f"level_{level:03d}.pt").rename(tmp_path / key / f"round_{level:03d}.pt")
+    mask = {"fc1.weight": (torch.arange(12.0).view(3, 4) % 3 == 0).float()}
+    for level, name in ((0, "round_000.pt"), (1, "level_001.pt")):
+        torch.save({"round" if level == 0 else "level": level,
+                    "percent_remaining": 100.0 * 0.8 ** level,
+                    "iterations": [10], "metrics": {"test_acc": [0.5]},
+                    "early_stop_iteration": 10, "test_acc_at_early_stop": 0.5 + level / 10,
+                    "failed_at": None, "next_mask": {n: pack_mask(m) for n, m in mask.items()},
+                    "final": {"fc1.weight": torch.full((3, 4), float(level))}},
+                   tmp_path / key / name)
     assert store.levels(key) == [0, 1] and store.has_level(key, 1) and not store.has_level(key, 2)
     assert list(store.summary()["level"]) == [0, 1]
-    assert store.load_level(key, 1)["test_acc_at_early_stop"] == 0.6
+    assert store.level(key, 1).test_acc_at_early_stop == 0.6
+    assert store.level(key, 0).level == 0 and store.level(key, 1).continues
+    assert torch.equal(store.masks(key, 1)["fc1.weight"], mask["fc1.weight"])
+    assert torch.equal(store.tensors(key, 1)["final"]["fc1.weight"], torch.ones(3, 4))
     store.save_level(key, 2, {"percent_remaining": 64.0, "iterations": [10], "metrics": {},
                               "early_stop_iteration": 10, "test_acc_at_early_stop": 0.7,
-                              "failed_at": None})  # a resumed run writes new levels by the new name
-    assert sorted(p.name for p in (tmp_path / key).glob("*.pt")) == [
-        "level_002.pt", "round_000.pt", "round_001.pt"]
+                              "failed_at": None})  # a resumed run writes new levels split
+    assert sorted(p.name for p in (tmp_path / key).glob("*_*")) == [
+        "level_001.pt", "level_002.json", "round_000.pt"]
     assert store.levels(key) == [0, 1, 2]
+
+
+def test_a_level_reads_its_metrics_without_loading_a_tensor(tmp_path, monkeypatch):
+    store = RunStore(tmp_path, packs=[])
+    key = store.prepare({"label": "large_final", "seed": 0})
+    metrics = {"test_acc": np.array([0.25, 0.5], dtype=np.float32)}
+    store.save_level(key, 0, {
+        "level": 0, "iterations": np.array([5, 10]), "metrics": metrics,
+        "test_acc_at_end": 0.5, "next_mask": {"w": pack_mask(torch.ones(300, 100))},
+        "final": {"w": torch.randn(300, 100)}, "sample": {"w": {"w_i": torch.zeros(3)}}})
+    loaded = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loaded.append(a) or {})
+    monkeypatch.setattr(np, "load", lambda *a, **k: loaded.append(a))
+    rec = store.level(key, 0)
+    assert store.summary([key]).iloc[0].level == 0 and len(store.metrics([key])) == 2
+    assert loaded == []  # no weights, no masks read
+    assert rec.metrics["test_acc"].dtype == np.float32  # the same numbers, the same dtype
+    assert rec.metrics["test_acc"].tolist() == [0.25, 0.5] and rec.iterations.tolist() == [5, 10]
+    assert rec.continues and rec.tensors == ["final", "sample"]
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == [
+        "config.json", "level_000.json", "level_000.masks.npz", "level_000.tensors.pt"]
+
+
+def test_a_level_with_an_unknown_field_is_refused(tmp_path):
+    store = RunStore(tmp_path, packs=[])
+    key = store.prepare({"seed": 0})
+    with pytest.raises(ValueError, match="a level record has no field weights"):
+        store.save_level(key, 0, {"level": 0, "weights": {}})
+    assert not store.has_level(key, 0)
 
 
 SCRIPT = """
@@ -100,15 +138,15 @@ def test_kill_9_mid_run_resumes_from_last_finished_level(tmp_path):
     assert max(len(r) for r in done_before.values()) < 9  # it really was interrupted
     for k, levels in done_before.items():  # every file that exists is complete and loadable
         for r in levels:
-            store.load_level(k, r)
-    mtimes = {(k, r): os.stat(store_root / k / f"level_{r:03d}.pt").st_mtime_ns
+            store.level(k, r), store.masks(k, r), store.tensors(k, r)
+    mtimes = {(k, r): os.stat(store_root / k / f"level_{r:03d}.json").st_mtime_ns
               for k, levels in done_before.items() for r in levels}
 
     subprocess.run([sys.executable, "-c", SCRIPT, str(store_root)], check=True)
     for k in keys:
         assert store.levels(k) == list(range(9))
     for (k, r), mtime in mtimes.items():  # finished levels were not recomputed
-        assert os.stat(store_root / k / f"level_{r:03d}.pt").st_mtime_ns == mtime
+        assert os.stat(store_root / k / f"level_{r:03d}.json").st_mtime_ns == mtime
     leftovers = [p for p in store_root.rglob("*") if p.name.endswith(".part")]
     assert leftovers == []
 
@@ -119,6 +157,8 @@ def test_kill_9_mid_run_resumes_from_last_finished_level(tmp_path):
 WORKER = """
 import sys, time
 from pathlib import Path
+import numpy as np
+import pytest
 import torch
 from lt_core import config, engine, experiments, store
 from lt_core.papers import z19
@@ -172,7 +212,7 @@ def assert_complete(root):
     assert len(store.keys()) == 2
     for key in store.keys():
         assert store.levels(key) == [0, 1]
-        store.load_level(key, 1)
+        store.level(key, 1), store.masks(key, 1), store.tensors(key, 1)
     assert [p for p in root.rglob("*") if p.name.endswith(".part")] == []
 
 

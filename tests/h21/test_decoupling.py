@@ -15,7 +15,7 @@ from torch import nn
 from lt_core import config, loop, models
 from lt_core.config import ConfigError
 from lt_core.papers import h21
-from lt_core.store import RunStore, unpack_mask
+from lt_core.store import RunStore
 
 matplotlib.use("Agg")
 
@@ -184,8 +184,7 @@ def find_key(result, study, value, lpr_from=None):
 
 
 def next_masks(result, key, level):
-    nxt = result.store.load_level(key, level - 1)["next_mask"]
-    return {n: unpack_mask(p) for n, p in nxt.items()}
+    return result.store.masks(key, level - 1)
 
 
 def test_coupled_pairs_read_the_find_runs_own_training(result):
@@ -209,8 +208,7 @@ def test_an_eval_run_trains_exactly_as_the_find_run_would(result):
     run = loop.Run({"kind": "test-eval"}, 0, config.Arm("magnitude", selection="global"),
                       train, start_mask=next_masks(result, key, 2))
     (k,) = loop.prune_loop(model, data, [run], 0, result.store, torch.device("cpu"), False)
-    assert result.store.load_level(k, 0)["test_acc_at_end"] == result.store.load_level(
-        key, 2)["test_acc_at_end"]
+    assert result.store.level(k, 0).test_acc_at_end == result.store.level(key, 2).test_acc_at_end
 
 
 def test_baselines_and_constrained_runs_keep_the_references_counts(result):
@@ -263,23 +261,23 @@ def test_variants_start_where_the_find_run_rewinds_or_stopped(result):
     ev = lines(result, study="late_rewinding", kind="lottery", level=1)["key"].item()
     cfg = store.config(ev)
     assert cfg["rewind_iteration"] == 4 and cfg["start"][1] == "rewind_point"
-    point = store.load_level(cfg["start"][0], 0)
-    assert point["iterations"][-1] == 4 and store.load_level(ev, 0)["iterations"][0] == 4
+    point = store.level(cfg["start"][0], 0)
+    assert point.iterations[-1] == 4 and store.level(ev, 0).iterations[0] == 4
     # LR rewinding: the find's biases go on from their trained values; the eval of level 2
     # starts from the find's trained weights of level 1
     key = find_key(result, "lr_rewinding", 0.1)
-    rec = store.load_level(key, 0)
+    rec = store.tensors(key, 0)
     assert torch.equal(rec["next_start"]["fc.bias"], rec["final"]["fc.bias"])
     ev = lines(result, study="lr_rewinding", kind="lottery", level=2)["key"].item()
     assert store.config(ev)["start"] == [key, "trained", 1]
     # early pruning: the find trains 4 of the schedule's 8 iterations
     key = find_key(result, "early_pruning", 0.125)
-    assert store.load_level(key, 1)["iterations"][-1] == 4
+    assert store.level(key, 1).iterations[-1] == 4
 
 
 def test_structured_eval_trains_with_whole_units_and_their_batchnorm_removed(result):
     row = lines(result, study="structured_lr", kind="lottery", level=1).iloc[0]
-    final = result.store.load_level(row["key"], 0)["final"]
+    final = result.store.tensors(row["key"], 0)["final"]
     kept_rows = (final["fc_layers.1.weight"] != 0).any(1)
     assert int((~kept_rows).sum()) == 50  # half of the 100 units of the one eligible layer
     assert row["percent_remaining"] == pytest.approx(100 * (1 - 50 * 300 / 266_200))

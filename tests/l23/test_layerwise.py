@@ -103,9 +103,9 @@ def test_levels_prune_a_fifth_and_share_the_dense_level(result):
         for level in (1, 2):
             before = l23.ticket(result.store, key, level - 1)
             kept = sum(int(m.sum()) for m in l23.ticket(result.store, key, level).values())
-            assert kept == openlth_kept(measure, result.store.load_level(key, level - 1)["final"],
+            assert kept == openlth_kept(measure, result.store.tensors(key, level - 1)["final"],
                                         before, ignore={"fc.weight"})
-        assert "final" in result.store.load_level(key, 2)  # kept for section 5
+        assert "final" in result.store.level(key, 2).tensors  # kept for section 5
 
 
 def openlth_kept(measure, final, mask, ignore=()):

@@ -7,7 +7,6 @@ import torch
 
 from lt_core import config, experiments, models
 from lt_core.papers import z19
-from lt_core.store import unpack_mask
 
 ARMS = [
     {"criterion": "large_final"},
@@ -27,9 +26,8 @@ def result(tmp_path_factory):
     return z19.experiment.run_iterative(exp, progress=False)
 
 
-def masks_of(result, key, rnd):
-    rec = result.record(key, rnd)
-    return {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+def masks_of(result, key, level):
+    return result.store.masks(key, level)
 
 
 def test_pruned_counts_are_exact_per_layer_per_level_and_masks_nest(result):
@@ -47,7 +45,7 @@ def test_pruned_counts_are_exact_per_layer_per_level_and_masks_nest(result):
 
 def test_level_zero_is_trained_once_and_shared(result):
     # Every arm starts from the same init and mask: identical level-0 results.
-    accs = {result.record(k, 0)["test_acc_at_early_stop"] for k in result.runs["key"]}
+    accs = {result.store.level(k, 0).test_acc_at_early_stop for k in result.runs["key"]}
     assert len(accs) == 1
 
 
@@ -55,22 +53,22 @@ def test_actions_set_the_next_start_and_frozen_values(result):
     init = models.initial_state(models.FC(), 0)
     key = dict(zip(result.runs["label"], result.runs["key"]))
     # constant with init sign: +-sigma of the layer's init, signs of the init.
-    start = result.record(key["large_final, constant_init_sign"], 0)["next_start"]["fc1.weight"]
+    start = result.store.tensors(key["large_final, constant_init_sign"], 0)["next_start"]["fc1.weight"]
     sigma = init["fc1.weight"].std(unbiased=False)
     assert torch.allclose(start, sigma * torch.sign(init["fc1.weight"]))
     # reinit: a permutation of the layer's init values, different each level.
-    rec = [result.record(key["large_final, reinit"], r)["next_start"]["fc1.weight"] for r in (0, 1)]
+    rec = [result.store.tensors(key["large_final, reinit"], r)["next_start"]["fc1.weight"] for r in (0, 1)]
     assert torch.equal(rec[0].flatten().sort().values, init["fc1.weight"].flatten().sort().values)
     assert not torch.equal(rec[0], rec[1])
     # freeze at init: every pruned weight holds its initial value, persistently.
     for rnd in range(3):
-        frozen = result.record(key["large_final, mask0 init"], rnd)["next_frozen"]["fc1.weight"]
+        frozen = result.store.tensors(key["large_final, mask0 init"], rnd)["next_frozen"]["fc1.weight"]
         pruned = ~masks_of(result, key["large_final, mask0 init"], rnd)["fc1.weight"].bool()
         assert torch.equal(frozen[pruned], init["fc1.weight"][pruned])
     # apply to all: kept weights zeroed once stay zero in every later start.
     k = key["large_final, mask0 init_or_zero_all"]
-    zero0 = result.record(k, 0)["next_start"]["fc1.weight"] == 0
-    zero2 = result.record(k, 2)["next_start"]["fc1.weight"] == 0
+    zero0 = result.store.tensors(k, 0)["next_start"]["fc1.weight"] == 0
+    zero2 = result.store.tensors(k, 2)["next_start"]["fc1.weight"] == 0
     assert zero0.any() and not (zero0 & ~zero2).any()
 
 

@@ -18,7 +18,8 @@ from ... import departures as departures_mod
 from ... import engine, executor, loop, models, schedule, verdicts
 from ...config import PAPER_PARAMS
 from ...loop import failure_note
-from ...store import RunStore, unpack_mask
+from ...record import Level
+from ...store import RunStore
 from . import analysis
 from . import claims as claims_mod
 from .config import FIGURES, Decoupling, Study, load, phase_train
@@ -49,14 +50,14 @@ class Result:
             why, rec = _point(self.store, line)
             pct = line.get("percent_remaining")
             if pct is None or pd.isna(pct):
-                pct = rec["percent_remaining"] if rec is not None else float("nan")
-            failed = why is not None or rec["failed_at"] is not None
+                pct = rec.percent_remaining if rec is not None else float("nan")
+            failed = why is not None or rec.failed
             rows.append({**{k: v for k, v in line.items()
                             if k not in ("key", "stored_level", "skipped")},
                          "percent_remaining": pct, "fraction_pruned": 1 - pct / 100,
-                         "test_acc": float("nan") if why else rec["test_acc_at_end"],
-                         "failed": failed, "failed_at": None if why else rec["failed_at"],
-                         "why": why or (f"diverged at iteration {rec['failed_at']}"
+                         "test_acc": float("nan") if why else rec.test_acc_at_end,
+                         "failed": failed, "failed_at": None if why else rec.failed_at,
+                         "why": why or (f"diverged at iteration {rec.failed_at}"
                                         if failed else ""),
                          "run": line["key"]})
         return pd.DataFrame(rows)
@@ -67,12 +68,11 @@ class Result:
         is the dense network trained under H_find."""
         rows = []
         for f in self.finds.to_dict("records"):
-            for rnd in self.store.levels(f["key"]):
-                rec = self.store.load_level(f["key"], rnd)
+            for level in self.store.levels(f["key"]):
+                rec = self.store.level(f["key"], level)
                 rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
-                             "level": rnd, "percent_remaining": rec["percent_remaining"],
-                             "test_acc": rec["test_acc_at_end"],
-                             "failed": rec["failed_at"] is not None})
+                             "level": level, "percent_remaining": rec.percent_remaining,
+                             "test_acc": rec.test_acc_at_end, "failed": rec.failed})
         return pd.DataFrame(rows)
 
     @cached_property
@@ -83,15 +83,14 @@ class Result:
         for f in self.finds.to_dict("records"):
             if self.cfg.study(f["study"]).structured:
                 continue
-            for rnd in self.store.levels(f["key"])[: self.cfg.levels]:  # masks that trained
-                rec = self.store.load_level(f["key"], rnd)
-                if rec["failed_at"] is not None or "next_mask" not in rec:
+            for level in self.store.levels(f["key"])[: self.cfg.levels]:  # masks that trained
+                if not self.store.level(f["key"], level).continues:
                     break
-                nxt = rec["next_mask"]
+                nxt = self.store.masks(f["key"], level)
                 for depth, layer in enumerate(self.layers):
                     rows.append({**{k: f[k] for k in ("study", "find", "lpr_from", "seed")},
-                                 "level": rnd + 1, "layer": layer, "depth": depth,
-                                 "kept": int(unpack_mask(nxt[layer]).sum()),
+                                 "level": level + 1, "layer": layer, "depth": depth,
+                                 "kept": int(nxt[layer].sum()),
                                  "numel": self.numel[layer]})
         return pd.DataFrame(rows)
 
@@ -178,7 +177,7 @@ class Result:
                 continue
             why = stop[1]
             if self.store.config(key)["kind"] == "h21_eval":  # its one level is the figure's
-                at = self.store.load_level(key, 0)["failed_at"]
+                at = self.store.level(key, 0).failed_at
                 why = f"diverged at level {_levels(g['level'])} (iteration {at})"
             out.append(f"{_name(self.cfg, g.iloc[0])}: {why}")
         if "skipped" in lines:
@@ -215,7 +214,7 @@ class Result:
         run was trained in (``store.environment``)."""
         return {"networks": self.cfg.model, "data": self.data.name,
                 "seeds": len(self.cfg.seeds),
-                "env": self.store.load_level(self.finds["key"].iloc[0], 0)["env"]}
+                "env": self.store.level(self.finds["key"].iloc[0], 0).env}
 
     def describe(self, scale: str) -> str:
         """Markdown: scale, data, device, each study's settings, failed trainings, and the
@@ -270,16 +269,16 @@ def _levels(levels: pd.Series) -> str:
         else ", ".join(map(str, lv))
 
 
-def _point(store: RunStore, line: dict) -> tuple[str | None, dict | None]:
+def _point(store: RunStore, line: dict) -> tuple[str | None, Level | None]:
     """(why there is no result, record) of one figure point: skipped by the plan, or its
     run stopped before this level."""
     if isinstance(line.get("skipped"), str):
         return line["skipped"], None
-    rnd = int(line["stored_level"])  # a float where the frame also holds skipped points (NaN)
-    if not store.has_level(line["key"], rnd):
+    level = int(line["stored_level"])  # a float where the frame also holds skipped points (NaN)
+    if not store.has_level(line["key"], level):
         stop = loop.stop_reason(store, line["key"])
         return (f"its run {stop[1]}" if stop else "not trained"), None
-    return None, store.load_level(line["key"], rnd)
+    return None, store.level(line["key"], level)
 
 
 def _describe_study(s: Study) -> str:

@@ -11,7 +11,7 @@ from torch import nn
 from ... import data as data_mod
 from ... import loop, models, schedule
 from ...config import Arm, Train, key_dict
-from ...store import RunStore, unpack_mask
+from ...store import RunStore
 from .config import Decoupling, Study, phase_train
 from .structured import filter_masks
 
@@ -212,7 +212,7 @@ class Plan:
             mask = self._mask(f.key, level)
         start = None
         if start_from is not None:
-            rec = self.store.load_level(start_from[0], start_from[2])
+            rec = self.store.tensors(start_from[0], start_from[2])
             start = rec["state"] if start_from[1] == "rewind_point" else rec["next_start"]
         arm = self._arm("magnitude", "global", study)
         return (self._run(config, train, f.seed, arm, start_mask=mask, start=start,
@@ -221,12 +221,11 @@ class Plan:
     def _mask(self, key: str, level: int) -> dict:
         """M^(level) of a find run, read once for all its eval values."""
         if (key, level) not in self._masks:
-            nxt = self.store.load_level(key, level - 1)["next_mask"]
-            self._masks[(key, level)] = {n: unpack_mask(p) for n, p in nxt.items()}
+            self._masks[(key, level)] = self.store.masks(key, level - 1)
         return self._masks[(key, level)]
 
     def _filter_mask(self, f: Find, fraction: float) -> tuple[dict, dict]:
-        final = self.store.load_level(f.key, 0)["final"]
+        final = self.store.tensors(f.key, 0)["final"]
         mask = filter_masks(self.model, final, fraction)
         kept = sum(int(mask[n].sum()) for n in self.model.prune_rates)
         total = models.count_prunable(self.model)

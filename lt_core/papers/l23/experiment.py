@@ -26,7 +26,7 @@ from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, executor, loop, models, paper, schedule, seeds
 from ...loop import failure_note
-from ...store import RunStore, unpack_mask
+from ...store import RunStore
 from . import analysis
 from .config import (
     CHANCE_PCT,
@@ -117,8 +117,8 @@ def ticket(store: RunStore, key: str, level: int) -> dict[str, torch.Tensor]:
     """The mask a run trained with at ``level`` (the ticket at that level): the mask its
     previous level chose; level 0's is all ones."""
     if level == 0:
-        return {n: torch.ones(p["shape"]) for n, p in store.load_level(key, 0)["next_mask"].items()}
-    return {n: unpack_mask(p) for n, p in store.load_level(key, level - 1)["next_mask"].items()}
+        return {n: torch.ones_like(m) for n, m in store.masks(key, 0).items()}
+    return store.masks(key, level - 1)
 
 
 def _short_of(store: RunStore, key: str, level: int) -> str | None:
@@ -129,7 +129,7 @@ def _short_of(store: RunStore, key: str, level: int) -> str | None:
 
 def _reached(store: RunStore, key: str, level: int) -> bool:
     """Whether a run trained ``level`` and every level before it without diverging."""
-    return all(store.has_level(key, n) and store.load_level(key, n)["failed_at"] is None
+    return all(store.has_level(key, n) and not store.level(key, n).failed
                for n in range(level + 1))
 
 
@@ -149,9 +149,6 @@ class LayerwiseResult:
     @property
     def data_names(self) -> str:
         return loop.data_names(self.data)
-
-    def record(self, key: str, level: int) -> dict:
-        return self.store.load_level(key, level)
 
     def claims(self) -> pd.DataFrame:
         """L23's qualitative claims judged on these runs (``claims.claims``)."""
@@ -234,7 +231,7 @@ class LayerwiseResult:
         """End-of-training weights of levels 0..``level`` of a run."""
         out = []
         for n in range(level + 1):
-            rec = self.store.load_level(key, n)
+            rec = self.store.tensors(key, n)
             if "final" not in rec:
                 raise RuntimeError(
                     f"run {key} ({self.store.config(key)['model']}) was stored without its "
@@ -255,7 +252,7 @@ class LayerwiseResult:
                                        seed), seed, arm(self.config.measures[0]), s.train,
                             rewind_iteration=s.rewind_iteration)
         key = self.store.key(loop.rewind_point_config(probe, self.data[model].name))
-        return self.store.load_level(key, 0)["state"]
+        return self.store.tensors(key, 0)["state"]
 
     # -- analyses --------------------------------------------------------------------------
     @cached_property

@@ -58,9 +58,6 @@ class Result:
     def data_names(self) -> str:
         return data_names(self.data)
 
-    def record(self, key: str, rnd: int) -> dict:
-        return self.store.load_level(key, rnd)
-
     def describe(self, scale: str) -> str:
         """Markdown: the scale, data and device this result came from, and how it departs
         from the paper's settings (``departures.iterative``)."""
@@ -185,9 +182,9 @@ def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
     runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
     out = {}
     for _, row in runs.iterrows():
-        rec = result.record(row["key"], 0)
-        if rec["failed_at"] is not None:
+        if result.store.level(row["key"], 0).failed:
             continue
         net = models.build(model, result.data[model].input_shape)
-        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])), rec["final"])
+        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])),
+                                 result.store.tensors(row["key"], 0)["final"])
     return out

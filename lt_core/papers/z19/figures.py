@@ -21,7 +21,6 @@ from ...plots import (
     readable,
     series_styles,
 )
-from ...store import unpack_mask
 from ...widgets import compact_png, linked_stacks, mask_image, spread
 
 if TYPE_CHECKING:
@@ -188,14 +187,16 @@ def states(result: Result, model: str, seed: int) -> dict:
     runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
     out = {}
     for _, run in runs.iterrows():
-        for rnd in result.store.levels(run["key"]):
-            rec = result.record(run["key"], rnd)
-            new = {n: unpack_mask(p) for n, p in rec["next_mask"].items()}
+        for level in result.store.levels(run["key"]):
+            new = result.store.masks(run["key"], level)
+            if new is None:  # it diverged there: no mask chosen
+                continue
+            sample = result.store.tensors(run["key"], level, missing_ok=True).get("sample", {})
             density = {n: float(m.mean()) for n, m in new.items()}
             for layer, mask in new.items():
-                out[(run["label"], layer, rnd)] = {
+                out[(run["label"], layer, level)] = {
                     "criterion": run["criterion"], "mask": mask, "density": density,
-                    "sample": rec.get("sample", {}).get(layer),
+                    "sample": sample.get(layer),
                     "percent_remaining": 100.0 * masks_mod.density(new)}
     return out
 

@@ -227,15 +227,14 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
     if not 0 <= power <= top:
         raise MaskFileError(f"power {power} is not one of run {key}'s prune powers: pass "
                             f"--power 0..{top}")
-    record = runs.load_level(dense_key, 0)
     model, seed, data_name = dense_cfg["model"], dense_cfg["seed"], dense_cfg["data"]
     kind = next((k for k in INPUTS if data_name.startswith(k)), None)
     if kind is None:
         raise MaskFileError(f"run {key} trained on {data_name}: no input shape known for it")
     net = models.build(model, INPUTS[kind])
     init = models.initial_state(net, seed)
-    mask = supermasks.heuristic_mask(criterion, init, record["final"], net.prune_rates, seed,
-                                    power)
+    final = runs.tensors(dense_key, 0)["final"]
+    mask = supermasks.heuristic_mask(criterion, init, final, net.prune_rates, seed, power)
     data = data_mod.load(kind, data_root, engine.resolve_device(device))
     if data.name != data_name:
         raise MaskFileError(f"run {key} trained on {data_name}, but {data.name} was found "

@@ -118,7 +118,7 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
                         store.save_level(key, 0, {"table": table})
             rows += [{"model": model_name, "run": key, **r}
-                     for r in store.load_level(key, 0)["table"]]
+                     for r in store.level(key, 0).table]
     columns = ["model", "run", "seed", "criterion", "power", "percent_remaining", "weights",
                "test_acc"]
     return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
@@ -294,7 +294,7 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
     for model_name, runs, store in learned_runs(cfg, progress):
         for r in runs:
             rows.append({"model": model_name, "c": r.c, "seed": r.seed,
-                         **store.load_level(r.key, 0)["summary"]})
+                         **store.level(r.key, 0).summary})
     return pd.DataFrame(rows)
 
 
