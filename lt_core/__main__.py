@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import ConfigError
 from .data import DataError
+from .packfile import PackError
 from .papers.z19.maskfile import MaskFileError
 from .store import RunStore, StoreError
 
@@ -74,13 +75,39 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("bench", help="engine vs plain-loop benchmark; options: see lt_core.bench")
 
+    p = sub.add_parser("pack", help="run packs: finished runs with their provenance, in one "
+                                    "file that travels (lt_core.pack)")
+    ops = p.add_subparsers(dest="op", required=True)
+    q = ops.add_parser("create", help="pack the runs an experiment has finished in a store")
+    q.add_argument("params", help="its params file, e.g. params/paper/06_layerwise.yaml")
+    q.add_argument("--scale", help="the scale it ran at (default: the params folder's name)")
+    q.add_argument("--models", nargs="+", help="only these networks")
+    q.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
+    q.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="replace a field of the params (VALUE in YAML), e.g. "
+                        "learned.init_values=[] or 'overlap={seed: 1, reinit_seeds: []}'")
+    q.add_argument("--store", help="run-store root (default: the params' store, runs/)")
+    q.add_argument("--with-weights", action="store_true", help="ship the levels' weights too")
+    q.add_argument("--out", default="book/results", help="folder to write the pack to")
+    q = ops.add_parser("verify", help="check every entry's hash and every run's key")
+    q.add_argument("packs", nargs="+")
+    q = ops.add_parser("merge", help="one pack of the union of packs' runs")
+    q.add_argument("packs", nargs="+")
+    q.add_argument("--out", required=True, help="folder to write the merged pack to")
+    q = ops.add_parser("ls", help="what packs hold: experiments, networks, runs, provenance")
+    q.add_argument("packs", nargs="+")
+    q = ops.add_parser("recompute", help="retrain sampled runs' level 0 and compare")
+    q.add_argument("packs", nargs="+")
+    q.add_argument("--sample", type=int, default=1, help="runs per pack (default 1)")
+    q.add_argument("--data", help="data root (default: $LT_DATA, else ./data)")
+
     args, rest = parser.parse_known_args(argv)
     if rest and args.cmd != "bench":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:
         return _dispatch(args)
-    except (ConfigError, DataError, StoreError, MaskFileError) as err:
+    except (ConfigError, DataError, StoreError, MaskFileError, PackError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -176,6 +203,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             print(card.to_string(index=False))
         return 0
+    if args.cmd == "pack":
+        return _pack(args)
     if args.cmd == "bench":
         from .bench import main as bench_main
 
@@ -210,6 +239,60 @@ def _run(path: str, scale: str) -> int:
     print(result.describe(scale))
     print(result.report())
     return _failed(result.failures())
+
+
+def _pack(args: argparse.Namespace) -> int:
+    """``pack``: create, verify, merge, ls or recompute run packs."""
+    from . import config, pack
+    from .params_file import parse_yaml
+
+    if args.op == "create":
+        values = config.read_yaml(args.params)
+        for item in args.set:
+            field, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item}: write FIELD=VALUE")
+            _set(values, field, parse_yaml(value, f"--set {field}"))
+        if args.models:
+            values["models"] = args.models
+        if args.seeds:
+            values["seeds"] = args.seeds
+        scale = args.scale or Path(args.params).resolve().parent.name
+        path, n = pack.create(values, scale, Path(args.params).stem,
+                              args.store or values.get("store", "runs"), args.out,
+                              args.with_weights)
+        print(f"{path}: {n} runs ({path.stat().st_size:,} bytes)")
+        return 0
+    if args.op == "verify":
+        problems = pack.verify(args.packs)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if not problems:
+            print(f"{len(args.packs)} pack(s) verified")
+        return 1 if problems else 0
+    if args.op == "merge":
+        path, n = pack.merge(args.packs, args.out)
+        print(f"{path}: {n} runs ({path.stat().st_size:,} bytes)")
+        return 0
+    if args.op == "ls":
+        print("\n".join(pack.ls(p) for p in args.packs))
+        return 0
+    ok = True
+    for p in args.packs:
+        lines, good = pack.recompute(p, args.sample, args.data)
+        print("\n".join(lines))
+        ok &= good
+    return 0 if ok else 1
+
+
+def _set(values: dict, field: str, value) -> None:
+    """Replace a dotted field of a params mapping."""
+    *parents, last = field.split(".")
+    for name in parents:
+        values = values.setdefault(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"--set {field}: {name} is not a section")
+    values[last] = value
 
 
 def _store(root: str) -> RunStore:

@@ -49,6 +49,18 @@ class Result(Protocol):
     def report(self) -> str: ...  # plain-text tables for the command line
 
 
+def from_pack(kind: str, cfg: Any, value: dict, store: Any) -> Result:
+    """The result of experiment ``kind`` that a pack carries (its ``to_pack`` view), reading
+    its runs from ``store``: no data and no training needed."""
+    from .papers import l23, z19
+
+    readers = {"z19_iterative": z19.experiment.from_pack, "z19_supermasks": z19.supermasks.from_pack,
+               "l23_layerwise": l23.experiment.from_pack}
+    if kind not in readers:
+        raise ValueError(f"no pack view of {kind} results")
+    return readers[kind](cfg, value, store)
+
+
 def config_class(kind: str) -> type:
     """The config dataclass of an experiment kind."""
     return registry()[kind][0]

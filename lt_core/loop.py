@@ -30,7 +30,7 @@ from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
 from .config import Arm, Train, key_dict
 from .executor import LocalExecutor, Population, RayExecutor
-from .record import pack_mask
+from .record import Level, pack_mask
 from .store import RunStore, environment
 
 
@@ -94,7 +94,9 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     unfinished = [k for k in keys if (n := len(store.levels(k))) <= levels and _alive(store, k, n)]
     ex = executor or LocalExecutor()
     with store.claim(unfinished):
-        starts, diverged = _rewind_points(model, data, runs, store, device, progress, name, ex)
+        todo = {i for i, k in enumerate(keys) if k in unfinished}  # finished runs need no start
+        starts, diverged = _rewind_points(model, data, runs, todo, store, device, progress,
+                                          name, ex)
         for i, point in diverged.items():  # a rewind point that diverged is no start
             run = runs[i]
             if not store.has_level(keys[i], 0):
@@ -167,12 +169,12 @@ def _populations(runs: list[Run], todo: list[int]) -> dict[tuple, list[int]]:
 
 
 def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run],
-                   store: RunStore, device: torch.device, progress: bool, name: str, ex
-                   ) -> tuple[list[dict], dict[int, dict]]:
-    """Each run's state_0: its initial state, or the state of all parameters and buffers at
-    global step k (rewinding to iteration k), trained once per (training, seed, k) and stored,
-    so every run that rewinds there shares it; and the record of each run's rewind point
-    whose training diverged (by run index)."""
+                   todo: set[int], store: RunStore, device: torch.device, progress: bool,
+                   name: str, ex) -> tuple[list[dict | None], dict[int, Level]]:
+    """Each run's state_0 (of the runs ``todo``; None for the others): its initial state, or
+    the state of all parameters and buffers at global step k (rewinding to iteration k),
+    trained once per (training, seed, k) and stored, so every run that rewinds there shares
+    it; and the level of each run's rewind point whose training diverged (by run index)."""
     starts: list[dict | None] = [None] * len(runs)
     by_seed: dict[int, dict] = {}  # one initial state per seed, made only where needed
 
@@ -186,25 +188,27 @@ def _rewind_points(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Ru
     pending: dict[tuple, list[tuple[int, str]]] = {}
     for i, run in enumerate(runs):
         if run.start is not None:
-            starts[i] = run.start
+            starts[i] = run.start if i in todo else None
             continue
         if run.rewind_iteration == 0:
-            starts[i] = init_of(run)
+            starts[i] = init_of(run) if i in todo else None
             continue
-        key = store.prepare(rewind_point_config(run, data.name))
+        key = store.prepare(rewind_point_config(run, data.name))  # a part of every run's result
+        if i not in todo:
+            continue
         if not store.has_level(key, 0):
             pending.setdefault(_population_key(run), []).append((i, key))
         starts[i] = key
     populations, points = [], []
-    for todo in pending.values():
-        todo = list(dict((key, i) for i, key in todo).items())  # each point once
-        first = runs[todo[0][1]]
+    for group in pending.values():
+        group = list(dict((key, i) for i, key in group).items())  # each point once
+        first = runs[group[0][1]]
         members = [engine.Member(seed=runs[i].seed, init=init_of(runs[i]), lr=runs[i].lr,
-                                 weight_decay=runs[i].weight_decay) for _, i in todo]
+                                 weight_decay=runs[i].weight_decay) for _, i in group]
         populations.append(Population(model, members, data, first.train, device, {
             "progress": progress, "stop": first.rewind_iteration,
             "desc": f"{name} to iteration {first.rewind_iteration} ({len(members)} nets)"}))
-        points.append([key for key, _ in todo])
+        points.append([key for key, _ in group])
     for keys, results in zip(points, ex.map(populations)):
         for key, res in zip(keys, results):
             store.save_level(key, 0, {"level": 0, "state": res.final, "metrics": res.metrics,

@@ -40,6 +40,16 @@ def read_yaml(source: str | Path) -> dict:
     return data or {}
 
 
+def parse_yaml(text: str, where: str) -> Any:
+    """One value written in YAML (a command line's), read as a params file's values are; a
+    one-line ConfigError naming ``where`` otherwise."""
+    try:
+        return yaml.load(text, _ParamsLoader)
+    except (yaml.YAMLError, RecursionError) as err:
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+
+
 class _Refused(yaml.MarkedYAMLError):
     """YAML that parses but that a params file may not hold; the problem says why."""
 

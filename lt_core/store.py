@@ -56,6 +56,32 @@ class StoreError(RuntimeError):
     """A run store that cannot be written or read; the message names the path and what to do."""
 
 
+class NotComputed(StoreError):
+    """Runs that ``reading`` found unfinished: nothing trains there."""
+
+    def __init__(self, keys: list[str]):
+        super().__init__(f"{len(keys)} run(s) are not finished: {', '.join(keys[:3])}"
+                         + (", ..." if len(keys) > 3 else ""))
+        self.keys = keys
+
+
+_READING: list = []  # the innermost ``reading`` context's (keys prepared, packs)
+
+
+@contextmanager
+def reading(packs: list[packfile.PackFile] | None = None) -> Iterator[list[str]]:
+    """Within it, every store is read, never computed: a claim of runs that are not finished
+    raises NotComputed instead of training them; and the keys experiments prepare are
+    collected in the list it yields (an experiment's runs, in order). ``packs`` replaces the
+    stores' pack layer (``[]``: the local folder alone)."""
+    seen: list[str] = []
+    _READING.append((seen, packs))
+    try:
+        yield seen
+    finally:
+        _READING.pop()
+
+
 TIDY_COLUMNS = ["run", "line", "seed", "level", "percent_remaining", "iteration", "split",
                 "metric", "value"]
 
@@ -116,6 +142,8 @@ class RunStore:
 
     def __init__(self, root: str | Path = "runs", packs: list[packfile.PackFile] | None = None):
         self.root = Path(root)
+        self._seen, reading_packs = _READING[-1] if _READING else (None, None)
+        packs = reading_packs if packs is None else packs
         self.packs = packfile.shipped() if packs is None else list(packs)
 
     # -- runs ------------------------------------------------------------------------------
@@ -127,6 +155,10 @@ class RunStore:
         """Register a run (idempotent) and return its key. Writes nothing if it exists here
         or in a pack."""
         key = self.key(config)
+        if self._seen is not None:
+            if key not in self._seen:
+                self._seen.append(key)
+            return key
         path = self.root / key / "config.json"
         if not path.exists() and self._pack_of_run(key) is None:
             try:
@@ -146,6 +178,8 @@ class RunStore:
         without the lock), and its folder is checked to be writable, so a read-only store
         fails here, before anything trains. ``claim([])`` writes nothing.
         """
+        if self._seen is not None and keys:
+            raise NotComputed(sorted(set(keys)))
         waited = False
         with ExitStack() as held:
             for key in sorted(set(keys)):
@@ -246,6 +280,23 @@ class RunStore:
                     written.unlink(missing_ok=True)
                 raise self._not_writable(err, path) from None
 
+    def part_bytes(self, key: str, level: int, part: str) -> bytes | None:
+        """One part of a level as stored (``json``, ``masks.npz``, ``tensors.pt``): what a
+        pack copies. None where the level has no such part."""
+        local = self._local(key, level)
+        if local is not None and local.suffix == ".json":
+            path = local.with_name(f"level_{level:03d}.{part}")
+            return path.read_bytes() if path.exists() else None
+        if local is None:
+            pack, entry = self.where(key, level), f"runs/{key}/level_{level:03d}.{part}"
+            return pack.read(entry) if pack is not None and pack.has(entry) else None
+        value = self._part(key, level, part)  # an earlier version's file: written anew
+        if part == "json":
+            return value.to_json()
+        if part == "masks.npz":
+            return None if value is None else record.masks_to_bytes(value)
+        return record.tensors_to_bytes(value) if value else None
+
     def level(self, key: str, level: int) -> record.Level:
         """A level's metrics and scalars (no mask, no weights are read)."""
         return self._part(key, level, "json")
@@ -291,9 +342,9 @@ class RunStore:
                 return None
             if part == "tensors.pt" and not self.level(key, level).tensors:
                 return {}
-            raise StoreError(f"{source} is missing: the level's {_PART_WORDS[part]} were not "
-                             "shipped (a pack made without --with-weights); compute the run "
-                             "in a local store to have them")
+            raise StoreError(f"the {_PART_WORDS[part]} of run {key} level {level} are not in "
+                             f"{Path(source.split(':')[0]).name} (a pack made without "
+                             "--with-weights)" if local is None else f"{source} is missing")
         try:
             raw = read()
             if part == "json":

@@ -28,7 +28,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
     initialisation: the sample is the connections, by one-sided rank and count tests at
     5%); Appendix C's at the same level, over seeds. Long: one block per claim, in the
     paper's order, so that each verdict reads next to the sentence it checks."""
-    ov, model = result.config.overlap, result.config.overlap_model
+    ov = result.config.overlap
     rows = []
 
     def row(claim: str, source: str, verdict: verdicts.Verdict) -> None:
@@ -40,7 +40,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
               f"level {ov.level}")
     try:
         st = result.stability
-    except RuntimeError as err:  # a ticket diverged before the overlap level
+    except RuntimeError as err:  # a ticket diverged, or a pack holds no weights
         why = verdicts.not_judged(str(err))
         for claim, source in ((little, "L23 §5, abstract"),
                               ("connections in the overlap vary less across levels",
@@ -50,7 +50,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
                               ("in the first layer, connections in the overlap moved further "
                                "from the rewind point", "L23 §5, Fig. 3")):
             row(claim, source, why)
-        return pd.DataFrame(rows, columns=["claim", "source", "verdict"])
+        return _appendix_c(result, rows)
     pct = o[o["layer"] == "all"].set_index("measure")["pct_of_ticket"]
     row(little, "L23 §5, abstract", verdicts.Verdict(
         bool((pct < OVERLAP_LITTLE_PCT).all()),
@@ -79,6 +79,16 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
                             for r, g in ((g.iloc[0], g) for _, g in
                                          re[re["layer"] != "all"].groupby(
                                              ["measure", "reinit_seed"], sort=False))))
+    return _appendix_c(result, rows)
+
+
+def _appendix_c(result: LayerwiseResult, rows: list[dict]) -> pd.DataFrame:
+    """Appendix C's claims (from the masks alone) added to ``rows``: the claims' frame."""
+    ov, model = result.config.overlap, result.config.overlap_model
+
+    def row(claim: str, source: str, verdict: verdicts.Verdict) -> None:
+        rows.append({"claim": claim, "source": source, "verdict": verdict})
+
     ls = result.layer_sparsity
     ls = ls[(ls["model"] == model) & (ls["level"] == ov.level)]
     net = models.build(model, result.data[model].input_shape, data_mod.NUM_CLASSES[

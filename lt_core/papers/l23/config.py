@@ -131,7 +131,7 @@ class Layerwise(Runtime):
         if missing:
             raise ConfigError(f"overlap.measures {missing} are not in measures {self.measures}")
         levels = self.setting(self.overlap_model).levels
-        if ov.level > levels:
+        if ov.reinit_seeds and ov.level > levels:  # the analyses show the levels that exist
             raise ConfigError(f"overlap.level {ov.level} exceeds the {levels} levels of "
                               f"{self.overlap_model}")
 

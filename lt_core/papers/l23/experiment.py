@@ -24,7 +24,7 @@ import torch
 
 from ... import data as data_mod
 from ... import departures as departures_mod
-from ... import engine, executor, loop, models, paper, schedule, seeds
+from ... import engine, executor, loop, models, paper, schedule, seeds, view
 from ...loop import failure_note
 from ...store import RunStore
 from . import analysis
@@ -51,6 +51,12 @@ def load_data(cfg: Layerwise, model: str, device: torch.device | str = "cpu"
     train, the test set tests), OpenLTH's normalisation and augmentation."""
     d = cfg.setting(model).data
     return data_mod.load(d.dataset, d.root, device, **d.options())
+
+
+def from_pack(cfg: Layerwise, value: dict, store: RunStore) -> LayerwiseResult:
+    """The result a pack carries (``LayerwiseResult.to_pack``), read from ``store``."""
+    return LayerwiseResult(cfg, view.frame_from(value["runs"]), view.data_from(value["data"]),
+                           value["device"], store)
 
 
 def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
@@ -161,6 +167,11 @@ class LayerwiseResult:
         from . import claims
 
         return claims.scorecard_rows(self, scale)
+
+    def to_pack(self) -> dict:
+        """What a pack carries of this result (``lt_core.view``); ``from_pack`` reads it."""
+        return {"runs": view.frame_to(self.runs), "data": view.data_to(self.data),
+                "device": self.device}
 
     def info(self) -> dict:
         return loop.stored_info(self.runs[self.runs["kind"] == "ticket"], self.data, self.store)

@@ -176,6 +176,9 @@ def supermask_rows(result, scale: str) -> list[dict]:
         if learned_failed:
             numbers.append((learned_claim, "learned_mask_x_initial_weights", learned_failed,
                             None, "", ("learned.",)))
+        elif lt.empty:  # learned.init_values: [] (none trained)
+            numbers.append((learned_claim, "learned_mask_x_initial_weights", [], None,
+                            "not computed", ("learned.",)))
         else:
             c_best = lt.groupby("c")["final_acc"].mean().idxmax()
             at_best = lt[lt["c"] == c_best]
@@ -197,6 +200,10 @@ def supermask_rows(result, scale: str) -> list[dict]:
                    **sample}
             if failed:
                 rows.append(_not_judged(row, failed))
+                continue
+            if values is None:
+                rows.append({**row, "this build": "", "verdict": "not run: no learned "
+                             "supermasks in this experiment (learned.init_values is empty)"})
                 continue
             mean, lo, hi = values
             ok = abs(100 * mean - ref) <= TOLERANCE_PP

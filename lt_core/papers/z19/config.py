@@ -152,7 +152,7 @@ class Learned:
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "iterations", "batch_size", "eval_every", "samples")
-        if not self.init_values or any(abs(c) > 5 for c in self.init_values):
+        if any(abs(c) > 5 for c in self.init_values):  # []: no learned supermasks
             raise ConfigError(f"learned.init_values must be in [-5, 5] "
                               f"(got {quote(self.init_values)})")
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ... import data as data_mod
 from ... import departures as departures_mod
-from ... import engine, models
+from ... import engine, models, view
 from ...config import Arm, key_dict
 from ...executor import RayExecutor
 from ...executor import make as make_executor
@@ -115,6 +115,11 @@ class Result:
         """What the entry page says this result ran on (``loop.stored_info``)."""
         return stored_info(self.runs, self.data, self.store)
 
+    def to_pack(self) -> dict:
+        """What a pack carries of this result (``lt_core.view``); ``from_pack`` reads it."""
+        return {"runs": view.frame_to(self.runs), "data": view.data_to(self.data),
+                "device": self.device}
+
     def final_level_accuracy(self) -> pd.DataFrame:
         """Mean, min and max test accuracy at early stopping in the sparsest level reached."""
         s = self.summary[~self.summary["failed"]]
@@ -141,6 +146,12 @@ def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int)
         **key_dict(arm),  # criterion, actions; the selection only where not Z19's layerwise
         "seed": seed,
     }
+
+
+def from_pack(exp: Experiment, value: dict, store: RunStore) -> Result:
+    """The result a pack carries (``Result.to_pack``), read from ``store``."""
+    return Result(exp, view.frame_from(value["runs"]), view.data_from(value["data"]),
+                  value["device"], store)
 
 
 def run_iterative(exp: Experiment, progress: bool = True) -> Result:

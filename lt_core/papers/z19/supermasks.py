@@ -21,7 +21,7 @@ from torch import nn
 
 from ... import data as data_mod
 from ... import departures as departures_mod
-from ... import engine, masks, models, seeds
+from ... import engine, masks, models, seeds, view
 from ...config import Train, key_dict
 from ...loop import failure_note
 from ...store import RunStore
@@ -84,6 +84,22 @@ class SupermasksResult:
     def report(self) -> str:
         return self.claims().to_string(index=False)
 
+    def to_pack(self) -> dict:
+        """What a pack carries of this result (``lt_core.view``): the dense runs' view, the
+        heuristic runs (their tables are in the store) and the learned table."""
+        runs = self.heuristic[["model", "run"]].drop_duplicates()
+        return {"dense": self.dense.to_pack(), "heuristic_runs": runs.values.tolist(),
+                "learned": view.frame_to(self.learned)}
+
+
+def from_pack(cfg: Supermasks, value: dict, store: RunStore) -> SupermasksResult:
+    """The result a pack carries (``SupermasksResult.to_pack``), read from ``store``."""
+    rows = [row for model, key in value["heuristic_runs"]
+            for row in _heuristic_rows(store, model, key)]
+    dense = experiment.from_pack(cfg.dense_experiment(), value["dense"], store)
+    return SupermasksResult(cfg, pd.DataFrame(rows, columns=HEURISTIC_COLUMNS),
+                            view.frame_from(value["learned"]), dense)
+
 
 def run(cfg: Supermasks, progress: bool = True) -> SupermasksResult:
     """Run (or resume) the dense runs, the heuristic masks and the learned masks."""
@@ -117,11 +133,18 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
                     if not store.has_level(key, 0):  # unless another process just made it
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
                         store.save_level(key, 0, {"table": table})
-            rows += [{"model": model_name, "run": key, **r}
-                     for r in store.level(key, 0).table]
-    columns = ["model", "run", "seed", "criterion", "power", "percent_remaining", "weights",
-               "test_acc"]
-    return pd.DataFrame(rows, columns=columns), dense  # no rows if every dense run diverged
+            rows += _heuristic_rows(store, model_name, key)
+    # no rows if every dense run diverged
+    return pd.DataFrame(rows, columns=HEURISTIC_COLUMNS), dense
+
+
+HEURISTIC_COLUMNS = ["model", "run", "seed", "criterion", "power", "percent_remaining",
+                     "weights", "test_acc"]
+
+
+def _heuristic_rows(store: RunStore, model: str, key: str) -> list[dict]:
+    """A heuristic-supermask run's table (stored with its level 0), one row per mask."""
+    return [{"model": model, "run": key, **r} for r in store.level(key, 0).table]
 
 
 def _data_and_network(cfg: Supermasks, model_name: str, device: torch.device
@@ -295,7 +318,11 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
         for r in runs:
             rows.append({"model": model_name, "c": r.c, "seed": r.seed,
                          **store.level(r.key, 0).summary})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=LEARNED_COLUMNS)  # no rows: learned.init_values: []
+
+
+LEARNED_COLUMNS = ["model", "c", "seed", "final_acc", "iteration", "iterations", "pruned_pct",
+                   "failed"]
 
 
 def learned_runs(cfg: Supermasks, progress: bool = True):

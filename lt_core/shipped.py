@@ -1,0 +1,114 @@
+"""The paper-scale results the shipped packs hold, as each chapter and the scorecard show them.
+
+A pack made by ``python -m lt_core pack create params/paper/<notebook>.yaml`` carries the
+view of its result (``Result.to_pack``) under the notebook's name. Here the views of one
+notebook at the papers' settings, from every shipped pack, are joined into one result
+(its networks and seeds the union of theirs), read from the packs through a store that
+trains nothing: no data needed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import experiments, packfile, scales
+from .store import RunStore, reading
+
+PAPER = "paper"
+# The README's estimate of each chapter at the papers' settings, in H200 GPU-hours: measured
+# ResNet-20 throughput (59,345 images/s at P = 32), the other networks scaled by FLOPs.
+GPU_HOURS = {"01_mask_criteria": "about 73", "02_mask1_actions": "about 53",
+             "03_mask0_actions": "about 40", "04_supermasks": "about 88",
+             "05_decoupling": "about 300", "06_layerwise": "about 424"}
+
+
+def views(notebook: str, packs: list[packfile.PackFile] | None = None) -> list[tuple]:
+    """(pack, experiment entry) of every pack's paper-scale result of ``notebook``."""
+    packs = packfile.shipped() if packs is None else packs
+    return [(p, e) for p in packs for e in p.manifest.get("experiments", [])
+            if e.get("notebook") == notebook and e.get("scale") == PAPER and e.get("view")]
+
+
+def result(notebook: str, packs: list[packfile.PackFile] | None = None):
+    """The paper-scale result of ``notebook`` that the packs hold (None: none does), read
+    without training: its networks and seeds are those the packs hold."""
+    found = views(notebook, packs)
+    if not found:
+        return None
+    entries = [e for _, e in found]
+    kind = entries[0]["kind"]
+    params = json.loads(json.dumps(entries[0]["params"]))
+    for name in ("models", "seeds"):
+        values = [v for e in entries for v in e["params"].get(name, [])]
+        if values:
+            params[name] = sorted(set(values), key=values.index) if name == "models" \
+                else sorted(set(values))
+    value = entries[0]["view"]
+    for e in entries[1:]:
+        value = _join(value, e["view"])
+    with reading(packs):  # a store of the packs that computes nothing
+        store = RunStore(params.get("store", "runs"))
+        cfg = experiments.config(params)
+        return experiments.from_pack(kind, cfg, value, store)
+
+
+def _join(a, b):
+    """Two views of one experiment joined: frames' rows and lists once each, dicts by key."""
+    if isinstance(a, dict) and set(a) == {"columns", "rows"}:
+        rows = a["rows"] + [r for r in b["rows"] if r not in a["rows"]]
+        return {"columns": a["columns"], "rows": rows}
+    if isinstance(a, dict):
+        return {k: _join(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k))
+                for k in {**a, **b}}
+    if isinstance(a, list):
+        return a + [x for x in b if x not in a]
+    return a
+
+
+def provenance(notebook: str, packs: list[packfile.PackFile] | None = None) -> dict:
+    """Where and when the shipped runs of ``notebook`` were computed: devices, dates,
+    commits, seeds, runs."""
+    found = views(notebook, packs)
+    provs = [p.provenance(k) for p, e in found for k in e["runs"] if k in p.keys()]
+    configs = [p.config(k) for p, e in found for k in e["runs"] if k in p.keys()]
+    dates = sorted(d for pr in provs for d in (pr.get("computed") or []))
+    return {
+        "devices": sorted({pr.get("device_name") or pr.get("device") or "?" for pr in provs}),
+        "dates": (dates[0][:10], dates[-1][:10]) if dates else None,
+        "commits": sorted({(pr.get("commit") or "unknown")[:10]
+                           + (" (uncommitted changes)" if pr.get("dirty") else "")
+                           for pr in provs}),
+        "seeds": sorted({c["seed"] for c in configs if isinstance(c.get("seed"), int)}),
+        "networks": sorted({c["model"] for c in configs if "model" in c}),
+        "runs": len(provs), "packs": sorted({p.path.name for p, _ in found}),
+        "wall_h": sum(pr.get("wall_s") or 0.0 for pr in provs) / 3600,
+    }
+
+
+def provenance_line(notebook: str, packs: list[packfile.PackFile] | None = None) -> str:
+    """One line: device, dates, commit, seeds and how many runs, or what computing the
+    chapter would cost where no pack holds it."""
+    if not views(notebook, packs):
+        return (f"**At the papers' settings: not computed yet.** No shipped pack holds this "
+                f"chapter's runs; computing them is {GPU_HOURS.get(notebook, 'many')} GPU-hours "
+                "on one H200 (README, Scaling out).")
+    p = provenance(notebook, packs)
+    dates = "" if p["dates"] is None else (
+        p["dates"][0] if p["dates"][0] == p["dates"][1] else f"{p['dates'][0]} to {p['dates'][1]}")
+    return (f"**At the papers' settings** (shipped in `book/results/`: "
+            f"{', '.join(p['packs'])}): {', '.join(p['networks'])}, seeds "
+            f"{', '.join(map(str, p['seeds']))}; {p['runs']} runs computed on "
+            f"{', '.join(p['devices'])}, {dates}, commit {', '.join(p['commits'])}; "
+            f"{p['wall_h']:.1f} hours of training per network.")
+
+
+def scorecard_rows() -> list[dict]:
+    """The scorecard rows of every notebook's shipped paper-scale result."""
+    rows = []
+    for notebook in scales.notebooks(PAPER):
+        res = result(notebook)
+        if res is not None:
+            rows += [{**r, "source": f"{r.get('source', '')} (shipped pack)".strip()}
+                     for r in res.scorecard_rows(PAPER)]
+    return rows
+

@@ -1,0 +1,31 @@
+"""A result as data: what a pack carries of an experiment's result (its runs frame, the data
+each network trained on, the device) so that its pages can be rebuilt from the run store
+alone, without the data or any training (``Result.to_pack`` and each paper's ``from_pack``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from .loop import DataInfo
+
+
+def frame_to(frame: pd.DataFrame) -> dict:
+    """A frame as JSON values: its columns, and its rows with None for a missing value."""
+    values = frame.astype(object).where(frame.notna(), None).values.tolist()
+    return {"columns": list(frame.columns), "rows": values}
+
+
+def frame_from(value: dict) -> pd.DataFrame:
+    return pd.DataFrame(value["rows"], columns=value["columns"])
+
+
+def data_to(data: dict[str, DataInfo]) -> dict:
+    return {name: dataclasses.asdict(info) for name, info in data.items()}
+
+
+def data_from(value: dict) -> dict[str, DataInfo]:
+    return {name: DataInfo(d["name"], d["description"], d["sizes"], tuple(d["input_shape"]))
+            for name, d in value.items()}
