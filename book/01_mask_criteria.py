@@ -8,11 +8,21 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments
+from lt_core import banner, experiments, shipped
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
 banner.of(result, scale)
+
+# %% [markdown]
+# ## At Z19's settings
+#
+# What the book ships at Z19's settings (`book/results/`, read without training); the rest
+# of the page is this build's own run, at the scale its banner names.
+
+# %% tags=["remove-input"]
+paper = shipped.result("01_mask_criteria")
+shipped.section("01_mask_criteria", paper)
 
 # %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §2, Figure 1). Train a dense network, keep the

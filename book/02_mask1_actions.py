@@ -8,11 +8,21 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments
+from lt_core import banner, experiments, shipped
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
 banner.of(result, scale)
+
+# %% [markdown]
+# ## At Z19's settings
+#
+# What the book ships at Z19's settings (`book/results/`, read without training); the rest
+# of the page is this build's own run, at the scale its banner names.
+
+# %% tags=["remove-input"]
+paper = shipped.result("02_mask1_actions")
+shipped.section("02_mask1_actions", paper)
 
 # %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §3, Figure 2). After a `large_final` mask is

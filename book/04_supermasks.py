@@ -10,12 +10,28 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments
+from lt_core import banner, experiments, shipped
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
 cfg, heuristic, learned, dense = result.cfg, result.heuristic, result.learned, result.dense
 banner.of(result, scale)
+
+# %% [markdown]
+# ## At Z19's settings
+#
+# What the book ships at Z19's settings (`book/results/`, read without training); the rest
+# of the page is this build's own run, at the scale its banner names.
+
+# %% tags=["remove-input"]
+paper = shipped.result("04_supermasks")
+shipped.section("04_supermasks", paper)
+
+# %% [markdown]
+# Table S2 at Z19's settings, from the shipped runs (the columns they hold):
+
+# %% tags=["remove-input"]
+z19.tables.table_s2(paper.claims()) if paper is not None else None
 
 # %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §5, Figure 4, Table S2, §S6). A mask alone,

@@ -8,12 +8,22 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments
+from lt_core import banner, experiments, shipped
 from lt_core.papers import h21
 
 result = experiments.run(params, progress=False)
 cfg = result.cfg
 banner.of(result, scale)
+
+# %% [markdown]
+# ## At H21's settings
+#
+# What the book ships at H21's settings (`book/results/`, read without training); the rest
+# of the page is this build's own run, at the scale its banner names.
+
+# %% tags=["remove-input"]
+paper = shipped.result("05_decoupling")
+shipped.section("05_decoupling", paper)
 
 # %% [markdown]
 # **What the paper claims** (H21, *Uncovering the Impact of Hyperparameters for Global

@@ -8,11 +8,27 @@ params = {}
 # %%
 from IPython.display import Markdown, display
 
-from lt_core import banner, experiments, tables
+from lt_core import banner, experiments, shipped, tables
 from lt_core.papers import l23
 
 result = experiments.run(params, progress=False)
 banner.of(result, scale)
+
+# %% [markdown]
+# ## At L23's settings
+#
+# What the book ships at L23's settings (`book/results/`, read without training); the rest
+# of the page is this build's own run, at the scale its banner names.
+
+# %% tags=["remove-input"]
+paper = shipped.result("06_layerwise")
+shipped.section("06_layerwise", paper)
+
+# %% [markdown]
+# Table 2 at L23's settings, from the shipped runs (the networks they hold):
+
+# %% tags=["remove-input"]
+l23.tables.table2(paper.table2(), "paper") if paper is not None else None
 
 # %% [markdown]
 # **What the paper claims** (L23, *Considering Layerwise Importance in the Lottery Ticket

@@ -16,7 +16,6 @@ that a machine without the data or the time shows the same tables and verdicts.
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import random
@@ -89,8 +88,8 @@ def provenance(runs: RunStore, key: str) -> dict:
         "threads": env.get("threads"), "data": config.get("data"),
         "computed": [dates[0], dates[-1]] if dates else None,
         "wall_s": round(sum(walls), 3) if walls else None, "levels": len(levels),
-        "packed": {**{k: v for k, v in git_state().items()},
-                   "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},
+        # The code that packed it (no date: the same runs packed twice make the same file).
+        "packed_by": git_state(),
     }
 
 
@@ -240,8 +239,10 @@ def level0_params(exp: dict, config: dict) -> dict:
     params = json.loads(json.dumps(exp["params"]))
     params["seeds"] = [config["seed"]]
     if exp["kind"] == "l23_layerwise":
-        params.update(models=[config["model"]], levels=0, measures=[config["criterion"]],
-                      overlap={"seed": config["seed"], "reinit_seeds": []})
+        # Every measure: their level 0 is one training (the same start, mask and data).
+        params.update(models=[config["model"]], levels=0,
+                      overlap={**params.get("overlap", {}), "seed": config["seed"],
+                               "reinit_seeds": []})
     elif exp["kind"] == "z19_iterative":
         arms = [a for a in params.get("pruning", {}).get("arms", [])] or None
         params.update(models=[config["model"]])

@@ -55,7 +55,7 @@ class PackFile:
             manifest = json.loads(self._zip.read("manifest.json"))
         except FileNotFoundError:
             raise PackError(f"{self.path}: no such file") from None
-        except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError) as err:
+        except Exception as err:  # a damaged or foreign file fails in many ways
             raise PackError(f"{self.path} is not a run pack (truncated, damaged or another kind "
                             f"of file: {_reason(err)})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -94,7 +94,7 @@ class PackFile:
             raise PackError(f"{self.path} has no entry {name}")
         try:
             raw = self._zip.read(name)
-        except (OSError, zipfile.BadZipFile, KeyError, EOFError, ValueError) as err:
+        except Exception as err:  # a damaged entry fails in many ways (zlib, CRC, EOF, ...)
             raise PackError(f"{self.path}: entry {name} cannot be read ({_reason(err)})") from None
         if sha256(raw) != self.entries[name]:
             raise PackError(f"{self.path}: entry {name} does not match its sha256 in the "

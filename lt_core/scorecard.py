@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import banner, experiments, scales
+from . import banner, experiments, scales, shipped
 
 COLUMNS = ["paper", "claim", "network", "verdict", "paper says", "this build", "statistic",
            "scale", "checked at", "data", "seeds", "source"]
@@ -35,8 +35,10 @@ def build(scale: str, store: str | None = None, progress: bool = False) -> pd.Da
     H21, L23): every experiment's ``scorecard_rows``."""
     rows = []
     for _, result in _results(scale, store, progress):
-        rows += result.scorecard_rows(scale)
-    return pd.DataFrame([{**r, "scale": scale} for r in rows], columns=COLUMNS)
+        rows += [{**r, "scale": scale} for r in result.scorecard_rows(scale)]
+    if scale != shipped.PAPER:  # at paper scale the experiments read the packs themselves
+        rows += [{**r, "scale": shipped.PAPER} for r in shipped.scorecard_rows()]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _results(scale: str, store: str | None, progress: bool):

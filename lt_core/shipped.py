@@ -9,9 +9,13 @@ trains nothing: no data needed.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
-from . import experiments, packfile, scales
+import pandas as pd
+
+from . import experiments, packfile, scales, tables
 from .store import RunStore, reading
 
 PAPER = "paper"
@@ -100,6 +104,25 @@ def provenance_line(notebook: str, packs: list[packfile.PackFile] | None = None)
             f"{', '.join(map(str, p['seeds']))}; {p['runs']} runs computed on "
             f"{', '.join(p['devices'])}, {dates}, commit {', '.join(p['commits'])}; "
             f"{p['wall_h']:.1f} hours of training per network.")
+
+
+def section(notebook: str, paper_result=None,
+            packs: list[packfile.PackFile] | None = None) -> tables.Html:
+    """A chapter's paper-scale part: the provenance line and every verdict of
+    ``paper_result`` (``result(notebook)``), or the line that says none is shipped."""
+    line = markdown_html(provenance_line(notebook, packs))
+    if paper_result is None:
+        return tables.Html(line, text=provenance_line(notebook, packs))
+    card = pd.DataFrame(paper_result.scorecard_rows(PAPER))
+    card["checked at"] = card["checked at"].fillna("paper settings")
+    return tables.Html(line, *tables.scorecard(card).parts, text=provenance_line(notebook, packs))
+
+
+def markdown_html(text: str) -> str:
+    """One line of this module's Markdown (bold, code) as an HTML paragraph."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return "<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", out) + "</p>"
 
 
 def scorecard_rows() -> list[dict]:
