@@ -123,7 +123,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args.params, args.scale)
     if args.cmd == "metrics":
         store = _store(args.store)
-        keys = [k for k in store.keys() if k.startswith(args.key)]
+        keys = [k for k in store.keys(packs=True) if k.startswith(args.key)]
         if len(keys) != 1:
             print(f"error: {len(keys)} runs in {args.store} match {args.key!r}; "
                   f"list them with: python -m lt_core runs --store {args.store}", file=sys.stderr)

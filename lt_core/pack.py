@@ -74,12 +74,17 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
 
 
 def provenance(runs: RunStore, key: str) -> dict:
-    """Who computed a run, where and when, from its levels' environments."""
+    """Who computed a run, where and when, from its levels' environments (a run computed from
+    another with no record of its own, as a heuristic supermask from its dense run: that
+    run's, named in ``derived_from``)."""
+    config = runs.config(key)
     levels = [runs.level(key, n) for n in runs.levels(key)]
+    if not any(lv.env for lv in levels) and config.get("dense_run"):
+        return {**provenance(runs, config["dense_run"]), "wall_s": None,
+                "derived_from": config["dense_run"]}
     env = next((lv.env for lv in levels if lv.env), {})
     dates = sorted(lv.env["date"] for lv in levels if lv.env.get("date"))
     walls = [lv.wall_s for lv in levels if lv.wall_s is not None]
-    config = runs.config(key)
     return {
         "lt_core": env.get("lt_core"), "commit": env.get("git_commit"),
         "dirty": env.get("git_dirty"), "torch": env.get("torch"), "cuda": env.get("cuda"),

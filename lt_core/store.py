@@ -221,11 +221,11 @@ class RunStore:
                              "that made it, which writes it again (the levels beside it stay)"
                              ) from None
 
-    def keys(self) -> list[str]:
-        """Every run here and in the packs."""
+    def keys(self, packs: bool = False) -> list[str]:
+        """Every run in the local folder (``packs``: and in the packs)."""
         local = {p.parent.name for p in self.root.glob("*/config.json")} if self.root.is_dir() \
             else set()
-        return sorted(local.union(*(p.keys() for p in self.packs)))
+        return sorted(local.union(*(p.keys() for p in self.packs)) if packs else local)
 
     def where(self, key: str, level: int) -> packfile.PackFile | None:
         """The pack a level is read from; None: the local folder (or nowhere)."""

@@ -13,13 +13,17 @@ from .loop import DataInfo
 
 
 def frame_to(frame: pd.DataFrame) -> dict:
-    """A frame as JSON values: its columns, and its rows with None for a missing value."""
+    """A frame as JSON values: its columns with their dtypes, and its rows with None for a
+    missing value."""
     values = frame.astype(object).where(frame.notna(), None).values.tolist()
-    return {"columns": list(frame.columns), "rows": values}
+    return {"columns": list(frame.columns), "rows": values,
+            "dtypes": [str(t) for t in frame.dtypes]}
 
 
 def frame_from(value: dict) -> pd.DataFrame:
-    return pd.DataFrame(value["rows"], columns=value["columns"])
+    frame = pd.DataFrame(value["rows"], columns=value["columns"])
+    typed = {c: t for c, t in zip(value["columns"], value.get("dtypes", [])) if t != "object"}
+    return frame.astype(typed)
 
 
 def data_to(data: dict[str, DataInfo]) -> dict:

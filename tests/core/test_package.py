@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_a_wheel_holds_every_subpackage_and_runs_a_tiny_experiment(tmp_path):
     src = tmp_path / "src"  # a copy: setuptools writes build/ into the tree it builds
-    for part in ("lt_core", "params", "book/paper_numbers"):
+    for part in ("lt_core", "params", "book/paper_numbers", "book/results"):
         shutil.copytree(REPO / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
@@ -30,6 +30,8 @@ def test_a_wheel_holds_every_subpackage_and_runs_a_tiny_experiment(tmp_path):
     for path in (REPO / "params").rglob("*.yaml"):
         assert f"lt_core/_params/{path.relative_to(REPO / 'params').as_posix()}" in names
     assert "lt_core/_paper_numbers/l23_table2.csv" in names
+    for path in (REPO / "book" / "results").glob("*.ltpack"):  # the shipped results
+        assert f"lt_core/_results/{path.name}" in names
 
     # A fresh environment: the wheel, and this one's dependencies (torch, ...) by a path
     # entry, whose .pth files (the editable install's finder among them) are not read.
@@ -49,7 +51,8 @@ def test_a_wheel_holds_every_subpackage_and_runs_a_tiny_experiment(tmp_path):
                          capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert run.returncode == 0, run.stderr[-2000:]
-    where = subprocess.run([python, "-c", "import lt_core, lt_core.scales as s; "
-                            "print(lt_core.__file__); print(s.PARAMS)"], cwd=tmp_path,
+    where = subprocess.run([python, "-c", "import lt_core, lt_core.scales as s, "
+                            "lt_core.packfile as p; print(lt_core.__file__); print(s.PARAMS); "
+                            "print(p.SHIPPED)"], cwd=tmp_path,
                            capture_output=True, text=True, check=True).stdout.split()
     assert all(str(inside) in w for w in where), where  # the wheel's, not the checkout's

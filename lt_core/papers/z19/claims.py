@@ -16,6 +16,7 @@ import pandas as pd
 
 from ... import departures, paper, stats, verdicts
 from ...loop import failed_runs
+from . import departures as z19_departures
 
 
 @dataclass(frozen=True)
@@ -202,8 +203,11 @@ def supermask_rows(result, scale: str) -> list[dict]:
                 rows.append(_not_judged(row, failed))
                 continue
             if values is None:
-                rows.append({**row, "this build": "", "verdict": "not run: no learned "
-                             "supermasks in this experiment (learned.init_values is empty)"})
+                ref_cfg = z19_departures.paper_configs()["04_supermasks"]
+                rows.append({**row, "this build": "", "verdict": (
+                    f"not run: no learned supermasks computed; at the paper's settings "
+                    f"{len(ref_cfg.learned.init_values)} values of c x {len(ref_cfg.seeds)} "
+                    f"seeds x {length:,} iterations at batch {cfg.learned.batch_size}")})
                 continue
             mean, lo, hi = values
             ok = abs(100 * mean - ref) <= TOLERANCE_PP

@@ -216,7 +216,7 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
         raise MaskFileError(f"{path} is a directory; name the file to write, e.g. "
                             f"{Path(path) / f'{key}-p{power}.supermask'}")
     runs = RunStore(store)
-    if key not in runs.keys():
+    if key not in runs.keys(packs=True):
         raise MaskFileError(f"no run {key!r} in {store}; list them with: python -m lt_core runs")
     cfg = runs.config(key)
     dense_key = cfg.get("dense_run", key)
@@ -258,7 +258,8 @@ def _max_power(runs: RunStore, key: str, cfg: dict) -> int:
     (Z19's, ``Supermasks.max_power``, where none was)."""
     if "max_power" in cfg:
         return cfg["max_power"]
-    made = [c["max_power"] for c in map(runs.config, runs.keys()) if c.get("dense_run") == key]
+    made = [c["max_power"] for c in map(runs.config, runs.keys(packs=True))
+            if c.get("dense_run") == key]
     return max(made, default=Supermasks.max_power)
 
 

@@ -24,7 +24,7 @@ from ... import departures as departures_mod
 from ... import engine, masks, models, seeds, view
 from ...config import Train, key_dict
 from ...loop import failure_note
-from ...store import RunStore
+from ...store import RunStore, environment
 from . import departures as z19_departures
 from . import experiment
 from .config import Supermasks
@@ -132,7 +132,7 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
                 with store.claim([key]):
                     if not store.has_level(key, 0):  # unless another process just made it
                         table = _heuristic_table(net, init, final, seed, cfg, data, device)
-                        store.save_level(key, 0, {"table": table})
+                        store.save_level(key, 0, {"table": table, "env": environment(device)})
             rows += _heuristic_rows(store, model_name, key)
     # no rows if every dense run diverged
     return pd.DataFrame(rows, columns=HEURISTIC_COLUMNS), dense
@@ -318,7 +318,8 @@ def learned(cfg: Supermasks, progress: bool = True) -> pd.DataFrame:
         for r in runs:
             rows.append({"model": model_name, "c": r.c, "seed": r.seed,
                          **store.level(r.key, 0).summary})
-    return pd.DataFrame(rows, columns=LEARNED_COLUMNS)  # no rows: learned.init_values: []
+    # no rows where learned.init_values is []: typed all the same (a mask column stays bool)
+    return pd.DataFrame(rows, columns=LEARNED_COLUMNS).astype({"failed": bool})
 
 
 LEARNED_COLUMNS = ["model", "c", "seed", "final_acc", "iteration", "iterations", "pruned_pct",
