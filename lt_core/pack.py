@@ -220,7 +220,7 @@ def recompute(path: str | Path, sample: int, data_root: str | None = None,
         if prov.get("threads"):
             torch.set_num_threads(int(prov["threads"]))  # the pack's reduction order
         try:
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, store_mod.layered([]):  # no pack's runs
                 params["store"] = tmp
                 experiments.run(experiments.config(params), progress=False)
                 mine = RunStore(tmp, packs=[]).level(key, 0)
@@ -253,8 +253,11 @@ def level0_params(exp: dict, config: dict) -> dict:
         params.update(models=[config["model"]])
         params["pruning"] = {**params.get("pruning", {}), "levels": 0,
                              **({"arms": arms[:1]} if arms else {})}
-    elif exp["kind"] == "z19_supermasks":
-        params.update(models=[config["model"]])
+    elif exp["kind"] == "z19_supermasks":  # its dense run alone (Supermasks.dense_experiment)
+        params = {"experiment": "z19_iterative", "models": [config["model"]],
+                  "seeds": [config["seed"]], "train": params.get("dense", {}),
+                  "pruning": {"levels": 0, "arms": [{"criterion": "large_final"}]},
+                  **({"data": params["data"]} if "data" in params else {})}
     return params
 
 

@@ -65,7 +65,7 @@ class NotComputed(StoreError):
         self.keys = keys
 
 
-_READING: list = []  # the innermost ``reading`` context's (keys prepared, packs)
+_READING: list = []  # the innermost context's (keys prepared or None, packs): reading, layered
 
 
 @contextmanager
@@ -78,6 +78,17 @@ def reading(packs: list[packfile.PackFile] | None = None) -> Iterator[list[str]]
     _READING.append((seen, packs))
     try:
         yield seen
+    finally:
+        _READING.pop()
+
+
+@contextmanager
+def layered(packs: list[packfile.PackFile]) -> Iterator[None]:
+    """Within it, every store reads the packs ``packs`` beneath its folder instead of the
+    shipped ones, and computes as usual (``[]``: the local folder alone)."""
+    _READING.append((None, packs))
+    try:
+        yield
     finally:
         _READING.pop()
 
