@@ -34,6 +34,15 @@ shipped.section("04_supermasks", paper)
 z19.tables.table_s2(paper.claims()) if paper is not None else None
 
 # %% [markdown]
+# Figure 4 / S8 at Z19's settings, from the shipped runs (drawn as in the section of this
+# build's run below):
+
+# %% tags=["remove-input"]
+fig = z19.figures.supermask_curves(
+    paper.heuristic, paper.learned, paper.dense.summary,
+    title="Supermasks at Z19's settings (shipped runs)") if paper is not None else None
+
+# %% [markdown]
 # **What the paper claims** (Zhou et al. 2019, §5, Figure 4, Table S2, §S6). A mask alone,
 # applied to the *untrained* initial weights, gives far better than chance accuracy: with the
 # `large_final_same_sign` criterion (keep large final weights whose sign did not change)

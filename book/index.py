@@ -36,12 +36,23 @@
 #
 # Every page is a notebook executed by papermill from the parameters in `params/<scale>/`,
 # with the `lt_core` library doing the work. Only results at the paper's settings are
-# compared with the paper's numbers.
+# compared with the paper's numbers. Each chapter shows first the results at the paper's
+# settings that the book ships (run packs in `book/results/`, computed once, each with the
+# device, date and commit that made it), then this build's own run.
 #
+# ## Shipped results at the papers' settings
+#
+# What the packs in `book/results/` hold, read from them:
+
+# %% tags=["remove-input"]
+from lt_core import shipped
+
+shipped.overview()
+
+# %% [markdown]
 # ## This build
 #
 # Read from the stored runs, not typed:
-
 # %% tags=["parameters"]
 scale = "tiny"
 params = {}

@@ -5,8 +5,10 @@ The core, one job per module, knows no paper: config (loader, hash, shared secti
 (criteria, importance measures, selections), actions (mask-1 and mask-0 actions), schedule
 (iterations and learning rates by global step), optim (population SGD and Adam), device
 (where and how a population trains), engine (population trainer), loop (THE pruning loop),
-executor (local or Ray), store (run store), departures
-(this config vs the paper's), verdicts, stats, plots (house style), widgets, tables, banner,
+executor (local or Ray), record (what a level holds), store (run store over its packs),
+packfile (the run-pack format), pack (packs made, checked, merged, recomputed), view (a
+result as data), shipped (the paper-scale results the book ships), departures (this config
+vs the paper's), verdicts, stats, plots (house style), widgets, tables, banner,
 paper (the papers' numbers), experiments (the registry), scorecard, notebooks (papermill
 runner), bench.
 

@@ -47,6 +47,8 @@ def result(notebook: str, packs: list[packfile.PackFile] | None = None):
         if values:
             params[name] = sorted(set(values), key=values.index) if name == "models" \
                 else sorted(set(values))
+    if all(isinstance(e["params"].get("levels"), int) for e in entries):  # packs of part of it
+        params["levels"] = max(e["params"]["levels"] for e in entries)
     value = entries[0]["view"]
     for e in entries[1:]:
         value = _join(value, e["view"])
@@ -123,6 +125,27 @@ def markdown_html(text: str) -> str:
     out = html.escape(text)
     out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
     return "<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", out) + "</p>"
+
+
+def overview(packs: list[packfile.PackFile] | None = None) -> tables.Html:
+    """Per chapter: what the packs hold of it at the papers' settings, and where it came
+    from; a chapter none holds says so."""
+    rows = []
+    for notebook in scales.notebooks(PAPER):
+        if not views(notebook, packs):
+            if notebook in GPU_HOURS:
+                rows.append({"chapter": notebook, "networks": "none shipped", "seeds": "",
+                             "runs": 0, "computed on": "",
+                             "time": f"would take {GPU_HOURS[notebook]} GPU-hours"})
+            continue
+        p = provenance(notebook, packs)
+        rows.append({"chapter": notebook, "networks": ", ".join(p["networks"]),
+                     "seeds": ", ".join(map(str, p["seeds"])), "runs": p["runs"],
+                     "computed on": f"{', '.join(p['devices'])}, {p['dates'][0] if p['dates'] else ''}",
+                     "time": f"took {p['wall_h']:.1f} h of training per network"})
+    frame = pd.DataFrame(rows)
+    return tables.Html(tables.show(frame, {"chapter": 20, "networks": 18, "seeds": 10}),
+                       text=frame.to_string(index=False))
 
 
 def scorecard_rows() -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import PINNED_KEYS, run_keys
 
-from lt_core import config, notebooks, scales, tables
+from lt_core import config, notebooks, scales, shipped, tables
 from lt_core.papers import z19
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,9 +105,15 @@ def test_entry_page_and_scorecard_are_computed_from_the_runs(executed):
     card = text("09_scorecard")
     assert "mask_x" not in card and "large_final_same_sign" in card
     assert "not comparable at tiny scale" in card  # numbers are never judged off paper scale
-    assert ">reproduced<" not in card and ">not reproduced<" not in card  # only at paper scale
     assert "holds at tiny scale" in card or "does not hold at tiny scale" in card
-    assert "At the papers' settings: 0 reproduced, 0 not reproduced." in card
+    # Reproduced or not only at the papers' settings: the shipped packs' verdicts, counted
+    # in the headline.
+    paper = [r["verdict"] for r in shipped.scorecard_rows()]
+    counts = [sum(v == w for v in paper) for w in ("reproduced", "not reproduced")]
+    assert sum(counts) > 0
+    assert (f"At the papers' settings: {counts[0]} reproduced, {counts[1]} not reproduced."
+            in card)
+    assert "checked at paper settings" in card and "(shipped pack)" in card
     # Every claim of notebooks 02 and 03 is on the scorecard, with its statistic.
     for notebook in ("02_mask1_actions", "03_mask0_actions"):
         for claim in z19.claims.CLAIMS[notebook]:
