@@ -195,7 +195,7 @@ def ls(path: str | Path) -> str:
         described.setdefault(line, []).append(p.get("wall_s") or 0.0)
     for line, walls in described.items():
         lines.append(f"  computed on {line}: {len(walls)} runs, {sum(walls) / 3600:.2f} h of "
-                     "training per network")
+                     "training (each run's levels, a level shared by runs in each)")
     return "\n".join(lines)
 
 

@@ -87,7 +87,6 @@ def provenance(notebook: str, packs: list[packfile.PackFile] | None = None) -> d
         "seeds": sorted({c["seed"] for c in configs if isinstance(c.get("seed"), int)}),
         "networks": sorted({c["model"] for c in configs if "model" in c}),
         "runs": len(provs), "packs": sorted({p.path.name for p, _ in found}),
-        "wall_h": sum(pr.get("wall_s") or 0.0 for pr in provs) / 3600,
     }
 
 
@@ -104,8 +103,7 @@ def provenance_line(notebook: str, packs: list[packfile.PackFile] | None = None)
     return (f"**At the papers' settings** (shipped in `book/results/`: "
             f"{', '.join(p['packs'])}): {', '.join(p['networks'])}, seeds "
             f"{', '.join(map(str, p['seeds']))}; {p['runs']} runs computed on "
-            f"{', '.join(p['devices'])}, {dates}, commit {', '.join(p['commits'])}; "
-            f"{p['wall_h']:.1f} hours of training per network.")
+            f"{', '.join(p['devices'])}, {dates}, commit {', '.join(p['commits'])}.")
 
 
 def section(notebook: str, paper_result=None,
@@ -135,14 +133,14 @@ def overview(packs: list[packfile.PackFile] | None = None) -> tables.Html:
         if not views(notebook, packs):
             if notebook in GPU_HOURS:
                 rows.append({"chapter": notebook, "networks": "none shipped", "seeds": "",
-                             "runs": 0, "computed on": "",
-                             "time": f"would take {GPU_HOURS[notebook]} GPU-hours"})
+                             "runs": 0, "computed on": f"would take {GPU_HOURS[notebook]} "
+                                                       "GPU-hours"})
             continue
         p = provenance(notebook, packs)
         rows.append({"chapter": notebook, "networks": ", ".join(p["networks"]),
                      "seeds": ", ".join(map(str, p["seeds"])), "runs": p["runs"],
-                     "computed on": f"{', '.join(p['devices'])}, {p['dates'][0] if p['dates'] else ''}",
-                     "time": f"took {p['wall_h']:.1f} h of training per network"})
+                     "computed on": f"{', '.join(p['devices'])}, "
+                                    f"{p['dates'][0] if p['dates'] else 'date unknown'}"})
     frame = pd.DataFrame(rows)
     return tables.Html(tables.show(frame, {"chapter": 20, "networks": 18, "seeds": 10}),
                        text=frame.to_string(index=False))

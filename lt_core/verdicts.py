@@ -148,6 +148,8 @@ def all_of(parts: Iterable[tuple[str, Verdict]]) -> Verdict:
     """A claim of several parts: holds if every part holds; not judged if a part is not
     judged and none fails; the statistic names each part."""
     parts = list(parts)
+    if not parts:  # nothing to judge is no verdict, not one that holds
+        return not_judged("none of its parts could be computed")
     stat = "; ".join(f"{name}: {v.statistic or v.why}"
                      + ("" if v.holds is None else f" ({'holds' if v.holds else 'fails'})")
                      for name, v in parts)

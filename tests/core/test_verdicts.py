@@ -46,6 +46,8 @@ def test_parts_and_levels():
     assert v.holds is None and v.why == "why"
     v = verdicts.all_of([("p", verdicts.not_judged("a")), ("q", maybe)])
     assert v.why == "p (a); q (why)"
+    v = verdicts.all_of([])  # no part: no verdict (it would otherwise hold by default)
+    assert v.holds is None and v.why == "none of its parts could be computed"
     v = verdicts.at_each_level({1: yes, 2: no, 3: maybe})
     assert v.holds is False and v.statistic.startswith("holds at 1 of 2 levels judged (1 not")
     assert verdicts.at_each_level({1: yes, 2: yes}).holds is True

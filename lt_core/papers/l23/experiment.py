@@ -300,8 +300,10 @@ class LayerwiseResult:
         keys = {m: self._key(model, m, ov.seed) for m in ov.measures}
         failed = [m for m, k in keys.items() if not _reached(self.store, k, ov.level)]
         if failed:
+            why = ("diverged" if any(loop.stop_reason(self.store, keys[m]) for m in failed)
+                   else "not computed")
             raise RuntimeError(f"{model} {', '.join(failed)} seed {ov.seed} did not reach "
-                               f"level {ov.level} (diverged): no overlap to analyse")
+                               f"level {ov.level} ({why}): no overlap to analyse")
         tickets = {m: ticket(self.store, k, ov.level) for m, k in keys.items()}
         return model, keys, tickets, analysis.overlap_mask(list(tickets.values()))
 
