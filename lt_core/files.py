@@ -35,8 +35,22 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, dest)
+        _sync_folder(dest.parent)  # the rename itself survives a crash
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync a folder: the rename is as safe as they are
+        pass
+    finally:
+        os.close(fd)
 
 
 def _create_temp(dest: Path) -> Path:

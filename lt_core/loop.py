@@ -30,8 +30,9 @@ from . import actions, engine, masks, models, schedule, seeds
 from . import data as data_mod
 from .config import Arm, Train, key_dict
 from .executor import LocalExecutor, Population, RayExecutor
+from .provenance import environment
 from .record import Level, pack_mask
-from .store import RunStore, environment
+from .store import RunStore
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,9 @@ def _state_for(store: RunStore, key: str, level: int, state_0: dict,
     if level == 0:
         ones = {n: torch.ones(state_0[n].shape) for n in rates}
         return {"start": state_0, "mask": start_mask or ones, "frozen": None}
-    prev = store.tensors(key, level - 1)
+    # Its tensors only where they hold a start or frozen values (a shipped pack keeps none).
+    needed = {"next_start", "next_frozen"} & set(store.level(key, level - 1).tensors)
+    prev = store.tensors(key, level - 1) if needed else {}
     # Everything but the kept prunable weights restarts from state_0 (biases: their init; with
     # rewinding to iteration k, every parameter and buffer at k).
     start = {**state_0, **prev.get("next_start", {})}
@@ -422,7 +425,7 @@ def data_names(data: dict[str, DataInfo]) -> str:
 
 def stored_info(runs: pd.DataFrame, data: dict[str, DataInfo], store: RunStore) -> dict:
     """A result's networks, data, number of seeds and the environment its first run was
-    trained in (``store.environment``): the entry page's row."""
+    trained in (``provenance.environment``): the entry page's row."""
     return {"networks": ", ".join(data), "data": data_names(data),
             "seeds": len(runs["seed"].unique()),
             "env": store.level(runs["key"].iloc[0], 0).env}

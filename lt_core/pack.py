@@ -30,7 +30,8 @@ from . import experiments, packfile, record
 from . import store as store_mod
 from .files import atomic_path, write_problem
 from .packfile import PackError, PackFile
-from .store import NotComputed, RunStore, git_state
+from .provenance import environment, git_state
+from .store import NotComputed, RunStore
 
 PARTS = ("json", "masks.npz")  # what a level ships; its tensors only --with-weights
 # Level 0 recomputed on another kind of device: the float sums run in another order, so the
@@ -56,15 +57,18 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
             raise PackError(f"{err} in {store}: compute them first (python -m lt_core run), or "
                             "restrict the pack to what finished (--models, --seeds)") from None
     runs = RunStore(store, packs=[])
+    # An experiment of fewer levels than its runs reached packs those levels alone.
+    top = params.get("levels", params.get("pruning", {}).get("levels"))
     entries: dict[str, bytes] = {}
     for key in keys:
         entries[f"runs/{key}/config.json"] = _json(runs.config(key))
-        for level in runs.levels(key):
+        packed = runs.levels(key)[: None if top is None else top + 1]
+        for level in packed:
             for part in PARTS + (("tensors.pt",) if with_weights else ()):
                 raw = runs.part_bytes(key, level, part)
                 if raw is not None:
                     entries[f"runs/{key}/level_{level:03d}.{part}"] = raw
-        entries[f"runs/{key}/provenance.json"] = _json(provenance(runs, key))
+        entries[f"runs/{key}/provenance.json"] = _json(provenance(runs, key, packed))
     view = result.to_pack() if hasattr(result, "to_pack") else None
     meta = {"experiments": [{"kind": cfg.KIND, "notebook": notebook, "scale": scale,
                              "params": {k: v for k, v in params.items() if k != "store"},
@@ -73,12 +77,12 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
     return _write(out_dir, entries, meta), len(keys)
 
 
-def provenance(runs: RunStore, key: str) -> dict:
+def provenance(runs: RunStore, key: str, levels: list[int] | None = None) -> dict:
     """Who computed a run, where and when, from its levels' environments (a run computed from
     another with no record of its own, as a heuristic supermask from its dense run: that
-    run's, named in ``derived_from``)."""
+    run's, named in ``derived_from``). ``levels``: those packed (default: all)."""
     config = runs.config(key)
-    levels = [runs.level(key, n) for n in runs.levels(key)]
+    levels = [runs.level(key, n) for n in (runs.levels(key) if levels is None else levels)]
     if not any(lv.env for lv in levels) and config.get("dense_run"):
         return {**provenance(runs, config["dense_run"]), "wall_s": None,
                 "derived_from": config["dense_run"]}
@@ -108,45 +112,48 @@ def verify(paths: Iterable[str | Path]) -> list[str]:
         except PackError as err:
             problems.append(str(err))
             continue
-        problems += pack.verify()
+        mine = pack.verify()
         for key in pack.keys():
             try:
                 if RunStore.key(pack.config(key)) != key:
-                    problems.append(f"{path}: run {key}'s config hashes to another key")
+                    mine.append(f"{path}: run {key}'s config hashes to another key")
             except (PackError, ValueError) as err:
-                if not any(f"runs/{key}/config.json" in p for p in problems):
-                    problems.append(str(err))
-        if not problems and Path(path).name.endswith(packfile.SUFFIX):
-            name = packfile.content_name(Path(path).read_bytes())
-            if len(Path(path).stem) == 16 and Path(path).name != name:
-                problems.append(f"{path}: its bytes hash to {name}, not to its name")
+                if not any(f"runs/{key}/config.json" in p for p in mine):
+                    mine.append(str(err))
+        name = packfile.content_name(Path(path).read_bytes())
+        if not mine and len(Path(path).stem) == 16 and Path(path).name != name:
+            mine.append(f"{path}: its bytes hash to {name}, not to its name")
+        problems += mine
     return problems
 
 
 def merge(paths: list[str | Path], out_dir: str | Path) -> tuple[Path, int]:
-    """One pack of the union of ``paths``' runs; (path, runs). A run in several packs with the
-    same content is taken once; with other numbers, PackError names it with both
-    provenances and nothing is written."""
+    """One pack of the union of ``paths``' runs; (path, runs). A run in several packs is
+    taken once, with the union of their levels (and weights) where every file both hold is
+    the same, and the provenance of the copy with most levels; a run with other numbers in
+    two packs makes PackError name it with both provenances, and nothing is written."""
     packs = [PackFile(p) for p in paths]
     entries: dict[str, bytes] = {}
-    owner: dict[str, PackFile] = {}
+    owner: dict[str, PackFile] = {}  # whose provenance a run keeps
     conflicts = []
     for pack in packs:
         for key in pack.keys():
             mine = {n: h for n, h in pack.entries.items()
                     if n.startswith(f"runs/{key}/") and not n.endswith("provenance.json")}
             if key in owner:
-                theirs = {n: h for n, h in owner[key].entries.items()
+                theirs = {n: packfile.sha256(entries[n]) for n in entries
                           if n.startswith(f"runs/{key}/") and not n.endswith("provenance.json")}
-                if _numbers(mine) != _numbers(theirs):
+                if any(theirs[n] != h for n, h in mine.items() if n in theirs):
                     conflicts.append(
                         f"run {key} differs between {owner[key].path} "
                         f"({_said(owner[key].provenance(key))}) and {pack.path} "
                         f"({_said(pack.provenance(key))})")
-                continue
-            owner[key] = pack
-            for name in [*mine, f"runs/{key}/provenance.json"]:
-                entries[name] = pack.read(name)
+                    continue
+            if key not in owner or len(pack.levels(key)) > len(owner[key].levels(key)):
+                owner[key] = pack
+            entries.update((n, pack.read(n)) for n in mine if n not in entries)
+            entries[f"runs/{key}/provenance.json"] = owner[key].read(
+                f"runs/{key}/provenance.json")
     if conflicts:
         raise PackError("; ".join(conflicts) + ": nothing merged")
     seen, views = set(), []
@@ -157,14 +164,8 @@ def merge(paths: list[str | Path], out_dir: str | Path) -> tuple[Path, int]:
                 seen.add(ident)
                 views.append(exp)
     meta = {"experiments": views,
-            "with_weights": all(p.manifest.get("with_weights") for p in packs)}
+            "with_weights": any(p.manifest.get("with_weights") for p in packs)}
     return _write(out_dir, entries, meta), len(owner)
-
-
-def _numbers(entries: dict[str, str]) -> dict[str, str]:
-    """What must agree between two copies of a run: its levels' parts (weights only where
-    both have them)."""
-    return {n: h for n, h in entries.items() if not n.endswith(".tensors.pt")}
 
 
 def _said(prov: dict) -> str:
@@ -248,11 +249,9 @@ def level0_params(exp: dict, config: dict) -> dict:
         params.update(models=[config["model"]], levels=0,
                       overlap={**params.get("overlap", {}), "seed": config["seed"],
                                "reinit_seeds": []})
-    elif exp["kind"] == "z19_iterative":
-        arms = [a for a in params.get("pruning", {}).get("arms", [])] or None
+    elif exp["kind"] == "z19_iterative":  # every arm: their level 0 is one training too
         params.update(models=[config["model"]])
-        params["pruning"] = {**params.get("pruning", {}), "levels": 0,
-                             **({"arms": arms[:1]} if arms else {})}
+        params["pruning"] = {**params.get("pruning", {}), "levels": 0}
     elif exp["kind"] == "z19_supermasks":  # its dense run alone (Supermasks.dense_experiment)
         params = {"experiment": "z19_iterative", "models": [config["model"]],
                   "seeds": [config["seed"]], "train": params.get("dense", {}),
@@ -263,7 +262,7 @@ def level0_params(exp: dict, config: dict) -> dict:
 
 def _compare(key: str, config: dict, prov: dict, theirs: record.Level,
              mine: record.Level) -> tuple[str, bool]:
-    here = store_mod.environment("cpu")
+    here = environment("cpu")
     same_kind = (prov.get("device") == "cpu" and prov.get("cpu") == here["cpu"]
                  and prov.get("torch") == here["torch"])
     what = f"run {key} ({config.get('model')} seed {config.get('seed')}) level 0"

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -57,10 +58,12 @@ class PackFile:
             raise PackError(f"{self.path}: no such file") from None
         except Exception as err:  # a damaged or foreign file fails in many ways
             raise PackError(f"{self.path} is not a run pack (truncated, damaged or another kind "
-                            f"of file: {_reason(err)})") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                            f"of file: {first_line(err)})") from None
+        if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT
+                or not isinstance(manifest.get("schema"), int)
+                or not isinstance(manifest.get("entries"), dict)):
             raise PackError(f"{self.path} is not a run pack (its manifest.json is not a pack's)")
-        if manifest.get("schema", 0) > PACK_SCHEMA:
+        if manifest["schema"] > PACK_SCHEMA:
             raise PackError(f"{self.path} was written by a newer lt_core (pack schema "
                             f"{manifest['schema']}; this one reads up to {PACK_SCHEMA}): "
                             "update lt_core to read it")
@@ -95,7 +98,8 @@ class PackFile:
         try:
             raw = self._zip.read(name)
         except Exception as err:  # a damaged entry fails in many ways (zlib, CRC, EOF, ...)
-            raise PackError(f"{self.path}: entry {name} cannot be read ({_reason(err)})") from None
+            raise PackError(f"{self.path}: entry {name} cannot be read "
+                            f"({first_line(err)})") from None
         if sha256(raw) != self.entries[name]:
             raise PackError(f"{self.path}: entry {name} does not match its sha256 in the "
                             "manifest (the pack was changed after it was made)")
@@ -146,15 +150,22 @@ SHIPPED = resource("book/results", "_results")  # the packs this book ships
 
 
 def shipped() -> list[PackFile]:
-    """The packs in ``book/results`` (in the wheel: ``lt_core/_results``), in name order."""
-    return [_open(str(p), p.stat().st_mtime_ns) for p in sorted(SHIPPED.glob(f"*{SUFFIX}"))]
+    """The packs in ``book/results`` (in the wheel: ``lt_core/_results``), in name order; one
+    that cannot be read is left out with a warning (``pack verify`` says why)."""
+    packs = [_open(str(p), p.stat().st_mtime_ns) for p in sorted(SHIPPED.glob(f"*{SUFFIX}"))]
+    return [p for p in packs if p is not None]
 
 
 @functools.cache
-def _open(path: str, mtime_ns: int) -> PackFile:
-    return PackFile(path)
+def _open(path: str, mtime_ns: int) -> PackFile | None:
+    try:
+        return PackFile(path)
+    except PackError as err:
+        print(f"warning: {err}: its runs are not read", file=sys.stderr)
+        return None
 
 
-def _reason(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
+    """An exception's message for a one-line error: its first line, else its type."""
     text = str(err).splitlines()[0] if str(err) else ""
     return text or type(err).__name__

@@ -52,7 +52,7 @@ class Level:
     stopped: str | None = None  # why it chose no next mask, when it did not diverge
     collapsed: list[str] = field(default_factory=list)  # layers its mask left empty
     wall_s: float | None = None  # training seconds per network of its population
-    env: dict = field(default_factory=dict)  # store.environment: code, libraries, device, date
+    env: dict = field(default_factory=dict)  # provenance.environment: code, libraries, device, date
     table: list[dict] | None = None  # a heuristic-supermask run's accuracies (Z19 §5)
     summary: dict | None = None  # a learned-supermask run's outcome (Z19 §5)
     has_next_mask: bool = False  # it chose the mask of a next level (the mask part holds it)

@@ -9,14 +9,12 @@ trains nothing: no data needed.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 
 import pandas as pd
 
 from . import experiments, packfile, scales, tables
-from .store import RunStore, reading
+from .store import RunStore
 
 PAPER = "paper"
 # The README's estimate of each chapter at the papers' settings, in H200 GPU-hours: measured
@@ -52,17 +50,17 @@ def result(notebook: str, packs: list[packfile.PackFile] | None = None):
     value = entries[0]["view"]
     for e in entries[1:]:
         value = _join(value, e["view"])
-    with reading(packs):  # a store of the packs that computes nothing
-        store = RunStore(params.get("store", "runs"))
-        cfg = experiments.config(params)
-        return experiments.from_pack(kind, cfg, value, store)
+    store = RunStore(packs=packfile.shipped() if packs is None else packs, local=False)
+    return experiments.from_pack(kind, experiments.config(params), value, store)
 
 
 def _join(a, b):
     """Two views of one experiment joined: frames' rows and lists once each, dicts by key."""
-    if isinstance(a, dict) and set(a) == {"columns", "rows"}:
-        rows = a["rows"] + [r for r in b["rows"] if r not in a["rows"]]
-        return {"columns": a["columns"], "rows": rows}
+    if isinstance(a, dict) and {"columns", "rows"} <= set(a):  # a frame (view.frame_to)
+        if a["columns"] != b["columns"]:
+            raise packfile.PackError(f"two packs' views of one experiment have other columns "
+                                     f"({a['columns']} and {b['columns']})")
+        return {**a, "rows": a["rows"] + [r for r in b["rows"] if r not in a["rows"]]}
     if isinstance(a, dict):
         return {k: _join(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k))
                 for k in {**a, **b}}
@@ -110,19 +108,11 @@ def section(notebook: str, paper_result=None,
             packs: list[packfile.PackFile] | None = None) -> tables.Html:
     """A chapter's paper-scale part: the provenance line and every verdict of
     ``paper_result`` (``result(notebook)``), or the line that says none is shipped."""
-    line = markdown_html(provenance_line(notebook, packs))
+    line = provenance_line(notebook, packs)
     if paper_result is None:
-        return tables.Html(line, text=provenance_line(notebook, packs))
+        return tables.Html(tables.markdown_line(line), text=line)
     card = pd.DataFrame(paper_result.scorecard_rows(PAPER))
-    card["checked at"] = card["checked at"].fillna("paper settings")
-    return tables.Html(line, *tables.scorecard(card).parts, text=provenance_line(notebook, packs))
-
-
-def markdown_html(text: str) -> str:
-    """One line of this module's Markdown (bold, code) as an HTML paragraph."""
-    out = html.escape(text)
-    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
-    return "<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", out) + "</p>"
+    return tables.Html(tables.markdown_line(line), *tables.scorecard(card).parts, text=line)
 
 
 def overview(packs: list[packfile.PackFile] | None = None) -> tables.Html:

@@ -25,17 +25,13 @@ even by ``kill -9``). Reading needs no lock: every file appears whole, by rename
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
-import platform
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from filelock import FileLock, Timeout
@@ -54,6 +50,10 @@ from .files import (
 
 class StoreError(RuntimeError):
     """A run store that cannot be written or read; the message names the path and what to do."""
+
+
+class NotShipped(StoreError):
+    """A part of a level that the pack holding it left out (its weights)."""
 
 
 class NotComputed(StoreError):
@@ -97,62 +97,14 @@ TIDY_COLUMNS = ["run", "line", "seed", "level", "percent_remaining", "iteration"
                 "metric", "value"]
 
 
-def _cpu_name() -> str:
-    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-@functools.cache
-def git_state() -> dict:
-    """The commit of the checkout lt_core runs from and whether its tracked files differ from
-    it (``dirty``); empty for an installed wheel or without git. Read once per process."""
-    here = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], text=True,
-                                capture_output=True, timeout=10)
-        if commit.returncode != 0:
-            return {}
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
-                                 "--untracked-files=no", "--", "lt_core", "params"],
-                                text=True, capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
-
-
-def environment(device: torch.device | str) -> dict:
-    """What produced a result: library versions, the code's commit, the device and the date."""
-    import lt_core
-
-    device = torch.device(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
-    return {
-        "lt_core": lt_core.__version__,
-        **{f"git_{k}": v for k, v in git_state().items()},
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "device_name": name or platform.machine(),
-        "cpu": _cpu_name() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
 class RunStore:
     """The local run folder ``root`` (written) over the run packs ``packs`` (read only;
-    None: the shipped ones, ``packfile.shipped``)."""
+    None: the shipped ones, ``packfile.shipped``). ``local=False``: the packs alone."""
 
-    def __init__(self, root: str | Path = "runs", packs: list[packfile.PackFile] | None = None):
+    def __init__(self, root: str | Path = "runs", packs: list[packfile.PackFile] | None = None,
+                 local: bool = True):
         self.root = Path(root)
+        self.local = local
         self._seen, reading_packs = _READING[-1] if _READING else (None, None)
         packs = reading_packs if packs is None else packs
         self.packs = packfile.shipped() if packs is None else list(packs)
@@ -170,13 +122,20 @@ class RunStore:
             if key not in self._seen:
                 self._seen.append(key)
             return key
-        path = self.root / key / "config.json"
-        if not path.exists() and self._pack_of_run(key) is None:
-            try:
-                write_text(path, json.dumps(config, indent=2, sort_keys=True))
-            except OSError as err:
-                raise self._not_writable(err, path) from None
+        if self._pack_of(key) is None:
+            self._write_config(key, config)
         return key
+
+    def _write_config(self, key: str, config: dict) -> None:
+        path = self.root / key / "config.json"
+        if path.exists():
+            return
+        if not self.local:
+            raise StoreError(f"run {key} is not in the packs of this read-only store")
+        try:
+            write_text(path, json.dumps(config, indent=2, sort_keys=True))
+        except OSError as err:
+            raise self._not_writable(err, path) from None
 
     @contextmanager
     def claim(self, keys: list[str]) -> Iterator[None]:
@@ -184,12 +143,13 @@ class RunStore:
 
         Waits while another process holds any of them; the caller then finds their levels
         done and only trains what is still missing. Locks are taken in key order, so processes
-        claiming overlapping runs cannot deadlock. Once a run is held, temp files of its level
-        files are a killed writer's and are removed (not config.json's: ``prepare`` writes it
-        without the lock), and its folder is checked to be writable, so a read-only store
-        fails here, before anything trains. ``claim([])`` writes nothing.
+        claiming overlapping runs cannot deadlock. Once a run is held, what a killed writer
+        left of its levels is removed (temp files, and the parts of a level whose JSON was
+        never written; not config.json's: ``prepare`` writes it without the lock), and its
+        folder is checked to be writable, so a read-only store fails here, before anything
+        trains. ``claim([])`` writes nothing.
         """
-        if self._seen is not None and keys:
+        if (self._seen is not None or not self.local) and keys:
             raise NotComputed(sorted(set(keys)))
         waited = False
         with ExitStack() as held:
@@ -207,6 +167,9 @@ class RunStore:
                         lock.acquire()
                     held.callback(lock.release)
                     remove_temp_files(self.root / key, "level_*")
+                    for part in (self.root / key).glob("level_[0-9][0-9][0-9].*.*"):
+                        if not part.with_name(part.name[:9] + ".json").exists():
+                            part.unlink()  # a part of a level that was never finished
                     check_writable(self.root / key)
                 except OSError as err:
                     raise self._not_writable(err) from None
@@ -222,7 +185,7 @@ class RunStore:
 
     def config(self, key: str) -> dict:
         path = self.root / key / "config.json"
-        pack = None if path.exists() else self._pack_of_run(key)
+        pack = None if self.local and path.exists() else self._pack_of(key)
         if pack is not None:
             return pack.config(key)
         try:
@@ -234,22 +197,28 @@ class RunStore:
 
     def keys(self, packs: bool = False) -> list[str]:
         """Every run in the local folder (``packs``: and in the packs)."""
-        local = {p.parent.name for p in self.root.glob("*/config.json")} if self.root.is_dir() \
-            else set()
+        local = {p.parent.name for p in self.root.glob("*/config.json")} \
+            if self.local and self.root.is_dir() else set()
         return sorted(local.union(*(p.keys() for p in self.packs)) if packs else local)
 
     def where(self, key: str, level: int) -> packfile.PackFile | None:
         """The pack a level is read from; None: the local folder (or nowhere)."""
         if self._local(key, level) is not None:
             return None
-        return next((p for p in self.packs if level in p.levels(key)), None)
+        pack = self._pack_of(key)
+        return pack if pack is not None and level in pack.levels(key) else None
 
-    def _pack_of_run(self, key: str) -> packfile.PackFile | None:
-        return next((p for p in self.packs if p.has(f"runs/{key}/config.json")), None)
+    def _pack_of(self, key: str) -> packfile.PackFile | None:
+        """The one pack a run is read from (the one with most of its levels): a run's levels
+        never mix two computations."""
+        holding = [p for p in self.packs if p.has(f"runs/{key}/config.json")]
+        return max(holding, key=lambda p: len(p.levels(key)), default=None)
 
     # -- levels ----------------------------------------------------------------------------
     def _local(self, key: str, level: int) -> Path | None:
         """The level's file here: its JSON, or a store of an earlier version's one file."""
+        if not self.local:
+            return None
         folder = self.root / key
         for name in (f"level_{level:03d}.json", f"level_{level:03d}.pt", f"round_{level:03d}.pt"):
             if (folder / name).exists():
@@ -257,21 +226,23 @@ class RunStore:
         return None
 
     def has_level(self, key: str, level: int) -> bool:
-        return self._local(key, level) is not None or any(level in p.levels(key)
-                                                          for p in self.packs)
+        return self.where(key, level) is not None or self._local(key, level) is not None
 
     def levels(self, key: str) -> list[int]:
-        local = {int(p.name[len(prefix):len(prefix) + 3])
-                 for prefix, pattern in (("level_", "level_[0-9][0-9][0-9].json"),
-                                         ("level_", "level_[0-9][0-9][0-9].pt"),
-                                         ("round_", "round_[0-9][0-9][0-9].pt"))
-                 for p in (self.root / key).glob(pattern)}
-        return sorted(local.union(*(p.levels(key) for p in self.packs)))
+        local = {int(p.name[6:9]) for pattern in ("level_[0-9][0-9][0-9].json",
+                                                   "level_[0-9][0-9][0-9].pt",
+                                                   "round_[0-9][0-9][0-9].pt")
+                 for p in (self.root / key).glob(pattern)} if self.local else set()
+        pack = self._pack_of(key)
+        return sorted(local.union(pack.levels(key) if pack is not None else ()))
 
     def save_level(self, key: str, level: int, values: dict) -> None:
         """Write a finished level (a dict of ``lt_core.record``'s fields): its tensors and
-        mask first, its JSON last, each atomically."""
+        mask first, its JSON last, each atomically (a level a pack started goes on here,
+        with the run's config)."""
         scalars, mask, tensors = record.split(values)
+        if self._pack_of(key) is not None:
+            self._write_config(key, self._pack_of(key).config(key))
         folder = self.root / key
         parts = []
         if tensors:
@@ -293,69 +264,75 @@ class RunStore:
 
     def part_bytes(self, key: str, level: int, part: str) -> bytes | None:
         """One part of a level as stored (``json``, ``masks.npz``, ``tensors.pt``): what a
-        pack copies. None where the level has no such part."""
+        pack copies. None where the level has no such part (or the pack left it out)."""
         local = self._local(key, level)
-        if local is not None and local.suffix == ".json":
-            path = local.with_name(f"level_{level:03d}.{part}")
-            return path.read_bytes() if path.exists() else None
-        if local is None:
-            pack, entry = self.where(key, level), f"runs/{key}/level_{level:03d}.{part}"
-            return pack.read(entry) if pack is not None and pack.has(entry) else None
-        value = self._part(key, level, part)  # an earlier version's file: written anew
-        if part == "json":
-            return value.to_json()
-        if part == "masks.npz":
-            return None if value is None else record.masks_to_bytes(value)
-        return record.tensors_to_bytes(value) if value else None
+        if local is not None and local.suffix == ".pt":  # an earlier version's file: anew
+            value = self._read(key, level, part)
+            if part == "json":
+                return value.to_json()
+            if part == "masks.npz":
+                return None if value is None else record.masks_to_bytes(value)
+            return record.tensors_to_bytes(value) if value else None
+        if part != "json" and not self._has_part(key, level, part):
+            return None
+        read, _ = self._source(key, level, part)
+        return None if read is None else read()
 
     def level(self, key: str, level: int) -> record.Level:
         """A level's metrics and scalars (no mask, no weights are read)."""
-        return self._part(key, level, "json")
+        return self._read(key, level, "json")
 
     def masks(self, key: str, level: int) -> dict[str, torch.Tensor] | None:
         """The mask a level chose for the next one (0/1 floats per tensor); None if it
         chose none."""
-        packed = self._part(key, level, "masks.npz")
-        return None if packed is None else {n: record.unpack_mask(p) for n, p in packed.items()}
+        if not self._has_part(key, level, "masks.npz"):
+            return None
+        return {n: record.unpack_mask(p) for n, p in self._read(key, level, "masks.npz").items()}
 
     def tensors(self, key: str, level: int, missing_ok: bool = False) -> dict:
-        """A level's weights (``record.TENSOR_FIELDS`` it kept). A StoreError if the layer
-        that holds the level holds it without them (a pack made without weights), or, with
-        ``missing_ok``, none."""
+        """A level's weights (the ``record.TENSOR_FIELDS`` it kept). NotShipped if the pack
+        that holds the level holds it without them, or, with ``missing_ok``, none."""
+        if not self._has_part(key, level, "tensors.pt"):
+            return {}
         try:
-            return self._part(key, level, "tensors.pt")
-        except StoreError:
-            if missing_ok and self.has_level(key, level):
+            return self._read(key, level, "tensors.pt")
+        except NotShipped:
+            if missing_ok:
                 return {}
             raise
 
-    def _part(self, key: str, level: int, part: str):
+    def _has_part(self, key: str, level: int, part: str) -> bool:
+        """Whether the level has a mask or tensors part, by its JSON (a stray part file of an
+        unfinished write is not read)."""
+        scalars = self.level(key, level)
+        return scalars.has_next_mask if part == "masks.npz" else bool(scalars.tensors)
+
+    def _source(self, key: str, level: int, part: str):
+        """(a reader of the part's bytes or None if it is not there, where it is, for
+        messages)."""
+        local = self._local(key, level)
+        name = f"level_{level:03d}.{part}"
+        if local is not None:
+            path = local.with_name(name)
+            return (path.read_bytes if path.exists() else None), str(path)
+        pack = self.where(key, level)
+        if pack is None:
+            raise StoreError(f"run {key} has no level {level} in {self.root} or its packs")
+        entry = f"runs/{key}/{name}"
+        return (functools.partial(pack.read, entry) if pack.has(entry) else None), pack
+
+    def _read(self, key: str, level: int, part: str):
         local = self._local(key, level)
         if local is not None and local.suffix == ".pt":  # a store of an earlier version
             scalars, mask, tensors = record.split(self._legacy(local), legacy=True)
             return {"json": scalars, "masks.npz": mask, "tensors.pt": tensors}[part]
-        name = f"level_{level:03d}.{part}"
-        if local is not None:
-            path = local.with_name(name)
-            read = path.read_bytes if path.exists() else None
-            source = str(path)
-        else:
-            pack = self.where(key, level)
-            if pack is None:
-                raise StoreError(f"run {key} has no level {level} in {self.root} or its packs")
-            entry = f"runs/{key}/{name}"
-            read = functools.partial(pack.read, entry) if pack.has(entry) else None
-            source = f"{pack.path}:{entry}"
-        if read is None:  # a part the level does not have, or a pack left out
-            if part == "json":
-                raise StoreError(f"{source} is missing")
-            if part == "masks.npz" and not self.level(key, level).has_next_mask:
-                return None
-            if part == "tensors.pt" and not self.level(key, level).tensors:
-                return {}
-            raise StoreError(f"the {_PART_WORDS[part]} of run {key} level {level} are not in "
-                             f"{Path(source.split(':')[0]).name} (a pack made without "
-                             "--with-weights)" if local is None else f"{source} is missing")
+        read, source = self._source(key, level, part)
+        if read is None:
+            if isinstance(source, packfile.PackFile):
+                raise NotShipped(f"the {_PART_WORDS[part]} of run {key} level {level} are not "
+                                 f"in {source.path.name} (a pack made without --with-weights)")
+            raise StoreError(f"{source} is missing; delete the level's other files and the "
+                             "later levels of that run, then rerun to compute them again")
         try:
             raw = read()
             if part == "json":
@@ -366,16 +343,17 @@ class RunStore:
         except packfile.PackError as err:
             raise StoreError(str(err)) from None
         except Exception as err:  # a damaged file fails in many ways
-            raise StoreError(f"{source} is unreadable ({_reason(err)}); delete it and the "
-                             "later levels of that run, then rerun to compute them again"
-                             ) from None
+            raise StoreError(f"{source} is unreadable ({packfile.first_line(err)}); delete it "
+                             "and the later levels of that run, then rerun to compute them "
+                             "again") from None
 
     def _legacy(self, path: Path) -> dict:
         try:
             return torch.load(path, weights_only=False)
         except Exception as err:  # torch.load fails in many ways on a damaged file
-            raise StoreError(f"{path} is unreadable ({_reason(err)}); delete it and the later "
-                             "levels of that run, then rerun to compute them again") from None
+            raise StoreError(f"{path} is unreadable ({packfile.first_line(err)}); delete it "
+                             "and the later levels of that run, then rerun to compute them "
+                             "again") from None
 
     # -- tables ----------------------------------------------------------------------------
     def metrics(self, keys: list[str] | None = None) -> pd.DataFrame:
@@ -417,11 +395,6 @@ class RunStore:
 
 
 _PART_WORDS = {"masks.npz": "masks", "tensors.pt": "weights"}
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err) else ""
-    return text or type(err).__name__
 
 
 def _line(cfg: dict, key: str) -> str:

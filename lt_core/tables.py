@@ -131,6 +131,12 @@ class Html:
                                       if not isinstance(p, str))
 
 
+def markdown_line(text: str) -> str:
+    """One line of Markdown (bold, code spans) as an HTML paragraph."""
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    return "<p>" + re.sub(r"`(.+?)`", r"<code>\1</code>", out) + "</p>"
+
+
 def with_legend(styler, verdicts) -> Html:
     return Html(styler, legend(verdicts))
 

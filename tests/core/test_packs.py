@@ -261,3 +261,45 @@ def test_a_kill_while_a_pack_is_written_leaves_no_pack_and_the_store_untouched(s
     assert [f for f in files(out) if f.endswith(packfile.SUFFIX)] == []  # no pack, half or whole
     assert packfile.shipped is not None and all(f.startswith(".") for f in files(out))
     assert {f: os.stat(store / f).st_mtime_ns for f in files(store)} == before
+
+
+def test_a_run_goes_on_from_a_pack_of_its_first_levels_without_weights(store, tmp_path,
+                                                                     monkeypatch):
+    # Levels 0-1 shipped (masks, no weights); level 2 trains here from them, to the numbers
+    # the uninterrupted run got.
+    first, _ = pack.create({**seed_params(0), "levels": 1}, "paper", "06_layerwise", store,
+                           tmp_path / "packs")
+    monkeypatch.setattr(packfile, "shipped", lambda: [PackFile(first)])
+    local = tmp_path / "runs"
+    result = experiments.run({**seed_params(0), "store": str(local)}, progress=False)
+    whole = RunStore(store, packs=[])
+    for key in result.runs["key"]:
+        assert result.store.where(key, 1) is not None and result.store.where(key, 2) is None
+        assert result.store.level(key, 2).metrics["test_acc"].tobytes() == \
+            whole.level(key, 2).metrics["test_acc"].tobytes()
+        assert (local / key / "config.json").exists()  # a run computed here has its config
+
+
+def test_merge_joins_packs_of_a_run_s_first_levels_and_of_all_of_them(store, tmp_path):
+    part, _ = pack.create({**seed_params(0), "levels": 1}, "paper", "06_layerwise", store,
+                          tmp_path / "a")
+    whole, _ = pack.create(seed_params(0), "paper", "06_layerwise", store, tmp_path / "b")
+    merged, n = pack.merge([part, whole], tmp_path / "c")
+    assert n == 5 and all(PackFile(merged).levels(k) == [0, 1, 2]
+                          for k in PackFile(merged).keys())
+
+
+def test_a_packs_only_store_ignores_the_local_folder(packs, store):
+    res = shipped.result("06_layerwise", [PackFile(p) for p in packs])
+    assert not res.store.local and res.store.keys() == []
+    assert res.store.where(res.runs["key"].iloc[0], 0) is not None  # read from a pack
+
+
+def test_parts_of_a_level_that_never_finished_are_removed_when_its_run_is_claimed(tmp_path):
+    runs = RunStore(tmp_path, packs=[])
+    key = runs.prepare({"seed": 0})
+    stray = tmp_path / key / "level_003.masks.npz"
+    stray.write_bytes(b"half")  # a writer killed after the mask, before the JSON
+    with runs.claim([key]):
+        pass
+    assert not stray.exists() and not runs.has_level(key, 3)

@@ -211,7 +211,7 @@ class Result:
 
     def info(self) -> dict:
         """What the entry page says this result ran on, and the environment its first find
-        run was trained in (``store.environment``)."""
+        run was trained in (``provenance.environment``)."""
         return {"networks": self.cfg.model, "data": self.data.name,
                 "seeds": len(self.cfg.seeds),
                 "env": self.store.level(self.finds["key"].iloc[0], 0).env}

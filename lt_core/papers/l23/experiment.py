@@ -300,8 +300,8 @@ class LayerwiseResult:
         keys = {m: self._key(model, m, ov.seed) for m in ov.measures}
         failed = [m for m, k in keys.items() if not _reached(self.store, k, ov.level)]
         if failed:
-            why = ("diverged" if any(loop.stop_reason(self.store, keys[m]) for m in failed)
-                   else "not computed")
+            stops = [loop.stop_reason(self.store, keys[m]) for m in failed]
+            why = next((stop[1] for stop in stops if stop), "not computed")
             raise RuntimeError(f"{model} {', '.join(failed)} seed {ov.seed} did not reach "
                                f"level {ov.level} ({why}): no overlap to analyse")
         tickets = {m: ticket(self.store, k, ov.level) for m, k in keys.items()}

@@ -14,9 +14,9 @@ from .config import (
     Pruning,
     Supermasks,
 )
-from .experiment import Result, dense_runs, run_config, run_iterative
+from .experiment import Result, run_config, run_iterative
 
 __all__ = ["PAPER_DATASET", "PAPER_SUPERMASK", "PAPER_TRAIN",
            "PAPER_TRAIN_SIZE", "Experiment", "Learned", "ModelName", "Pruning", "Result",
-           "Supermasks", "claims", "config", "dense_runs", "experiment", "figures", "maskfile",
+           "Supermasks", "claims", "config", "experiment", "figures", "maskfile",
            "run_config", "run_iterative", "supermasks", "tables"]

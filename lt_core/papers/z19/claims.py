@@ -17,6 +17,7 @@ import pandas as pd
 from ... import departures, paper, stats, verdicts
 from ...loop import failed_runs
 from . import departures as z19_departures
+from .config import PAPER_DATASET, PAPER_TRAIN_SIZE
 
 
 @dataclass(frozen=True)
@@ -202,12 +203,15 @@ def supermask_rows(result, scale: str) -> list[dict]:
             if failed:
                 rows.append(_not_judged(row, failed))
                 continue
-            if values is None:
-                ref_cfg = z19_departures.paper_configs()["04_supermasks"]
-                rows.append({**row, "this build": "", "verdict": (
-                    f"not run: no learned supermasks computed; at the paper's settings "
-                    f"{len(ref_cfg.learned.init_values)} values of c x {len(ref_cfg.seeds)} "
-                    f"seeds x {length:,} iterations at batch {cfg.learned.batch_size}")})
+            if values is None:  # the learned column, with no learned supermask computed
+                ref = z19_departures.paper_configs()["04_supermasks"]
+                size = PAPER_TRAIN_SIZE[PAPER_DATASET[model]] if model in PAPER_DATASET else 0
+                ref_train = ref.learned.train_for(model, size) if size else None
+                cost = (f"; at the paper's settings {len(ref.learned.init_values)} values of c x "
+                        f"{len(ref.seeds)} seeds x {ref_train.iterations:,} iterations at batch "
+                        f"{ref_train.batch_size}") if ref_train else ""
+                rows.append({**row, "this build": "",
+                             "verdict": f"not run: no learned supermask computed{cost}"})
                 continue
             mean, lo, hi = values
             ok = abs(100 * mean - ref) <= TOLERANCE_PP

@@ -187,15 +187,3 @@ def run_iterative(exp: Experiment, progress: bool = True) -> Result:
     return Result(exp, pd.DataFrame(rows), data_info, str(device), store)
 
 
-def dense_runs(result: Result, model: str) -> dict[int, tuple[dict, dict]]:
-    """Per seed: (initial weights, end-of-training weights) of the dense level 0; seeds whose
-    dense run diverged have none (``Result.failures`` names them)."""
-    runs = result.runs[result.runs["model"] == model].drop_duplicates("seed")
-    out = {}
-    for _, row in runs.iterrows():
-        if result.store.level(row["key"], 0).failed:
-            continue
-        net = models.build(model, result.data[model].input_shape)
-        out[int(row["seed"])] = (models.initial_state(net, int(row["seed"])),
-                                 result.store.tensors(row["key"], 0)["final"])
-    return out

@@ -24,7 +24,8 @@ from ... import departures as departures_mod
 from ... import engine, masks, models, seeds, view
 from ...config import Train, key_dict
 from ...loop import failure_note
-from ...store import RunStore, environment
+from ...provenance import environment
+from ...store import RunStore
 from . import departures as z19_departures
 from . import experiment
 from .config import Supermasks
@@ -124,14 +125,18 @@ def heuristic(cfg: Supermasks, progress: bool = True) -> tuple[pd.DataFrame, exp
     rows = []
     for model_name in cfg.models:
         data, net = _data_and_network(cfg, model_name, device)
-        for seed, (init, final) in experiment.dense_runs(dense, model_name).items():
-            dense_key = dense.runs.query("model == @model_name and seed == @seed")["key"].iloc[0]
+        runs = dense.runs[dense.runs["model"] == model_name].drop_duplicates("seed")
+        for dense_key, seed in zip(runs["key"], runs["seed"].astype(int)):
+            if store.level(dense_key, 0).failed:  # Result.failures names it
+                continue
             key = store.prepare({"kind": "heuristic_supermask", "dense_run": dense_key,
                                  "criteria": cfg.criteria, "max_power": cfg.max_power})
             if not store.has_level(key, 0):  # computed once; a finished table is reused
                 with store.claim([key]):
                     if not store.has_level(key, 0):  # unless another process just made it
-                        table = _heuristic_table(net, init, final, seed, cfg, data, device)
+                        final = store.tensors(dense_key, 0)["final"]  # read only here
+                        table = _heuristic_table(net, models.initial_state(net, seed), final,
+                                                 seed, cfg, data, device)
                         store.save_level(key, 0, {"table": table, "env": environment(device)})
             rows += _heuristic_rows(store, model_name, key)
     # no rows if every dense run diverged

@@ -1,0 +1,64 @@
+"""Where a result was computed: the code (version, git commit, uncommitted changes), the
+libraries, the device and the date, recorded with every level (``environment``) and, per
+run, in a pack (``lt_core.pack.provenance``)."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _cpu_name() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+@functools.cache
+def git_state() -> dict:
+    """The commit of the checkout lt_core runs from and whether its tracked files differ from
+    it (``dirty``); empty for an installed wheel or without git. Read once per process."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], text=True,
+                                capture_output=True, timeout=10)
+        if commit.returncode != 0:
+            return {}
+        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
+                                 "--untracked-files=no", "--", "lt_core", "params"],
+                                text=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def environment(device: torch.device | str) -> dict:
+    """What produced a result: library versions, the code's commit, the device and the date."""
+    import lt_core
+
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {
+        "lt_core": lt_core.__version__,
+        **{f"git_{k}": v for k, v in git_state().items()},
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "device_name": name or platform.machine(),
+        "cpu": _cpu_name() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
