@@ -112,7 +112,7 @@ z19.tables.learned(learned)
 
 # %%
 fig = z19.figures.learned_length(
-    z19.supermasks.learned_curves(cfg), z19.supermasks.lengths(cfg, dense),
+    z19.learned.learned_curves(cfg), z19.learned.lengths(cfg, dense),
     title=f"Learned supermasks on {dense.data_names}, {scale}")
 
 # %% [markdown]

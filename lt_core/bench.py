@@ -87,10 +87,10 @@ def engine_step_ms(model: torch.nn.Module, data, cfg: Train, population: int, st
 
 
 def supermask_step_ms(base: torch.nn.Module, data, population: int, steps: int) -> float:
-    """ms per population step of learned-supermask training (c = 0), as z19.supermasks.learned runs
+    """ms per population step of learned-supermask training (c = 0), as z19.learned.learned runs
     it."""
-    members = [z19.supermasks.learned_member(base, s, 0.0) for s in range(population)]
-    return _train_step_ms(z19.supermasks.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
+    members = [z19.learned.learned_member(base, s, 0.0) for s in range(population)]
+    return _train_step_ms(z19.learned.SupermaskNet(base), members, data, SUPERMASK_SGD, steps)
 
 
 def _train_step_ms(model, members, data, cfg: Train, steps: int,

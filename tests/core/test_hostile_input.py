@@ -220,7 +220,7 @@ def supermask_store(tmp_path_factory):
                                    "samples": 1},
                        "store": str(root)}, z19.config.Supermasks)
     table, _ = z19.supermasks.heuristic(cfg, progress=False)
-    z19.supermasks.learned(cfg, progress=False)
+    z19.learned.learned(cfg, progress=False)
     learned = [k for k in (p.parent.name for p in root.glob("*/config.json"))
                if json.loads((root / k / "config.json").read_text())["kind"] == "learned_supermask"]
     return root, table["run"].iloc[0], learned[0]

@@ -28,7 +28,7 @@ def test_learned_supermask_key_is_pinned():
     # Z19's FC learned supermask at the paper's length (c = 0, seed 0): the engine's newer
     # training fields (epochs, milestones, ...) at their defaults must not change its key.
     train = z19.config.Learned().train_for("fc", 55_000)
-    cfg = z19.supermasks.learned_config("fc", "mnist", 0.0, 0, train, 10, False)
+    cfg = z19.learned.learned_config("fc", "mnist", 0.0, 0, train, 10, False)
     assert RunStore.key(cfg) == "f565e7a9d8ec9e94733e"
 
 

@@ -10,7 +10,7 @@ from lt_core.papers import z19
 
 
 def sampled(w, m, seed=0):
-    return z19.supermasks._SampledMask.apply(w, m, z19.supermasks._Sampler(seed))
+    return z19.learned._SampledMask.apply(w, m, z19.learned._Sampler(seed))
 
 
 def test_mask_sample_keeps_each_weight_with_probability_sigmoid_m():
@@ -42,10 +42,10 @@ def test_straight_through_gradient_is_w_times_sigmoid_derivative():
 
 def test_weights_and_biases_stay_frozen_while_the_logits_train(toy):
     base = models.build("fc", toy.input_shape)
-    members = [z19.supermasks.learned_member(base, seed, c) for seed, c in ((0, 0.0), (1, 2.0))]
+    members = [z19.learned.learned_member(base, seed, c) for seed, c in ((0, 0.0), (1, 2.0))]
     cfg = Train(optimizer="sgd", lr=10.0, momentum=0.9, batch_size=50, iterations=10,
                 eval_every=5)
-    res = engine.train(z19.supermasks.SupermaskNet(base), members, toy, cfg, progress=False)
+    res = engine.train(z19.learned.SupermaskNet(base), members, toy, cfg, progress=False)
     for member, r in zip(members, res):
         for name, start in member.init.items():
             if name.startswith("w."):

@@ -2,7 +2,7 @@
 mask criteria, mask-1 and mask-0 actions (``experiment``: iterative pruning on the one loop),
 heuristic and learned supermasks (``supermasks``), its claims (``claims``) and figures."""
 
-from . import claims, config, experiment, figures, maskfile, supermasks, tables
+from . import claims, config, experiment, figures, learned, maskfile, supermasks, tables
 from .config import (
     PAPER_DATASET,
     PAPER_SUPERMASK,
@@ -18,5 +18,5 @@ from .experiment import Result, run_config, run_iterative
 
 __all__ = ["PAPER_DATASET", "PAPER_SUPERMASK", "PAPER_TRAIN",
            "PAPER_TRAIN_SIZE", "Experiment", "Learned", "ModelName", "Pruning", "Result",
-           "Supermasks", "claims", "config", "experiment", "figures", "maskfile",
+           "Supermasks", "claims", "config", "experiment", "figures", "learned", "maskfile",
            "run_config", "run_iterative", "supermasks", "tables"]

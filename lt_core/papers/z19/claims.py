@@ -18,6 +18,7 @@ from ... import departures, paper, stats, verdicts
 from ...loop import failed_runs
 from . import departures as z19_departures
 from .config import PAPER_DATASET, PAPER_TRAIN_SIZE
+from .learned import failed_learned
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def supermask_rows(result, scale: str) -> list[dict]:
         lt = learned[learned["model"] == model]
         # The heuristic masks come from the dense runs: a failed dense run fails them too.
         dense_failed = failed_runs(d)
-        learned_failed = supermasks.failed_learned(lt)
+        learned_failed = failed_learned(lt)
         same = {w: best.loc[(model, "large_final_same_sign", w)]
                 for w in ("initial", "signed_constant")} if not dense_failed else {}
         sample = {"data": dense.data_name_by_model[model], "seeds": len(cfg.seeds)}
