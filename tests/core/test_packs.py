@@ -58,7 +58,7 @@ def test_a_pack_holds_the_runs_their_provenance_and_no_weights(packs, store):
     listing = pack.ls(packs[0])
     assert "l23_layerwise at paper scale: networks lenet_300_100; seeds 0; 5 runs, 15 levels" \
         in listing
-    assert "AMD" in listing or "computed on" in listing
+    assert f"computed on {prov['device_name']}, torch {prov['torch']}" in listing
 
 
 def test_the_same_runs_make_the_same_file(packs, store, tmp_path):
@@ -120,7 +120,7 @@ def test_merge_names_a_run_with_other_numbers_and_writes_nothing(packs, tmp_path
         pack.merge([packs[0], other], out)
     msg = str(err.value)
     assert f"run {key} differs between {packs[0]}" in msg and "NVIDIA H200" in msg
-    assert "AMD" in msg or "cpu" in msg.lower() or "EPYC" in msg
+    assert f"({PackFile(packs[0]).provenance(key)['device_name']}, torch" in msg
     assert msg.endswith("nothing merged") and files(out) == []
 
 
@@ -259,7 +259,7 @@ def test_a_kill_while_a_pack_is_written_leaves_no_pack_and_the_store_untouched(s
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert [f for f in files(out) if f.endswith(packfile.SUFFIX)] == []  # no pack, half or whole
-    assert packfile.shipped is not None and all(f.startswith(".") for f in files(out))
+    assert all(f.startswith(".") for f in files(out))  # only the killed writer's temp file
     assert {f: os.stat(store / f).st_mtime_ns for f in files(store)} == before
 
 
