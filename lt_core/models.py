@@ -172,7 +172,12 @@ class _BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + getattr(self, self.shortcut_name)(x))
+        shortcut = getattr(self, self.shortcut_name)
+        if len(shortcut) and x.device.type == "cpu":
+            # torch 2.13's CPU weight gradient of a strided 1x1 conv over a channels_last input
+            # (the engine's CPU conv layout) crashes or hangs at random; NCHW is safe.
+            x = x.contiguous()
+        return F.relu(out + shortcut(x))
 
 
 class ResNet20(_OpenLTH):

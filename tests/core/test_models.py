@@ -74,3 +74,22 @@ def test_conv_nets_hand_max_pool_a_channels_last_gradient_with_the_same_numbers(
     # NCHW images (the GPU's vmap path, a plain loop): left alone
     h = net.features(x.contiguous())
     assert models._ChannelsLastGradient.keep(h) is h
+
+
+@pytest.mark.parametrize("model", ["resnet20", "resnet18"])
+def test_a_strided_shortcut_trains_on_a_channels_last_batch_on_the_cpu(model):
+    """torch 2.13's CPU weight gradient of a strided 1x1 conv over a channels_last input
+    crashes or hangs (0 of 5 fresh processes survived three steps of ResNet-20 before the
+    shortcut took NCHW): the engine's CPU conv layout must not reach it. A fresh process each
+    time, one thread (where it crashes rather than hangs), a timeout for the hang."""
+    import subprocess
+    import sys
+
+    shape = "(3, 32, 32)" if model == "resnet20" else "(3, 64, 64)"
+    code = (f"import torch; from lt_core import models; torch.set_num_threads(1)\n"
+            f"net = models.build({model!r}, {shape}, width=4)\n"
+            f"x = torch.randn(8, *{shape}).contiguous(memory_format=torch.channels_last)\n"
+            f"for _ in range(3): net(x).sum().backward()\n")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-500:]
