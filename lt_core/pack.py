@@ -41,22 +41,25 @@ TOLERANCE_PP = 1.0
 
 
 def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: str | Path,
-           with_weights: bool = False) -> tuple[Path, int]:
+           with_weights: bool = False,
+           packs: list[packfile.PackFile] | None = None) -> tuple[Path, int]:
     """Pack the runs the experiment ``params`` describes (``notebook``'s, at ``scale``) from
-    ``store``: its runs in that store only (not the shipped packs'); returns (path, number of
-    runs). Raises PackError, naming them, if any run is not finished there."""
+    ``store`` over ``packs`` (default: the shipped ones), so that a run the store went on with
+    from a pack of its first levels is packed whole; returns (path, number of runs). Raises
+    PackError, naming them, if any run is not finished."""
     params = {**params, "store": str(store)}
     if not Path(store).is_dir():
         raise PackError(f"no run store at {store}; pass --store with the folder the runs "
                         "were computed in")
-    with store_mod.reading(packs=[]) as keys:
+    packs = packfile.shipped() if packs is None else packs
+    with store_mod.reading(packs=packs) as keys:
         cfg = experiments.config(params)
         try:
             result = experiments.run(cfg, progress=False)
         except NotComputed as err:
             raise PackError(f"{err} in {store}: compute them first (python -m lt_core run), or "
                             "restrict the pack to what finished (--models, --seeds)") from None
-    runs = RunStore(store, packs=[])
+    runs = RunStore(store, packs=packs)
     # An experiment of fewer levels than its runs reached packs those levels alone.
     top = params.get("levels", params.get("pruning", {}).get("levels"))
     entries: dict[str, bytes] = {}

@@ -278,6 +278,14 @@ def test_a_run_goes_on_from_a_pack_of_its_first_levels_without_weights(store, tm
         assert result.store.level(key, 2).metrics["test_acc"].tobytes() == \
             whole.level(key, 2).metrics["test_acc"].tobytes()
         assert (local / key / "config.json").exists()  # a run computed here has its config
+    # Packed from here over the first pack: the whole run, its levels as computed.
+    again, n = pack.create(seed_params(0), "paper", "06_layerwise", local, tmp_path / "again",
+                           packs=[PackFile(first)])
+    assert n == 5
+    for key in result.runs["key"]:
+        assert PackFile(again).levels(key) == [0, 1, 2]
+        assert PackFile(again).read(f"runs/{key}/level_001.json") == \
+            PackFile(first).read(f"runs/{key}/level_001.json")
 
 
 def test_merge_joins_packs_of_a_run_s_first_levels_and_of_all_of_them(store, tmp_path):
