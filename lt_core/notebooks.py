@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from . import scales
+from . import scales, shipped
 from .files import atomic_path
 
 SCALES = scales.SCALES
@@ -80,6 +80,8 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
         raise ValueError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # ipykernel's TCP warning
+    if scale == "paper":  # hours to days on a GPU: say first what is read and what trains
+        print("\n".join(f"[paper] plan: {line}" for line in shipped.plan()), flush=True)
     failures = []
     for src in sources(book):
         if only and not any(src.stem.startswith(o) for o in only):

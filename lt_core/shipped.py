@@ -146,3 +146,18 @@ def scorecard_rows() -> list[dict]:
                      for r in res.scorecard_rows(PAPER)]
     return rows
 
+
+
+def plan(packs: list[packfile.PackFile] | None = None) -> list[str]:
+    """What ``make book SCALE=paper`` reads and what it trains, per chapter, before it starts:
+    the runs the packs hold are read, every other run of the chapter trains."""
+    lines = []
+    for notebook in [n for n in scales.notebooks(PAPER) if n in GPU_HOURS]:  # not readers
+        cost = f"the whole chapter is {GPU_HOURS[notebook]} GPU-hours on one H200"
+        if not views(notebook, packs):
+            lines.append(f"{notebook}: no shipped runs; trains all ({cost})")
+            continue
+        p = provenance(notebook, packs)
+        lines.append(f"{notebook}: reads {p['runs']} shipped runs ({', '.join(p['networks'])}; "
+                     f"seeds {', '.join(map(str, p['seeds']))}), trains the rest ({cost})")
+    return lines

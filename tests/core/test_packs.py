@@ -157,6 +157,11 @@ def test_a_chapter_shows_the_shipped_paper_result(packs):
     none = shipped.provenance_line("01_mask_criteria", [PackFile(p) for p in packs])
     assert none.startswith("**At the papers' settings: not computed yet.**")
     assert "73 GPU-hours" in none
+    # make book SCALE=paper says first what it reads and what it trains
+    plan = dict(line.split(": ", 1) for line in shipped.plan([PackFile(p) for p in packs]))
+    assert plan["06_layerwise"].startswith("reads 10 shipped runs (lenet_300_100; seeds 0, 1)")
+    assert plan["01_mask_criteria"].startswith("no shipped runs; trains all")
+    assert "09_scorecard" not in plan and "index" not in plan
 
 
 def test_create_refuses_an_experiment_that_has_not_finished(store, tmp_path):
