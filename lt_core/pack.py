@@ -92,9 +92,13 @@ def provenance(runs: RunStore, key: str, levels: list[int] | None = None) -> dic
     env = next((lv.env for lv in levels if lv.env), {})
     dates = sorted(lv.env["date"] for lv in levels if lv.env.get("date"))
     walls = [lv.wall_s for lv in levels if lv.wall_s is not None]
+    # A run that went on from a pack of its first levels: the code of both parts, in order.
+    commits = list(dict.fromkeys(lv.env["git_commit"] for lv in levels
+                                 if lv.env.get("git_commit")))
     return {
         "lt_core": env.get("lt_core"), "commit": env.get("git_commit"),
-        "dirty": env.get("git_dirty"), "torch": env.get("torch"), "cuda": env.get("cuda"),
+        "commits": commits, "dirty": any(lv.env.get("git_dirty") for lv in levels),
+        "torch": env.get("torch"), "cuda": env.get("cuda"),
         "device": env.get("device"), "device_name": env.get("device_name"),
         "cpu": env.get("cpu", env.get("device_name") if env.get("device") == "cpu" else None),
         "threads": env.get("threads"), "data": config.get("data"),
@@ -173,8 +177,13 @@ def merge(paths: list[str | Path], out_dir: str | Path) -> tuple[Path, int]:
 
 def _said(prov: dict) -> str:
     where = prov.get("device_name") or prov.get("device") or "unknown device"
-    return (f"{where}, torch {prov.get('torch')}, commit {(prov.get('commit') or '?')[:10]}, "
+    return (f"{where}, torch {prov.get('torch')}, commit {', '.join(commits(prov))}, "
             f"{(prov.get('computed') or ['?'])[0]}")
+
+
+def commits(prov: dict) -> list[str]:
+    """The commits a run's levels were computed at, short (packs before ``commits``: one)."""
+    return [c[:10] for c in prov.get("commits") or [prov.get("commit") or "?"]]
 
 
 def ls(path: str | Path) -> str:

@@ -13,7 +13,7 @@ import json
 
 import pandas as pd
 
-from . import experiments, packfile, scales, tables
+from . import experiments, pack, packfile, scales, tables
 from .store import RunStore
 
 PAPER = "paper"
@@ -79,9 +79,8 @@ def provenance(notebook: str, packs: list[packfile.PackFile] | None = None) -> d
     return {
         "devices": sorted({pr.get("device_name") or pr.get("device") or "?" for pr in provs}),
         "dates": (dates[0][:10], dates[-1][:10]) if dates else None,
-        "commits": sorted({(pr.get("commit") or "unknown")[:10]
-                           + (" (uncommitted changes)" if pr.get("dirty") else "")
-                           for pr in provs}),
+        "commits": sorted({c + (" (uncommitted changes)" if pr.get("dirty") else "")
+                           for pr in provs for c in pack.commits(pr)}),
         "seeds": sorted({c["seed"] for c in configs if isinstance(c.get("seed"), int)}),
         "networks": sorted({c["model"] for c in configs if "model" in c}),
         "runs": len(provs), "packs": sorted({p.path.name for p, _ in found}),
