@@ -51,8 +51,7 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
     if not Path(store).is_dir():
         raise PackError(f"no run store at {store}; pass --store with the folder the runs "
                         "were computed in")
-    packs = packfile.shipped() if packs is None else packs
-    with store_mod.reading(packs=packs) as keys:
+    with store_mod.reading(packs=packs) as keys:  # None: the shipped packs, as every store
         cfg = experiments.config(params)
         try:
             result = experiments.run(cfg, progress=False)

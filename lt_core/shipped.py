@@ -146,7 +146,6 @@ def scorecard_rows() -> list[dict]:
     return rows
 
 
-
 def plan(packs: list[packfile.PackFile] | None = None) -> list[str]:
     """What ``make book SCALE=paper`` reads and what it trains, per chapter, before it starts:
     the runs the packs hold are read, every other run of the chapter trains."""

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -82,9 +85,6 @@ def test_a_strided_shortcut_trains_on_a_channels_last_batch_on_the_cpu(model):
     crashes or hangs (0 of 5 fresh processes survived three steps of ResNet-20 before the
     shortcut took NCHW): the engine's CPU conv layout must not reach it. A fresh process each
     time, one thread (where it crashes rather than hangs), a timeout for the hang."""
-    import subprocess
-    import sys
-
     shape = "(3, 32, 32)" if model == "resnet20" else "(3, 64, 64)"
     code = (f"import torch; from lt_core import models; torch.set_num_threads(1)\n"
             f"net = models.build({model!r}, {shape}, width=4)\n"
