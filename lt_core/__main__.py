@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("packs", nargs="+")
     q.add_argument("--sample", type=int, default=1, help="runs per pack (default 1)")
     q.add_argument("--data", help="data root (default: $LT_DATA, else ./data)")
+    q.add_argument("--epochs", type=float, help="train only the first EPOCHS epochs of level "
+                   "0 and compare the evaluations up to there (default: all of level 0)")
 
     args, rest = parser.parse_known_args(argv)
     if rest and args.cmd != "bench":
@@ -279,7 +281,7 @@ def _pack(args: argparse.Namespace) -> int:
         return 0
     ok = True
     for p in args.packs:
-        lines, good = pack.recompute(p, args.sample, args.data)
+        lines, good = pack.recompute(p, args.sample, args.data, epochs=args.epochs)
         print("\n".join(lines))
         ok &= good
     return 0 if ok else 1

@@ -133,6 +133,16 @@ class Train:
     # its start or never below it ("loss"); or only non-finite ("non_finite": the smoke
     # scale, whose few steps can neither learn nor settle BatchNorm's statistics).
     divergence: Literal["loss", "non_finite"] = field(default="loss", metadata=ADDED)
+    # Arithmetic of the forward and backward passes: fp32 (the papers'); tf32 (CUDA matmuls
+    # and convolutions in TensorFloat-32; a CPU computes fp32); bf16 (autocast to bfloat16,
+    # with fp32 master weights, optimizer state and BatchNorm statistics).
+    precision: Literal["fp32", "tf32", "bf16"] = field(default="fp32", metadata=ADDED)
+    # torch.compile of the population's forward and backward (numbers within float tolerance
+    # of eager, not bit-identical: part of the key).
+    compile: bool = field(default=False, metadata=ADDED)
+    # On CUDA, each step replayed as one captured CUDA graph (torch.compile's
+    # "reduce-overhead"); elsewhere it trains as without.
+    cuda_graphs: bool = field(default=False, metadata=ADDED)
 
     def __post_init__(self) -> None:
         _positive(self, "lr", "batch_size", "iterations", "eval_every", "epochs", "gamma",

@@ -49,6 +49,7 @@ from torch import nn, vmap
 from tqdm.auto import tqdm
 
 from . import schedule, seeds
+from .arithmetic import Arithmetic
 from .config import ConfigError, Train
 from .data import Dataset
 from .data.augment import crop_flip, draws
@@ -147,6 +148,7 @@ class Functional:
 
     def __init__(self, model: nn.Module):
         self.module = copy.deepcopy(model).to("meta")
+        self.pristine = copy.deepcopy(self.module)  # for ``traced_loss``: slots never assigned
         self.slots, self.names = [], []
         for kind, items in (("_parameters", model.named_parameters()),
                             ("_buffers", model.named_buffers())):
@@ -165,6 +167,14 @@ class Functional:
         """Mean cross-entropy. Written out because F.cross_entropy under vmap falls back to a
         slow Python decomposition of nll_loss."""
         logp = self(state, x).log_softmax(-1)
+        return -logp.gather(-1, y.unsqueeze(-1)).mean()
+
+    def traced_loss(self, state: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor
+                    ) -> torch.Tensor:
+        """``loss`` through ``torch.func.functional_call``: what ``torch.compile`` traces
+        (it cannot trace the assignment into slots under vmap)."""
+        out = torch.func.functional_call(self.pristine, dict(zip(self.names, state)), (x,))
+        logp = out.log_softmax(-1)
         return -logp.gather(-1, y.unsqueeze(-1)).mean()
 
 
@@ -198,21 +208,24 @@ class _Vmap:
     """The whole population in one vmapped forward and one backward."""
 
     def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int,
-                 to_net: Callable | None = None):
+                 to_net: Callable | None = None, arithmetic: Arithmetic | None = None):
         self.call, self.state, self.to_net = call, tuple(state), to_net or tuple
+        self.arithmetic = arithmetic or Arithmetic()
         self.trainable = [state[j] for j in trained]
         for t in self.trainable:
             t.requires_grad_(True)
-        self.loss_fn = population(call.loss, P, in_dims=0)
+        self.loss_fn = self.arithmetic.loss(call, lambda f: population(f, P, in_dims=0))
         self.forward_fn = population(call, P, in_dims=(0, None))
 
     def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         # vmap cannot batch BatchNorm over a channels_last input (the augmented batch's layout)
-        losses = self.loss_fn(self.to_net(self.state), x.contiguous(), y)
+        with self.arithmetic.autocast():
+            losses = self.loss_fn(self.to_net(self.state), x.contiguous(), y)
         return list(torch.autograd.grad(losses.sum(), self.trainable))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_fn(self.to_net(self.state), x.contiguous())
+        with self.arithmetic.autocast():
+            return self.forward_fn(self.to_net(self.state), x.contiguous()).float()
 
 
 class _Loop:
@@ -220,8 +233,11 @@ class _Loop:
     running statistics update in place), and the gradients land in stacked buffers."""
 
     def __init__(self, call: Functional, state: list[torch.Tensor], trained: list[int], P: int,
-                 channels_last: bool, to_net: Callable | None = None):
+                 channels_last: bool, to_net: Callable | None = None,
+                 arithmetic: Arithmetic | None = None):
         self.call, self.trained = call, trained
+        self.arithmetic = arithmetic or Arithmetic()
+        self.loss_fn = self.arithmetic.loss(call)  # every member: one compilation
         # A reparameterised model (see ``reparameterisation``) maps each member as a
         # population of one.
         self.member_net = (lambda views: tuple(t[0] for t in to_net(
@@ -240,7 +256,8 @@ class _Loop:
 
     def grads(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         for i, views in enumerate(self.members):
-            loss = self.call.loss(self.member_net(views), self._input(x[i]), y[i])
+            with self.arithmetic.autocast():
+                loss = self.loss_fn(self.member_net(views), self._input(x[i]), y[i])
             grads = torch.autograd.grad(loss, [views[j] for j in self.trained])
             for buf, g in zip(self.grad_buffers, grads):
                 buf[i].copy_(g)
@@ -248,18 +265,21 @@ class _Loop:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = self._input(x)
-        return torch.stack([self.call(self.member_net(views), x) for views in self.members])
+        with self.arithmetic.autocast():
+            return torch.stack([self.call(self.member_net(views), x)
+                                for views in self.members]).float()
 
 
 def _runner(model: nn.Module, call: Functional, state: list[torch.Tensor], trained: list[int],
-            P: int, execution: Execution) -> _Vmap | _Loop:
+            P: int, execution: Execution, arithmetic: Arithmetic | None = None
+            ) -> _Vmap | _Loop:
     """The runner for ``execution``; ``call`` (which names the state) is reused when the model
     is its own network."""
     net, to_net = reparameterisation(model)
     net_call = call if to_net is None else Functional(net)
     if execution.strategy == "vmap":
-        return _Vmap(net_call, state, trained, P, to_net)
-    return _Loop(net_call, state, trained, P, execution.channels_last, to_net)
+        return _Vmap(net_call, state, trained, P, to_net, arithmetic)
+    return _Loop(net_call, state, trained, P, execution.channels_last, to_net, arithmetic)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -362,7 +382,8 @@ def train(
         [m.lr if m.lr is not None else cfg.lr for m in members],
         [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members],
         cfg.momentum)
-    runner = _runner(model, call, state, trained, P, execution)
+    arithmetic = Arithmetic(cfg, device)
+    runner = _runner(model, call, state, trained, P, execution, arithmetic)
     best = [t.detach().clone() for t in state] if keep_best else None
     best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
 
@@ -389,20 +410,21 @@ def train(
                     b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
         runner.call.module.train()
 
-    record(start)
-    for step in range(start, stop):
-        epoch, pos = divmod(step, plan.per_epoch)
-        batches.advance(epoch)
-        idx, aug = batches.at_position(pos)
-        x, y = _rows(x_train, idx), _rows(y_train, idx)
-        if aug is not None:
-            x = crop_flip(x, aug, data.augment.padding)
-        optimizer.step(runner.grads(data.inputs(x), y), plan.factor(step))
-        if step + 1 in grid_set:
-            record(step + 1)
-        # Every step (host-side, no sync; tqdm prints every 2 s): at paper scale evaluations
-        # are 10,000 steps apart, minutes without a sign of life.
-        bar.update(1)
+    with arithmetic.matmul_mode():
+        record(start)
+        for step in range(start, stop):
+            epoch, pos = divmod(step, plan.per_epoch)
+            batches.advance(epoch)
+            idx, aug = batches.at_position(pos)
+            x, y = _rows(x_train, idx), _rows(y_train, idx)
+            if aug is not None:
+                x = crop_flip(x, aug, data.augment.padding)
+            optimizer.step(runner.grads(data.inputs(x), y), plan.factor(step))
+            if step + 1 in grid_set:
+                record(step + 1)
+            # Every step (host-side, no sync; tqdm prints every 2 s): at paper scale
+            # evaluations are 10,000 steps apart, minutes without a sign of life.
+            bar.update(1)
     bar.close()
 
     table = torch.stack(history).cpu().numpy()  # [T, metrics, P]

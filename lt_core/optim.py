@@ -101,7 +101,10 @@ class PopulationOptimizer:
     def _adam(self, grads: list[torch.Tensor], factor: float) -> None:
         # PyTorch's fused kernel (torch.optim.Adam(fused=True)) per group of members that share
         # a learning rate, on each member's own slice.
-        steps = torch.full((), float(self.t), device=self.params[0].device)
+        # The step count on the device, counted there: no host value enters a step.
+        if self.t == 1:
+            self.steps = torch.zeros((), device=self.params[0].device)
+        steps = self.steps.add_(1)
         for lr, members in self._by_lr().items():
             p_, g_, m_, v_ = (self._member_slices(ts, members)
                               for ts in (self.params, grads, self.m, self.v))

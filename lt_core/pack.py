@@ -212,10 +212,11 @@ def ls(path: str | Path) -> str:
 
 
 def recompute(path: str | Path, sample: int, data_root: str | None = None,
-              seed: int = 0) -> tuple[list[str], bool]:
-    """Retrain ``sample`` runs of the pack (drawn with ``seed``) to the end of their level 0,
-    from the pack's params, in a fresh store, and compare level 0's metrics with the pack's:
-    bit-identical on the same kind of CPU and threads as the pack's, else within
+              seed: int = 0, epochs: float | None = None) -> tuple[list[str], bool]:
+    """Retrain ``sample`` runs of the pack (drawn with ``seed``) to the end of their level 0
+    (``epochs``: its first epochs only, the same schedule truncated), from the pack's params,
+    in a fresh store, and compare level 0's metrics at the evaluations both have with the
+    pack's: bit-identical on the same kind of CPU and threads as the pack's, else within
     ``TOLERANCE_PP`` points of test accuracy. Returns (one line per run, all matched)."""
     pack = PackFile(path)
     candidates = [(exp, key) for exp in pack.manifest.get("experiments", [])
@@ -225,7 +226,7 @@ def recompute(path: str | Path, sample: int, data_root: str | None = None,
     for exp, key in chosen:
         cfg = pack.config(key)
         prov = pack.provenance(key)
-        params = level0_params(exp, cfg)
+        params = level0_params(exp, cfg, epochs)
         if data_root is not None:
             params["data"] = {**params.get("data", {}), "root": data_root}
         threads = torch.get_num_threads()
@@ -235,7 +236,7 @@ def recompute(path: str | Path, sample: int, data_root: str | None = None,
             with tempfile.TemporaryDirectory() as tmp, store_mod.layered([]):  # no pack's runs
                 params["store"] = tmp
                 experiments.run(experiments.config(params), progress=False)
-                mine = RunStore(tmp, packs=[]).level(key, 0)
+                mine = RunStore(tmp, packs=[]).level(_truncated_key(cfg, params), 0)
         finally:
             torch.set_num_threads(threads)
         theirs = record.Level.from_json(pack.read(f"runs/{key}/level_000.json"))
@@ -247,12 +248,21 @@ def recompute(path: str | Path, sample: int, data_root: str | None = None,
     return lines, ok and bool(chosen)
 
 
+def _truncated_key(config: dict, params: dict) -> str:
+    """The run's key, or its truncated copy's (``train.stop_epoch`` is part of a key)."""
+    stop = params.get("train", {}).get("stop_epoch")
+    if stop is None:
+        return RunStore.key(config)
+    return RunStore.key({**config, "train": {**config["train"], "stop_epoch": float(stop)}})
+
+
 def _level0_trains(config: dict) -> bool:
     return config.get("kind") in ("iterative_pruning", "l23_ticket") and "init" not in config
 
 
-def level0_params(exp: dict, config: dict) -> dict:
-    """The pack's params restricted to one run's network and seed, and to its level 0."""
+def level0_params(exp: dict, config: dict, epochs: float | None = None) -> dict:
+    """The pack's params restricted to one run's network and seed, and to its level 0
+    (``epochs``: its schedule's first epochs, where shorter than the whole)."""
     params = json.loads(json.dumps(exp["params"]))
     params["seeds"] = [config["seed"]]
     if exp["kind"] == "l23_layerwise":
@@ -268,22 +278,35 @@ def level0_params(exp: dict, config: dict) -> dict:
                   "seeds": [config["seed"]], "train": params.get("dense", {}),
                   "pruning": {"levels": 0, "arms": [{"criterion": "large_final"}]},
                   **({"data": params["data"]} if "data" in params else {})}
+    length = config.get("train", {}).get("epochs")
+    if epochs is not None and (length is None or epochs < length):
+        params["train"] = {**params.get("train", {}), "stop_epoch": epochs}
     return params
 
 
 def _compare(key: str, config: dict, prov: dict, theirs: record.Level,
              mine: record.Level) -> tuple[str, bool]:
+    """Their metrics and mine at the evaluations both have (all of theirs, or the first ones
+    where mine trained a prefix)."""
     here = environment("cpu")
     same_kind = (prov.get("device") == "cpu" and prov.get("cpu") == here["cpu"]
                  and prov.get("torch") == here["torch"])
     what = f"run {key} ({config.get('model')} seed {config.get('seed')}) level 0"
+    steps, at_theirs, at_mine = np.intersect1d(theirs.iterations, mine.iterations,
+                                               return_indices=True)
+    if not (steps > 0).any():
+        return (f"{what}: no evaluation after the start in common with the pack's "
+                "(train more epochs)"), False
+    what += f" at its first {len(steps)} evaluations (to iteration {steps[-1]:,})"
     names = sorted(theirs.metrics)
     identical = names == sorted(mine.metrics) and all(
-        np.array_equal(theirs.metrics[n], mine.metrics[n], equal_nan=True) for n in names)
+        np.array_equal(np.asarray(theirs.metrics[n])[at_theirs],
+                       np.asarray(mine.metrics[n])[at_mine], equal_nan=True) for n in names)
     if same_kind:
         return (f"{what}: {'bit-identical' if identical else 'DIFFERENT'} on the pack's kind "
                 f"of device ({here['cpu']}, torch {here['torch']})"), identical
-    a, b = 100 * theirs.test_acc_at_end, 100 * mine.test_acc_at_end
+    a = 100 * float(np.asarray(theirs.metrics["test_acc"])[at_theirs[-1]])
+    b = 100 * float(np.asarray(mine.metrics["test_acc"])[at_mine[-1]])
     good = identical or abs(a - b) <= TOLERANCE_PP
     return (f"{what}: computed on {_said(prov)}, here {here['cpu']}: test accuracy "
             f"{b:.2f}% vs the pack's {a:.2f}% "

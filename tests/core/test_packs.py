@@ -127,6 +127,33 @@ def test_merge_names_a_run_with_other_numbers_and_writes_nothing(packs, tmp_path
 def test_recompute_is_bit_identical_on_this_machine(packs):
     lines, ok = pack.recompute(packs[0], 1)
     assert ok and len(lines) == 1 and "bit-identical" in lines[0], lines
+    assert "at its first 3 evaluations (to iteration 20)" in lines[0]
+
+
+def with_level0_test_acc(path, tmp_path, index: int):
+    """A copy of the pack whose level 0 test accuracy at one evaluation is another."""
+    p = PackFile(path)
+    entries = {n: p.read(n) for n in p.entries}
+    for key in p.keys():
+        name = f"runs/{key}/level_000.json"
+        level = json.loads(entries[name])
+        level["metrics"]["test_acc"]["data"][index] += 0.01
+        entries[name] = json.dumps(level).encode()
+    other = tmp_path / "changed.ltpack"
+    packfile.write(other, entries, p.manifest)
+    return other
+
+
+def test_recompute_of_a_prefix_compares_its_evaluations_only(packs, tmp_path):
+    # 20 iterations are 0.625 epochs of the embedded digits (32 batches of 128): 10 are 0.3125.
+    lines, ok = pack.recompute(packs[0], 1, epochs=0.3125)
+    assert ok and "at its first 2 evaluations (to iteration 10): bit-identical" in lines[0]
+    later = with_level0_test_acc(packs[0], tmp_path, 2)  # the pack's iteration 20 changed
+    assert pack.recompute(later, 1, epochs=0.3125)[1]
+    lines, ok = pack.recompute(later, 1)
+    assert not ok and "DIFFERENT" in lines[0], lines
+    lines, ok = pack.recompute(packs[0], 1, epochs=0.25)  # to iteration 8: not evaluated
+    assert not ok and "no evaluation after the start in common" in lines[0], lines
 
 
 def test_the_store_reads_a_pack_and_trains_nothing_it_holds(packs, store, tmp_path,
