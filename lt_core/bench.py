@@ -11,8 +11,9 @@ memory format, ``torch.optim``, tensors in memory) and the population engine at 
   any engine could reach on this machine, and ``population_vs_floor``, how near the engine is;
 * Conv2, batch 60, Adam, CIFAR-shaped: ``conv2_population_vs_plain`` (P = 3);
 * ResNet-20, batch 128, SGD with momentum and weight decay, crop+flip augmentation,
-  CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8), and on CUDA images per second at
-  P = 1, 8 and 32 for both executions (``vmap``, ``loop``);
+  CIFAR-shaped: ``resnet20_population_vs_plain`` (P = 8);
+* ``--only throughput`` (``lt_core.throughput``): images per second of FC and ResNet-20 for
+  every execution, precision and compilation, and a profile of one ResNet-20 step;
 * a tiny sweep of 4 independent populations through the pruning loop, the local executor
   against 2 Ray workers of one thread each: ``ray_vs_local``.
 
@@ -31,7 +32,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import engine, loop, models, schedule, seeds
+from . import engine, loop, models, schedule, seeds, throughput
 from .config import Train
 from .data import synthetic, synthetic_images
 from .data.augment import crop_flip, draws
@@ -214,27 +215,6 @@ def bench_resnet20(device: torch.device, steps: int, repeats: int, P: int = 8
             "resnet20_population_vs_plain": t["plain"] / t["pP"]}
 
 
-def bench_resnet20_throughput(device: torch.device, steps: int, repeats: int,
-                              populations: tuple[int, ...] = (1, 8, 32)) -> dict[str, float]:
-    """Images per second (all members together) of the plain loop and of both executions."""
-    data = _resnet_data(device, 50_000)
-    model = models.build("resnet20", data.input_shape)
-    B = RESNET_CFG.batch_size
-    fns = {"plain": lambda: plain_loop(models.build("resnet20", data.input_shape).to(device),
-                                       data, RESNET_CFG, steps)}
-    for P in populations:
-        for strategy in ("vmap", "loop"):
-            ex = engine.Execution(strategy, channels_last=True)
-            fns[f"{strategy}_p{P}"] = lambda P=P, ex=ex: engine_step_ms(model, data, RESNET_CFG,
-                                                                        P, steps, ex)
-    t = _median_of(repeats, fns)
-    out = {"resnet20_plain_images_per_s": B / t["plain"] * 1e3}
-    for P in populations:
-        for strategy in ("vmap", "loop"):
-            out[f"resnet20_{strategy}_p{P}_images_per_s"] = P * B / t[f"{strategy}_p{P}"] * 1e3
-    return out
-
-
 def bench_ray(steps: int, repeats: int) -> dict[str, float]:
     """A tiny sweep of 4 independent populations (LeNet-300-100 at 4 batch sizes, 2 seeds
     each, one level) through the pruning loop: the local executor (one population after the
@@ -285,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
                         choices=["fc", "conv2", "resnet20", "throughput", "ray"])
     parser.add_argument("--steps", type=int, default=None, help="steps per timing (per network)")
     parser.add_argument("--population", type=int, default=16, help="FC's population size")
+    parser.add_argument("--budget-s", type=float, default=480,
+                        help="throughput: start no measurement after this many seconds")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     print(f"device {device} threads={torch.get_num_threads()} torch={torch.__version__}", flush=True)
@@ -296,13 +278,18 @@ def main(argv: list[str] | None = None) -> None:
         lines |= bench_conv2(device, args.steps or (20 if cpu else 200), args.repeats)
     if "resnet20" in args.only:
         lines |= bench_resnet20(device, args.steps or (8 if cpu else 200), args.repeats)
-    if "throughput" in args.only:
-        lines |= bench_resnet20_throughput(device, args.steps or (4 if cpu else 100), args.repeats)
+    tag = "" if cpu else f"_{device.type}"
+    if "throughput" in args.only:  # printed as measured: a call cut short keeps its lines
+        throughput.bench_throughput(
+            device, args.steps or (2 if cpu else 50), FC_CFG, RESNET_CFG, args.budget_s,
+            engine_step_ms, lambda name, v: print(f"{name}{tag} {v:.1f}",
+                                                                  flush=True))
     if "ray" in args.only and cpu:
         lines |= bench_ray(args.steps or 300, args.repeats)
-    tag = "" if cpu else f"_{device.type}"
     for name, value in lines.items():
         print(f"{name}{tag} {value:.3f}", flush=True)
+    if "throughput" in args.only:
+        print(throughput.profile_step(device, RESNET_CFG), flush=True)
 
 
 if __name__ == "__main__":
