@@ -31,7 +31,7 @@ shipped.section("04_supermasks", paper)
 # Table S2 at Z19's settings, from the shipped runs (the columns they hold):
 
 # %% tags=["remove-input"]
-z19.tables.table_s2(paper.claims()) if paper is not None else None
+z19.tables.table_s2(paper.claims("paper")) if paper is not None else None
 
 # %% [markdown]
 # Figure 4 / S8 at Z19's settings, from the shipped runs (drawn as in the section of this
@@ -73,11 +73,13 @@ display(Markdown(result.describe(scale)))
 # %% [markdown]
 # ## Table S2 next to this run
 #
-# Test accuracy in %: Z19's value and this run's mean over seeds, side by side. Heuristic
-# columns take the best prune power of `large_final_same_sign`; the learned column the best c.
+# Test accuracy in %: Z19's value and this run's mean over seeds [min-max], side by side,
+# with the verdict the scorecard gives each (a cell whose runs failed is *not judged*, not
+# averaged over the seeds that survived). Heuristic columns take the best prune power of
+# `large_final_same_sign`; the learned column the best c.
 
-# %%
-z19.tables.table_s2(result.claims())
+# %% tags=["remove-input"]
+z19.tables.table_s2(result.claims(scale))
 
 # %% [markdown]
 # ## Figure 4 / S8: untrained accuracy of every supermask vs weights remaining
@@ -132,6 +134,8 @@ z19.tables.round_trip(z19.maskfile.round_trip(heuristic, cfg.store, files,
 
 # %% [markdown]
 # ## What this run shows
+#
+# Each claim's outcome is its scorecard verdict; the other sentences give numbers only.
 
-# %%
-display(Markdown(z19.supermasks.conclusions(heuristic, learned)))
+# %% tags=["remove-input"]
+display(Markdown(result.conclusions(scale)))

@@ -98,3 +98,49 @@ def test_a_difference_inside_the_seeds_spread_does_not_hold():
                          "03_mask0_actions")
     (v,) = table["verdict"]
     assert v.holds is False and "+0.09 pp" in v.statistic
+
+
+def _supermasks(tmp_path, signed: list[float], initial: list[float]):
+    """A tiny supermask run (3 seeds, no learned masks) whose large_final_same_sign table says
+    ``signed`` and ``initial`` per seed at prune power 1 (lower at every other power)."""
+    from lt_core import experiments
+
+    result = experiments.run({"experiment": "z19_supermasks", "models": ["fc"],
+                              "dense": {"iterations": 20, "eval_every": 10}, "max_power": 2,
+                              "learned": {"init_values": []}, "seeds": [0, 1, 2],
+                              "store": str(tmp_path)}, progress=False)
+    h = result.heuristic
+    same = h["criterion"] == "large_final_same_sign"
+    for weights, values in (("signed_constant", signed), ("initial", initial)):
+        for seed, value in enumerate(values):
+            at = same & (h["weights"] == weights) & (h["seed"] == seed)
+            h.loc[at, "test_acc"] = 0.1
+            h.loc[at & (h["power"] == 1), "test_acc"] = value
+    return result
+
+
+@pytest.mark.parametrize("signed, initial, word", [
+    ([0.95, 0.50, 0.50], [0.55, 0.55, 0.55], "does not hold"),  # means 65% > 55%, paired: no
+    ([0.65, 0.66, 0.65], [0.55, 0.55, 0.56], "holds")])
+def test_the_supermask_page_says_what_the_scorecard_says(tmp_path, signed, initial, word):
+    result = _supermasks(tmp_path, signed, initial)
+    (row,) = [r for r in result.scorecard_rows("tiny")
+              if r["claim"] == "supermask: signed constant > initial weights"]
+    assert row["verdict"] == f"{word} at tiny scale"
+    page = result.conclusions("tiny")
+    assert "**fc, supermask: signed constant > initial weights** (Z19: holds; " in page
+    assert f"*{word} at tiny scale*" in page
+    table = result.claims("tiny")
+    assert table[table["claim"] == row["claim"]]["verdict"].item() == row["verdict"]
+
+
+def test_a_failed_seed_makes_a_table_s2_cell_not_judged_on_the_page(tmp_path):
+    result = _supermasks(tmp_path, [0.65, 0.66, 0.65], [0.55, 0.55, 0.56])
+    learned = result.learned
+    result.learned = learned.reindex([0]).assign(
+        model="fc", c=0.0, seed=1, final_acc=float("nan"), iteration=0, iterations=0,
+        pruned_pct=float("nan"), failed=True)
+    rows = result.claims("tiny")
+    cell = rows[rows["claim"].str.startswith("learned supermask")]["verdict"].item()
+    assert cell.startswith("not judged: runs failed")
+    assert f"*{cell}*" in result.conclusions("tiny")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -69,20 +68,26 @@ class SupermasksResult:
     def departures(self) -> list[departures_mod.Departure]:
         return departures(self.cfg, self.dense)
 
-    def claims(self) -> pd.DataFrame:
-        """Table S2: the paper's numbers next to this run's (``table_s2``)."""
-        return table_s2(self.heuristic, self.learned, self.dense)
+    def claims(self, scale: str = "this run's") -> pd.DataFrame:
+        """Table S2 and the §5 ordering: the paper's numbers next to this run's, with their
+        verdicts (the scorecard's rows, so that a page shows what the scorecard says)."""
+        return pd.DataFrame(self.scorecard_rows(scale))
 
     def scorecard_rows(self, scale: str) -> list[dict]:
         from . import claims
 
         return claims.supermask_rows(self, scale)
 
+    def conclusions(self, scale: str) -> str:
+        """What this run shows, in the scorecard's verdicts (``conclusions``)."""
+        return conclusions(self.scorecard_rows(scale), self.heuristic, self.learned)
+
     def info(self) -> dict:
         return self.dense.info()
 
     def report(self) -> str:
-        return self.claims().to_string(index=False)
+        return self.claims()[["network", "claim", "paper says", "this build", "verdict"]
+                             ].to_string(index=False)
 
     def to_pack(self) -> dict:
         """What a pack carries of this result (``lt_core.view``): the dense runs' view, the
@@ -186,35 +191,6 @@ def best_heuristic(table: pd.DataFrame) -> pd.DataFrame:
     return per_power.loc[idx].reset_index(drop=True)
 
 
-def table_s2(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame,
-             dense: experiment.Result) -> pd.DataFrame:
-    """Z19 Table S2 next to this run: per network the paper's value and this run's (mean over
-    seeds, in %) for the best heuristic supermask (``large_final_same_sign``, max over prune
-    powers) on initial weights and on signed constant, the best learned supermask (max over
-    c), and the trained dense network."""
-    from ... import paper
-
-    best = best_heuristic(heuristic_table)
-    best = best[best["criterion"] == "large_final_same_sign"].set_index(["model", "weights"])
-    learned_mean = learned_table[~learned_table["failed"]].groupby(["model", "c"])["final_acc"].mean()
-    s = dense.summary
-    dense_acc = s[s["level"] == 0].groupby("model")["test_acc_at_early_stop"].mean()
-    ref = paper.table_s2()
-    rows = []
-    for model in heuristic_table["model"].unique():
-        ours = {
-            "mask_x_initial_weights": best.loc[(model, "initial"), "mean"],
-            "mask_x_signed_constant": best.loc[(model, "signed_constant"), "mean"],
-            "learned_mask_x_initial_weights": learned_mean.loc[model].max()
-            if model in learned_mean.index.get_level_values(0) else np.nan,
-            "trained_dense_network": dense_acc.get(model, np.nan),
-        }
-        for column, value in ours.items():
-            rows.append({"network": model, "column": column, "paper": ref.loc[model, column],
-                         "this_run": round(100 * value, 1)})
-    return pd.DataFrame(rows)
-
-
 def describe(cfg: Supermasks, dense: experiment.Result, scale: str,
              learned_table: pd.DataFrame) -> str:
     """Markdown: scale, data, device, failed runs, and every departure from the paper's
@@ -245,29 +221,27 @@ def departures(cfg: Supermasks, dense: experiment.Result) -> list[departures_mod
     return z19_departures.supermasks(cfg, dense.data_name_by_model, sizes)
 
 
-def conclusions(heuristic_table: pd.DataFrame, learned_table: pd.DataFrame) -> str:
-    """Markdown sentences computed from the results: the paper's supermask claims checked."""
-    best = best_heuristic(heuristic_table).set_index(["model", "criterion", "weights"])["mean"]
+def conclusions(rows: list[dict], heuristic_table: pd.DataFrame,
+                learned_table: pd.DataFrame) -> str:
+    """Markdown: what this run shows. Each sentence that states a claim's outcome is its
+    scorecard row (``rows``: ``SupermasksResult.scorecard_rows``), verdict included, so the
+    page cannot say otherwise than the scorecard; the other sentences give numbers only."""
     out = []
     for model in heuristic_table["model"].unique():
-        same = {w: best[(model, "large_final_same_sign", w)] for w in ("initial", "signed_constant")}
-        verdict = "above" if same["signed_constant"] > same["initial"] else "**not** above"
-        out.append(f"**{model}:** the best `large_final_same_sign` supermask reaches "
-                   f"{100 * same['signed_constant']:.1f}% on the signed constant, {verdict} "
-                   f"{100 * same['initial']:.1f}% on the initial weights (untrained).")
+        for row in (r for r in rows if r["network"] == model):
+            seen = f"; this build {row['this build']}" if row["this build"] else ""
+            out.append(f"**{model}, {row['claim']}** (Z19: {row['paper says']}{seen}): "
+                       f"*{row['verdict']}*.")
         rnd = heuristic_table[(heuristic_table["model"] == model)
                               & (heuristic_table["criterion"] == "random")
                               & (heuristic_table["power"] > 0)]
-        worst = rnd.groupby(["power", "weights"])["test_acc"].mean().max()
-        near = "stay near chance" if worst <= 0.2 else "do **not** stay near chance"
-        out.append(f"Random masks {near}: at most {100 * worst:.1f}% at any prune power.")
+        if len(rnd):
+            worst = rnd.groupby(["power", "weights"])["test_acc"].mean().max()
+            out.append(f"Random masks (Z19: near chance) reach at most {100 * worst:.1f}% at "
+                       "any prune power, mean over seeds.")
         lt = learned_table[(learned_table["model"] == model) & ~learned_table["failed"]]
         if len(lt):
-            by_c = lt.groupby("c")[["final_acc", "pruned_pct"]].mean()
-            c = by_c["final_acc"].idxmax()
-            out.append(f"The best learned supermask (c = {c:g}) reaches "
-                       f"{100 * by_c.loc[c, 'final_acc']:.1f}% with "
-                       f"{by_c.loc[c, 'pruned_pct']:.1f}% of the weights pruned in expectation; "
-                       f"over all c the pruned fraction spans {by_c['pruned_pct'].min():.0f}%"
-                       f"-{by_c['pruned_pct'].max():.0f}%.")
+            by_c = lt.groupby("c")["pruned_pct"].mean()
+            out.append(f"Over all c the learned masks prune {by_c.min():.0f}%-{by_c.max():.0f}% "
+                       "of the weights in expectation.")
     return "\n\n".join(out)

@@ -58,16 +58,15 @@ def claims(frame: pd.DataFrame):
 
 
 
-def table_s2(frame: pd.DataFrame):
-    """``z19.supermasks.table_s2`` as one row per Table S2 column and network: the paper's value
-    and this run's, both in %, and their difference."""
+def table_s2(claims: pd.DataFrame):
+    """Table S2 and the §5 ordering from ``SupermasksResult.claims``: per network and claim
+    the paper's value, this run's (mean over seeds, in %, [min-max]) and the verdict the
+    scorecard gives it."""
     out = pd.DataFrame({
-        "network": frame["network"], "Table S2 column": frame["column"].str.replace("_", " "),
-        "Z19, %": frame["paper"].map(lambda v: f"{v:.1f}"),
-        "this run, %": frame["this_run"].map(lambda v: f"{v:.1f}"),
-        "this run − Z19, points": (frame["this_run"] - frame["paper"]).map(
-            lambda v: f"{v:+.1f}")})
-    return show(out, {"network": 12, "Table S2 column": 40})
+        "network": claims["network"], "claim": claims["claim"],
+        "Z19": claims["paper says"], "this run": claims["this build"],
+        "verdict": claims["verdict"]})
+    return show(out, {"network": 10, "claim": 36, "verdict": 20}, verdicts=("verdict",))
 
 
 def learned(frame: pd.DataFrame):
