@@ -24,14 +24,14 @@ neighbours: on CPU, a member trained alone, with 2 or with 16 others ends bit-id
   population of one too, so that its numbers equal those it gets in a population): batched
   matmuls for linear layers, grouped convolutions for conv layers, one call per step.
 * ``loop``: members in turn, each an ordinary forward and backward on views of its own slice
-  of the stacked tensors, the input batch in ``channels_last`` memory format.
+  of the stacked tensors, the input batch in ``channels_last`` memory format on a GPU.
 
 ``execution_for`` picks one per device, architecture and (GPU only) population size, from
 measurements (``make bench``; torch 2.13 on the 2-core CPU, 2.11 on the H200). On the CPU:
 FC at batch 60 trains faster per network under ``vmap`` with P = 16 than a plain loop; for
 conv nets ``vmap`` is slower than a plain loop (ResNet-20, batch 128: 0.6x at P = 4, grouped
-convolution being slow on CPU) while members in turn with channels_last inputs beat the plain
-default-format loop (the format alone gives 1.4x). On the H200 (ResNet-20, batch 128, SGD,
+convolution being slow on CPU): members in turn, in the default format (channels_last gave
+1.4x, but torch 2.13's CPU kernels hang over it at random: ``device.EXECUTION``). On the H200 (ResNet-20, batch 128, SGD,
 crop+flip; images/s): plain loop 14,706; ``vmap`` 6,625 at P = 1, 46,156 at P = 8 and 59,345
 at P = 32; ``loop`` 10,534, 13,133 and 13,898: ``vmap`` for populations, ``loop`` for one.
 """

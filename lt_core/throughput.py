@@ -80,7 +80,7 @@ def bench_throughput(device: torch.device, steps: int, fc_cfg: Train, resnet_cfg
             continue
         try:
             ms = step_ms(nets[net], data[net], cfg, P, steps,
-                         engine.Execution(strategy, channels_last=True))
+                         engine.Execution(strategy, channels_last=not cpu))
         except Exception as err:  # one configuration's failure must not lose the others
             print(f"{name} FAILED: {type(err).__name__}: {str(err)[:200]}", flush=True)
             continue
@@ -100,7 +100,7 @@ def profile_step(device: torch.device, resnet_cfg: Train, P: int = 32) -> str:
         P, model = 2, models.build("resnet20", data.input_shape, width=4)
         resnet_cfg = dataclasses.replace(resnet_cfg, batch_size=16)
     members = [engine.Member(seed=s, init=models.initial_state(model, s)) for s in range(P)]
-    ex = engine.Execution("vmap", channels_last=True)
+    ex = engine.Execution("vmap", channels_last=not cpu)
 
     def steps(n: int) -> None:
         engine.train(model, members, data, dataclasses.replace(resnet_cfg, iterations=n),

@@ -67,7 +67,7 @@ def test_population_equals_plain_pytorch_loops(images, name, width, strategy):
     model = models.build(name, images.input_shape, width=width)
     members = [engine.Member(seed=s, init=models.initial_state(model, s), lr=lr, weight_decay=wd)
                for s, lr, wd in zip((0, 1, 2), LRS, WDS)]
-    execution = engine.Execution(strategy, channels_last=strategy == "loop")
+    execution = engine.Execution(strategy)  # NCHW: the CPU path (lt_core.device)
     results = engine.train(model, members, images, CFG, progress=False, execution=execution)
     x_test, y_test = images.splits["test"]
     for m, res in zip(members, results):

@@ -49,8 +49,8 @@ def test_glorot_truncated_normal_init():
 
 @pytest.mark.parametrize("name", ["conv2", "conv6"])
 def test_conv_nets_hand_max_pool_a_channels_last_gradient_with_the_same_numbers(name):
-    """The engine's CPU conv path feeds channels_last images; flatten's own gradient is NCHW,
-    which sends max-pool's backward to its copying kernel. The net's gradient at the pool is
+    """The engine feeds channels_last images to members in turn on a GPU; flatten's own
+    gradient is NCHW, which sends max-pool's backward to its copying kernel. The net's gradient at the pool is
     channels_last, and every parameter's gradient equals plain flatten's, bit for bit."""
     torch.manual_seed(0)
     net = models.build(name, (3, 32, 32))
