@@ -48,11 +48,12 @@ import torch.nn.functional as F
 from torch import nn, vmap
 from tqdm.auto import tqdm
 
-from . import schedule, seeds
+from . import schedule
 from .arithmetic import Arithmetic
 from .config import ConfigError, Train
 from .data import Dataset
-from .data.augment import crop_flip, draws
+from .data.augment import crop_flip
+from .data.order import Batches
 from .device import Execution, execution_for, pad_population, resolve_device
 from .optim import PopulationOptimizer
 
@@ -166,16 +167,19 @@ class Functional:
              ) -> torch.Tensor:
         """Mean cross-entropy. Written out because F.cross_entropy under vmap falls back to a
         slow Python decomposition of nll_loss."""
-        logp = self(state, x).log_softmax(-1)
-        return -logp.gather(-1, y.unsqueeze(-1)).mean()
+        return _nll(self(state, x), y)
 
     def traced_loss(self, state: tuple[torch.Tensor, ...], x: torch.Tensor, y: torch.Tensor
                     ) -> torch.Tensor:
         """``loss`` through ``torch.func.functional_call``: what ``torch.compile`` traces
         (it cannot trace the assignment into slots under vmap)."""
-        out = torch.func.functional_call(self.pristine, dict(zip(self.names, state)), (x,))
-        logp = out.log_softmax(-1)
-        return -logp.gather(-1, y.unsqueeze(-1)).mean()
+        return _nll(torch.func.functional_call(self.pristine, dict(zip(self.names, state)),
+                                               (x,)), y)
+
+
+def _nll(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    logp = logits.log_softmax(-1)
+    return -logp.gather(-1, y.unsqueeze(-1)).mean()
 
 
 def reparameterisation(model: nn.Module) -> tuple[nn.Module, Callable | None]:
@@ -283,45 +287,6 @@ def _runner(model: nn.Module, call: Functional, state: list[torch.Tensor], train
 
 
 # ----------------------------------------------------------------------------------------------
-# Data order
-
-
-class _Batches:
-    """Each member's batch indices (and augmentation draws) at a global step.
-
-    A fresh permutation per epoch from the member's own stream (Z19's order: one generator
-    per member across epochs, so a start at epoch e first draws and discards e permutations);
-    augmentation draws per member and epoch (``data.augment.draws``).
-    """
-
-    def __init__(self, members: list[Member], n: int, batch: int, per_epoch: int,
-                 padding: int | None, device: torch.device):
-        self.seeds = [m.seed for m in members]
-        self.n, self.batch, self.per_epoch, self.padding = n, batch, per_epoch, padding
-        self.device = device
-        self.orders = [seeds.generator(s, "data-order") for s in self.seeds]
-        self.epoch = -1
-        self.perm: torch.Tensor | None = None
-        self.draws: torch.Tensor | None = None
-
-    def advance(self, epoch: int) -> None:
-        """Move to ``epoch`` (never backwards)."""
-        while self.epoch < epoch:
-            self.epoch += 1
-            perms = [torch.randperm(self.n, generator=g) for g in self.orders]
-            if self.epoch == epoch:
-                self.perm = torch.stack(perms).to(self.device)
-                if self.padding is not None:
-                    self.draws = torch.stack([draws(s, epoch, self.n, self.padding)
-                                              for s in self.seeds], 1).to(self.device)
-
-    def at_position(self, pos: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """[P, b] indices of batch ``pos`` of the current epoch, and its [3, P, b] draws."""
-        sl = slice(pos * self.batch, min((pos + 1) * self.batch, self.n))
-        return self.perm[:, sl], None if self.draws is None else self.draws[:, :, sl]
-
-
-# ----------------------------------------------------------------------------------------------
 # Training
 
 
@@ -393,7 +358,7 @@ def train(
                                        cfg.eval_every)})
     grid_set = set(grid)
     history: list[torch.Tensor] = []  # per grid point: [2 * len(splits), P]
-    batches = _Batches(members, len(y_train), cfg.batch_size, plan.per_epoch,
+    batches = Batches([m.seed for m in members], len(y_train), cfg.batch_size, plan.per_epoch,
                        data.augment.padding if data.augment else None, device)
     bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
 

@@ -128,7 +128,7 @@ def test_a_step_makes_no_host_round_trip(monkeypatch):
 
     in_step = []
     reads = []
-    at_position, step = engine._Batches.at_position, optim.PopulationOptimizer.step
+    at_position, step = engine.Batches.at_position, optim.PopulationOptimizer.step
 
     def starting(self, pos):
         in_step.append(True)
@@ -147,7 +147,7 @@ def test_a_step_makes_no_host_round_trip(monkeypatch):
             return original(self, *args, **kwargs)
         return read
 
-    monkeypatch.setattr(engine._Batches, "at_position", starting)
+    monkeypatch.setattr(engine.Batches, "at_position", starting)
     monkeypatch.setattr(optim.PopulationOptimizer, "step", ending)
     for method in ("item", "tolist", "cpu", "numpy", "__bool__", "__int__", "__float__"):
         monkeypatch.setattr(torch.Tensor, method, host(method))
