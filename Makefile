@@ -1,8 +1,10 @@
-# make book | make test | make bench | make data | make clean   (SCALE=tiny|quick|smoke|paper, EXECUTOR=local|ray)
+# make book | make test | make bench | make data | make clean   (SCALE=tiny|quick|smoke|paper, EXECUTOR=local|ray, TRAIN=none)
 SHELL := /bin/bash
 SCALE ?= quick
 # EXECUTOR=ray spreads populations over a Ray cluster ($$RAY_ADDRESS; none: a local one)
 EXECUTOR ?=
+# TRAIN=none renders what the stores and the shipped packs hold and trains nothing
+TRAIN ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # A local folder of CPU torch wheels, where the machine has one (pip reads it, uv does not).
@@ -42,7 +44,7 @@ $(VENDOR)/.done: Makefile book/_ext/widgets-paths.js
 	touch $@
 
 notebooks: $(VENV)/.installed
-	$(PY) -m lt_core notebooks --scale $(SCALE) $(if $(EXECUTOR),--executor $(EXECUTOR))
+	$(if $(TRAIN),LT_TRAIN=$(TRAIN)) $(PY) -m lt_core notebooks --scale $(SCALE) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 html: $(VENV)/.installed $(VENDOR)/.done
 	rm -rf book/_build   # a clean build: incremental ones can miss html_extra_path changes

@@ -14,14 +14,14 @@ from lt_core.papers import z19
 result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # ## At Z19's settings
 #
 # What the book ships at Z19's settings (`book/results/`, read without training); the rest
 # of the page is this build's own run, at the scale its banner names.
 
-# %% tags=["remove-input"]
-paper = shipped.result("01_mask_criteria")
+# %% tags=["remove-input", "papers-settings"]
+paper = experiments.from_packs("01_mask_criteria")
 shipped.section("01_mask_criteria", paper)
 
 # %% [markdown]

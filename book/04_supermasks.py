@@ -17,27 +17,27 @@ result = experiments.run(params, progress=False)
 cfg, heuristic, learned, dense = result.cfg, result.heuristic, result.learned, result.dense
 banner.of(result, scale)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # ## At Z19's settings
 #
 # What the book ships at Z19's settings (`book/results/`, read without training); the rest
 # of the page is this build's own run, at the scale its banner names.
 
-# %% tags=["remove-input"]
-paper = shipped.result("04_supermasks")
+# %% tags=["remove-input", "papers-settings"]
+paper = experiments.from_packs("04_supermasks")
 shipped.section("04_supermasks", paper)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # Table S2 at Z19's settings, from the shipped runs (the columns they hold):
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "papers-settings"]
 z19.tables.table_s2(paper.claims("paper")) if paper is not None else None
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # Figure 4 / S8 at Z19's settings, from the shipped runs (drawn as in the section of this
 # build's run below):
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "papers-settings"]
 fig = z19.figures.supermask_curves(
     paper.heuristic, paper.learned, paper.dense.summary,
     title="Supermasks at Z19's settings (shipped runs)") if paper is not None else None

@@ -15,14 +15,14 @@ result = experiments.run(params, progress=False)
 cfg = result.cfg
 banner.of(result, scale)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # ## At H21's settings
 #
 # What the book ships at H21's settings (`book/results/`, read without training); the rest
 # of the page is this build's own run, at the scale its banner names.
 
-# %% tags=["remove-input"]
-paper = shipped.result("05_decoupling")
+# %% tags=["remove-input", "papers-settings"]
+paper = experiments.from_packs("05_decoupling")
 shipped.section("05_decoupling", paper)
 
 # %% [markdown]

@@ -14,20 +14,20 @@ from lt_core.papers import l23
 result = experiments.run(params, progress=False)
 banner.of(result, scale)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # ## At L23's settings
 #
 # What the book ships at L23's settings (`book/results/`, read without training); the rest
 # of the page is this build's own run, at the scale its banner names.
 
-# %% tags=["remove-input"]
-paper = shipped.result("06_layerwise")
+# %% tags=["remove-input", "papers-settings"]
+paper = experiments.from_packs("06_layerwise")
 shipped.section("06_layerwise", paper)
 
-# %% [markdown]
+# %% [markdown] tags=["papers-settings"]
 # Table 2 at L23's settings, from the shipped runs (the networks they hold):
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "papers-settings"]
 l23.tables.table2(paper.table2(), "paper") if paper is not None else None
 
 # %% [markdown]

@@ -137,7 +137,7 @@ REASONS = {"number of seeds": "fewer seeds", "models": "fewer networks", "criter
            "another network", "model": "stand-in network", "width": "stand-in network",
            "data.dataset": "other data", "levels": "fewer pruning levels", "pruning.levels":
            "fewer pruning levels", "max_power": "fewer pruning levels", "train length":
-           "shorter training"}
+           "shorter training", "overlap": "section 5 on another network"}
 
 
 def _reason_of_departure(d) -> str:

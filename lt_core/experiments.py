@@ -13,6 +13,8 @@ runner, the scorecard and the departures all ask here.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +22,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from . import config as config_mod
+from . import packfile
+from . import store as store_mod
 from .config import ConfigError
 
 EXPERIMENTS = ("z19_iterative", "z19_supermasks", "h21_decoupling", "l23_layerwise")
@@ -68,9 +72,15 @@ def config_class(kind: str) -> type:
 
 def run(params: dict[str, Any] | Any, progress: bool = True) -> Result:
     """Run (or resume) the experiment a params mapping (or a loaded config) describes:
-    every notebook's and the CLI's one entry call."""
+    every notebook's and the CLI's one entry call. With ``LT_TRAIN=none`` nothing trains:
+    the result the shipped packs hold for exactly this experiment (no data needed), else
+    what the store holds (``store.NotComputed`` names what is missing)."""
     if isinstance(params, dict):
         params = config(params)
+    if store_mod.training_off():
+        held = _packed(params)
+        if held is not None:
+            return held
     run_fn = next(fn for cls, fn in registry().values() if isinstance(params, cls))
     return run_fn(params, progress)
 
@@ -110,3 +120,76 @@ def config(source: str | Path | dict[str, Any]) -> Any:
         raise ConfigError(f"experiment {kind!r} is a page that reads the store; it has no "
                           "config of its own")
     return config_mod.load(source, config_class(kind))
+
+
+# -- results the packs hold (paper scale, read without data or training) ---------------------
+PAPER = "paper"
+
+
+def pack_views(notebook: str, packs: list[packfile.PackFile] | None = None) -> list[tuple]:
+    """(pack, experiment entry) of every pack's paper-scale result of ``notebook``
+    (default: the shipped packs)."""
+    packs = packfile.shipped() if packs is None else packs
+    return [(p, e) for p in packs for e in p.manifest.get("experiments", [])
+            if e.get("notebook") == notebook and e.get("scale") == PAPER and e.get("view")]
+
+
+def pack_params(notebook: str, packs: list[packfile.PackFile] | None = None
+                ) -> dict[str, Any] | None:
+    """The params of what the packs hold of ``notebook`` at the papers' settings (None:
+    nothing): the paper's, restricted to the union of their networks and seeds."""
+    entries = [e for _, e in pack_views(notebook, packs)]
+    if not entries:
+        return None
+    params = json.loads(json.dumps(entries[0]["params"]))
+    for name in ("models", "seeds"):
+        values = [v for e in entries for v in e["params"].get(name, [])]
+        if values:
+            params[name] = sorted(set(values), key=values.index) if name == "models" \
+                else sorted(set(values))
+    if all(isinstance(e["params"].get("levels"), int) for e in entries):  # packs of part of it
+        params["levels"] = max(e["params"]["levels"] for e in entries)
+    return params
+
+
+def from_packs(notebook: str, packs: list[packfile.PackFile] | None = None) -> Result | None:
+    """The paper-scale result of ``notebook`` that the packs hold (None: none does), read
+    without data or training: its networks and seeds are those the packs hold."""
+    params = pack_params(notebook, packs)
+    if params is None:
+        return None
+    entries = [e for _, e in pack_views(notebook, packs)]
+    value = entries[0]["view"]
+    for e in entries[1:]:
+        value = _join(value, e["view"])
+    store = store_mod.RunStore(packs=packfile.shipped() if packs is None else packs,
+                               local=False)
+    return from_pack(entries[0]["kind"], config(params), value, store)
+
+
+def _join(a, b):
+    """Two views of one experiment joined: frames' rows and lists once each, dicts by key."""
+    if isinstance(a, dict) and {"columns", "rows"} <= set(a):  # a frame (view.frame_to)
+        if a["columns"] != b["columns"]:
+            raise packfile.PackError(f"two packs' views of one experiment have other columns "
+                                     f"({a['columns']} and {b['columns']})")
+        return {**a, "rows": a["rows"] + [r for r in b["rows"] if r not in a["rows"]]}
+    if isinstance(a, dict):
+        return {k: _join(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k))
+                for k in {**a, **b}}
+    if isinstance(a, list):
+        return a + [x for x in b if x not in a]
+    return a
+
+
+def _packed(cfg: Any) -> Result | None:
+    """The shipped packs' result of exactly the experiment ``cfg`` (where it trains and keeps
+    its runs aside), or None."""
+    notebooks = {e["notebook"] for p in packfile.shipped() for e in p.manifest.get(
+        "experiments", []) if e.get("kind") == cfg.KIND and e.get("scale") == PAPER}
+    runtime = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(config_mod.Runtime)}
+    for notebook in sorted(notebooks):
+        held = config(pack_params(notebook))
+        if dataclasses.replace(held, **runtime) == cfg:
+            return from_packs(notebook)
+    return None

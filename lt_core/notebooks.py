@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import scales, shipped
 from .files import atomic_path
+from .store import training_off
 
 SCALES = scales.SCALES
 REPO = Path(__file__).resolve().parent.parent
@@ -80,13 +81,22 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
         raise ValueError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # ipykernel's TCP warning
-    if scale == "paper":  # hours to days on a GPU: say first what is read and what trains
+    off = training_off()
+    if scale == "paper" and off:
+        print("[paper] LT_TRAIN=none: every chapter shows what the shipped packs hold; nothing "
+              "trains", flush=True)
+    elif scale == "paper":  # hours to days on a GPU: say first what is read and what trains
         print("\n".join(f"[paper] plan: {line}" for line in shipped.plan()), flush=True)
     failures = []
     for src in sources(book):
         if only and not any(src.stem.startswith(o) for o in only):
             continue
         values = scales.params(scale, src.stem, params)
+        out = (out_dir or book) / f"{src.stem}.ipynb"
+        if values is None and scale == "paper" and off:
+            _not_computed_page(src, out)
+            print(f"[{scale}] {src.stem}: no shipped runs (LT_TRAIN=none)", flush=True)
+            continue
         if values is None:
             failures.append(f"{src.stem}: no parameters at scale {scale} in {params}")
             continue
@@ -98,13 +108,14 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
             values["ray"] = {**values.get("ray", {}), "address": ray_address}
         started = time.time()
         print(f"[{scale}] {src.stem} ...", flush=True)
-        out = (out_dir or book) / f"{src.stem}.ipynb"
         try:
             with atomic_path(out) as tmp:
                 tmp_nb = tmp.with_suffix(".ipynb")
                 try:
                     papermill.execute_notebook(
-                        jupytext.read(src), str(tmp_nb),
+                        _papers_settings_only(jupytext.read(src))
+                        if scale == "paper" and off and values else jupytext.read(src),
+                        str(tmp_nb),
                         parameters={"scale": scale, "params": values},
                         kernel_name="python3", language="python", cwd=str(REPO),
                         progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"],
@@ -119,3 +130,41 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
             continue
         print(f"[{scale}] {src.stem} done in {time.time() - started:.0f} s", flush=True)
     return failures
+
+
+def _not_computed_page(src: Path, out: Path) -> None:
+    """A chapter that no shipped pack holds, built under ``LT_TRAIN=none``: its title and the
+    line that says what computing it would cost."""
+    import jupytext
+    import nbformat
+
+    title = jupytext.read(src).cells[0]
+    line = (shipped.provenance_line(src.stem) + " This build ran with `LT_TRAIN=none` "
+            "(`make book SCALE=paper TRAIN=none`): nothing trained.")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(title.source),
+                                         nbformat.v4.new_markdown_cell(line)])
+    with atomic_path(out) as tmp:
+        nbformat.write(nb, str(tmp))
+
+
+PAPERS_SETTINGS = "papers-settings"  # the tag of a chapter's cells that show the shipped packs
+
+
+def _papers_settings_only(nb):
+    """A chapter under ``LT_TRAIN=none`` at paper scale: its title, parameters and first
+    code cell (the experiment call, which reads the packs), the cells tagged
+    ``PAPERS_SETTINGS``, and a line that says so. The rest of a chapter analyses what only a
+    run with its weights has (the packs ship none). A reader page (no tagged cell) whole."""
+    import nbformat
+
+    tagged = [PAPERS_SETTINGS in c.metadata.get("tags", []) for c in nb.cells]
+    if not any(tagged):
+        return nb
+    run_cell = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                    and "parameters" not in c.metadata.get("tags", []))
+    nb.cells = [c for i, c in enumerate(nb.cells) if i <= run_cell or tagged[i]] + [
+        nbformat.v4.new_markdown_cell(
+            "Built with `LT_TRAIN=none` (`make book SCALE=paper TRAIN=none`): this page shows "
+            "what the shipped packs hold at the papers' settings and trained nothing; the "
+            "chapter's other sections need the runs' weights, which the packs leave out.")]
+    return nb

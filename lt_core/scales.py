@@ -19,6 +19,7 @@ from typing import Any
 from . import experiments
 from .config import ConfigError, read_yaml
 from .files import resource
+from .store import training_off
 
 SCALES = ("tiny", "quick", "smoke", "paper")
 PARAMS = resource("params", "_params")
@@ -34,13 +35,17 @@ SMOKE_DIVERGENCE = {"divergence": "non_finite"}
 
 def params(scale: str, notebook: str, root: Path = PARAMS) -> dict[str, Any] | None:
     """The parameters of ``notebook`` (e.g. ``05_decoupling``) at ``scale``; None if that
-    scale has no params file for it."""
+    scale has no params file for it (at paper scale under ``LT_TRAIN=none``: if no pack holds
+    any of its runs)."""
     if scale not in SCALES:
         raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
     path = root / ("paper" if scale == "smoke" else scale) / f"{notebook}.yaml"
     if not path.exists():
         return None
     values = read_yaml(path)
+    if scale == "paper" and training_off() and experiments.kind_of(values) not in \
+            experiments.READERS:  # TRAIN=none: what the packs hold of it, if anything
+        return experiments.pack_params(notebook)
     return smoke(values, str(smoke_data_root())) if scale == "smoke" else values
 
 

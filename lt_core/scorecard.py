@@ -45,6 +45,8 @@ def _results(scale: str, store: str | None, progress: bool):
     """(notebook, result) of every experiment notebook at ``scale``, read from the store."""
     for name in scales.notebooks(scale):
         values = scales.params(scale, name)
+        if values is None:
+            continue  # paper scale under LT_TRAIN=none, and no pack holds the chapter
         if experiments.kind_of(values) in experiments.READERS:
             continue  # not an experiment (the scorecard's own params)
         if store is not None:

@@ -1,22 +1,18 @@
 """The paper-scale results the shipped packs hold, as each chapter and the scorecard show them.
 
 A pack made by ``python -m lt_core pack create params/paper/<notebook>.yaml`` carries the
-view of its result (``Result.to_pack``) under the notebook's name. Here the views of one
-notebook at the papers' settings, from every shipped pack, are joined into one result
-(its networks and seeds the union of theirs), read from the packs through a store that
-trains nothing: no data needed.
+view of its result (``Result.to_pack``) under the notebook's name; ``experiments.from_packs``
+joins the views of one notebook into one result. Here: the chapters' provenance lines and
+verdicts, the entry page's overview, the scorecard's rows and the plan of a paper build.
 """
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from . import experiments, pack, packfile, scales, tables
-from .store import RunStore
+from .experiments import PAPER
 
-PAPER = "paper"
 # The README's estimate of each chapter at the papers' settings, in H200 GPU-hours: measured
 # ResNet-20 throughput (59,345 images/s at P = 32), the other networks scaled by FLOPs.
 GPU_HOURS = {"01_mask_criteria": "about 73", "02_mask1_actions": "about 53",
@@ -24,55 +20,10 @@ GPU_HOURS = {"01_mask_criteria": "about 73", "02_mask1_actions": "about 53",
              "05_decoupling": "about 300", "06_layerwise": "about 424"}
 
 
-def views(notebook: str, packs: list[packfile.PackFile] | None = None) -> list[tuple]:
-    """(pack, experiment entry) of every pack's paper-scale result of ``notebook``."""
-    packs = packfile.shipped() if packs is None else packs
-    return [(p, e) for p in packs for e in p.manifest.get("experiments", [])
-            if e.get("notebook") == notebook and e.get("scale") == PAPER and e.get("view")]
-
-
-def result(notebook: str, packs: list[packfile.PackFile] | None = None):
-    """The paper-scale result of ``notebook`` that the packs hold (None: none does), read
-    without training: its networks and seeds are those the packs hold."""
-    found = views(notebook, packs)
-    if not found:
-        return None
-    entries = [e for _, e in found]
-    kind = entries[0]["kind"]
-    params = json.loads(json.dumps(entries[0]["params"]))
-    for name in ("models", "seeds"):
-        values = [v for e in entries for v in e["params"].get(name, [])]
-        if values:
-            params[name] = sorted(set(values), key=values.index) if name == "models" \
-                else sorted(set(values))
-    if all(isinstance(e["params"].get("levels"), int) for e in entries):  # packs of part of it
-        params["levels"] = max(e["params"]["levels"] for e in entries)
-    value = entries[0]["view"]
-    for e in entries[1:]:
-        value = _join(value, e["view"])
-    store = RunStore(packs=packfile.shipped() if packs is None else packs, local=False)
-    return experiments.from_pack(kind, experiments.config(params), value, store)
-
-
-def _join(a, b):
-    """Two views of one experiment joined: frames' rows and lists once each, dicts by key."""
-    if isinstance(a, dict) and {"columns", "rows"} <= set(a):  # a frame (view.frame_to)
-        if a["columns"] != b["columns"]:
-            raise packfile.PackError(f"two packs' views of one experiment have other columns "
-                                     f"({a['columns']} and {b['columns']})")
-        return {**a, "rows": a["rows"] + [r for r in b["rows"] if r not in a["rows"]]}
-    if isinstance(a, dict):
-        return {k: _join(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k))
-                for k in {**a, **b}}
-    if isinstance(a, list):
-        return a + [x for x in b if x not in a]
-    return a
-
-
 def provenance(notebook: str, packs: list[packfile.PackFile] | None = None) -> dict:
     """Where and when the shipped runs of ``notebook`` were computed: devices, dates,
     commits, seeds, runs."""
-    found = views(notebook, packs)
+    found = experiments.pack_views(notebook, packs)
     provs = [p.provenance(k) for p, e in found for k in e["runs"] if k in p.keys()]
     configs = [p.config(k) for p, e in found for k in e["runs"] if k in p.keys()]
     dates = sorted(d for pr in provs for d in (pr.get("computed") or []))
@@ -90,7 +41,7 @@ def provenance(notebook: str, packs: list[packfile.PackFile] | None = None) -> d
 def provenance_line(notebook: str, packs: list[packfile.PackFile] | None = None) -> str:
     """One line: device, dates, commit, seeds and how many runs, or what computing the
     chapter would cost where no pack holds it."""
-    if not views(notebook, packs):
+    if not experiments.pack_views(notebook, packs):
         return (f"**At the papers' settings: not computed yet.** No shipped pack holds this "
                 f"chapter's runs; computing them is {GPU_HOURS.get(notebook, 'many')} GPU-hours "
                 "on one H200 (README, Scaling out).")
@@ -106,7 +57,7 @@ def provenance_line(notebook: str, packs: list[packfile.PackFile] | None = None)
 def section(notebook: str, paper_result=None,
             packs: list[packfile.PackFile] | None = None) -> tables.Html:
     """A chapter's paper-scale part: the provenance line and every verdict of
-    ``paper_result`` (``result(notebook)``), or the line that says none is shipped."""
+    ``paper_result`` (``experiments.from_packs(notebook)``), or the line that says none is shipped."""
     line = provenance_line(notebook, packs)
     if paper_result is None:
         return tables.Html(tables.markdown_line(line), text=line)
@@ -119,7 +70,7 @@ def overview(packs: list[packfile.PackFile] | None = None) -> tables.Html:
     from; a chapter none holds says so."""
     rows = []
     for notebook in scales.notebooks(PAPER):
-        if not views(notebook, packs):
+        if not experiments.pack_views(notebook, packs):
             if notebook in GPU_HOURS:
                 rows.append({"chapter": notebook, "networks": "none shipped", "seeds": "",
                              "runs": 0, "computed on": f"would take {GPU_HOURS[notebook]} "
@@ -139,7 +90,7 @@ def scorecard_rows() -> list[dict]:
     """The scorecard rows of every notebook's shipped paper-scale result."""
     rows = []
     for notebook in scales.notebooks(PAPER):
-        res = result(notebook)
+        res = experiments.from_packs(notebook)
         if res is not None:
             rows += [{**r, "source": f"{r.get('source', '')} (shipped pack)".strip()}
                      for r in res.scorecard_rows(PAPER)]
@@ -152,7 +103,7 @@ def plan(packs: list[packfile.PackFile] | None = None) -> list[str]:
     lines = []
     for notebook in [n for n in scales.notebooks(PAPER) if n in GPU_HOURS]:  # not readers
         cost = f"the whole chapter is {GPU_HOURS[notebook]} GPU-hours on one H200"
-        if not views(notebook, packs):
+        if not experiments.pack_views(notebook, packs):
             lines.append(f"{notebook}: no shipped runs; trains all ({cost})")
             continue
         p = provenance(notebook, packs)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -57,12 +58,24 @@ class NotShipped(StoreError):
 
 
 class NotComputed(StoreError):
-    """Runs that ``reading`` found unfinished: nothing trains there."""
+    """Runs that ``reading`` (or ``LT_TRAIN=none``) found unfinished: nothing trains there."""
 
-    def __init__(self, keys: list[str]):
+    def __init__(self, keys: list[str], why: str = ""):
         super().__init__(f"{len(keys)} run(s) are not finished: {', '.join(keys[:3])}"
-                         + (", ..." if len(keys) > 3 else ""))
+                         + (", ..." if len(keys) > 3 else "") + why)
         self.keys = keys
+
+
+TRAIN_VALUES = ("all", "none")
+
+
+def training_off() -> bool:
+    """``LT_TRAIN=none`` (``make book TRAIN=none``): nothing trains in this process; results
+    come from the stores and the packs as they are."""
+    value = os.environ.get("LT_TRAIN", "all")
+    if value not in TRAIN_VALUES:
+        raise StoreError(f"LT_TRAIN must be one of {', '.join(TRAIN_VALUES)} (got {value!r})")
+    return value == "none"
 
 
 _READING: list = []  # the innermost context's (keys prepared or None, packs): reading, layered
@@ -151,6 +164,9 @@ class RunStore:
         """
         if (self._seen is not None or not self.local) and keys:
             raise NotComputed(sorted(set(keys)))
+        if keys and training_off():
+            raise NotComputed(sorted(set(keys)), "; LT_TRAIN=none trains nothing (unset it "
+                              "to compute them)")
         waited = False
         with ExitStack() as held:
             for key in sorted(set(keys)):

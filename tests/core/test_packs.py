@@ -174,7 +174,7 @@ def test_the_store_reads_a_pack_and_trains_nothing_it_holds(packs, store, tmp_pa
 
 
 def test_a_chapter_shows_the_shipped_paper_result(packs):
-    res = shipped.result("06_layerwise", [PackFile(p) for p in packs])
+    res = experiments.from_packs("06_layerwise", [PackFile(p) for p in packs])
     assert sorted(res.config.seeds) == [0, 1] and len(res.runs) == 10
     line = shipped.provenance_line("06_layerwise", [PackFile(p) for p in packs])
     assert line.startswith("**At the papers' settings** (shipped in `book/results/`")
@@ -330,7 +330,7 @@ def test_merge_joins_packs_of_a_run_s_first_levels_and_of_all_of_them(store, tmp
 
 
 def test_a_packs_only_store_ignores_the_local_folder(packs, store):
-    res = shipped.result("06_layerwise", [PackFile(p) for p in packs])
+    res = experiments.from_packs("06_layerwise", [PackFile(p) for p in packs])
     assert not res.store.local and res.store.keys() == []
     assert res.store.where(res.runs["key"].iloc[0], 0) is not None  # read from a pack
 
