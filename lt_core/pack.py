@@ -100,6 +100,7 @@ def provenance(runs: RunStore, key: str, levels: list[int] | None = None) -> dic
         "torch": env.get("torch"), "cuda": env.get("cuda"),
         "device": env.get("device"), "device_name": env.get("device_name"),
         "cpu": env.get("cpu", env.get("device_name") if env.get("device") == "cpu" else None),
+        "cpu_kind": env.get("cpu_kind"),  # None: computed before it was recorded
         "threads": env.get("threads"), "data": config.get("data"),
         "computed": [dates[0], dates[-1]] if dates else None,
         "wall_s": round(sum(walls), 3) if walls else None, "levels": len(levels),
@@ -175,7 +176,9 @@ def merge(paths: list[str | Path], out_dir: str | Path) -> tuple[Path, int]:
 
 
 def _said(prov: dict) -> str:
-    where = prov.get("device_name") or prov.get("device") or "unknown device"
+    on_cpu = prov.get("device") == "cpu"  # a CPU by its generation (``cpu_kind``)
+    where = ((on_cpu and prov.get("cpu_kind")) or prov.get("device_name") or prov.get("device")
+             or "unknown device")
     return (f"{where}, torch {prov.get('torch')}, commit {', '.join(commits(prov))}, "
             f"{(prov.get('computed') or ['?'])[0]}")
 
@@ -289,7 +292,10 @@ def _compare(key: str, config: dict, prov: dict, theirs: record.Level,
     """Their metrics and mine at the evaluations both have (all of theirs, or the first ones
     where mine trained a prefix)."""
     here = environment("cpu")
-    same_kind = (prov.get("device") == "cpu" and prov.get("cpu") == here["cpu"]
+    # The same kind of CPU: its generation and instruction sets, not only its name (two AMD
+    # EPYCs of other generations both say "AMD EPYC" and sum in other orders); a pack made
+    # before the kind was recorded is compared as from another kind.
+    same_kind = (prov.get("device") == "cpu" and prov.get("cpu_kind") == here["cpu_kind"]
                  and prov.get("torch") == here["torch"])
     what = f"run {key} ({config.get('model')} seed {config.get('seed')}) level 0"
     steps, at_theirs, at_mine = np.intersect1d(theirs.iterations, mine.iterations,
@@ -304,11 +310,11 @@ def _compare(key: str, config: dict, prov: dict, theirs: record.Level,
                        np.asarray(mine.metrics[n])[at_mine], equal_nan=True) for n in names)
     if same_kind:
         return (f"{what}: {'bit-identical' if identical else 'DIFFERENT'} on the pack's kind "
-                f"of device ({here['cpu']}, torch {here['torch']})"), identical
+                f"of device ({here['cpu_kind']}, torch {here['torch']})"), identical
     a = 100 * float(np.asarray(theirs.metrics["test_acc"])[at_theirs[-1]])
     b = 100 * float(np.asarray(mine.metrics["test_acc"])[at_mine[-1]])
     good = identical or abs(a - b) <= TOLERANCE_PP
-    return (f"{what}: computed on {_said(prov)}, here {here['cpu']}: test accuracy "
+    return (f"{what}: computed on {_said(prov)}, here {here['cpu_kind']}: test accuracy "
             f"{b:.2f}% vs the pack's {a:.2f}% "
             f"({'bit-identical' if identical else 'within' if good else 'OUTSIDE'} "
             f"{TOLERANCE_PP:g} points)"), good

@@ -25,6 +25,30 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
+# The instruction sets that decide which kernels torch's CPU libraries run, and so the order
+# of their float sums: two CPUs agree bit for bit only with the same family, model and these.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+@functools.cache
+def cpu_kind() -> str:
+    """The kind of CPU that decides bit-identical results: its model name, family and model
+    numbers and the instruction sets of ``ISA_FLAGS`` (Linux: /proc/cpuinfo; elsewhere the
+    name and architecture, which cannot tell two generations apart)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+            if not line.strip():
+                break  # the first processor's block
+    except OSError:
+        return f"{platform.processor()} {platform.machine()}".strip()
+    isa = [f for f in ISA_FLAGS if f in fields.get("flags", "").split()]
+    return (f"{fields.get('model name', '?')}, family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}, {' '.join(isa) or 'no avx2'}")
+
+
 @functools.cache
 def git_state() -> dict:
     """The commit of the checkout lt_core runs from and whether its tracked files differ from
@@ -59,6 +83,7 @@ def environment(device: torch.device | str) -> dict:
         "device": str(device),
         "device_name": name or platform.machine(),
         "cpu": _cpu_name() or platform.machine(),
+        "cpu_kind": cpu_kind(),
         "threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

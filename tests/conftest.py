@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,20 @@ PINNED_KEYS = json.loads((Path(__file__).parent / "run_keys.json").read_text())
 
 
 def run_keys(store: Path) -> list[str]:
-    """The keys of the runs in a store (its folders but the lock folder)."""
-    return sorted(p.name for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The keys of the runs in a store (its folders but the lock folder). A run that starts
+    from a state made from trained weights (L23's partial re-initialisation keeps the
+    overlap of trained tickets: its ``init`` hashes that state) by the key of its config with
+    ``init: trained``: trained bits differ between CPU kinds, what the run is does not."""
+    from lt_core.store import RunStore
+
+    def key(run: Path) -> str:
+        path = run / "config.json"  # none: a folder of files beside the runs
+        config = json.loads(path.read_text()) if path.exists() else {}
+        if not re.fullmatch(r"[0-9a-f]{40}", str(config.get("init", ""))):
+            return run.name
+        return "init-trained:" + RunStore.key({**config, "init": "trained"})
+
+    return sorted(key(p) for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def h21_accuracy(values: dict):

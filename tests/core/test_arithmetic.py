@@ -13,13 +13,15 @@ import torch
 from lt_core import data, engine, models
 from lt_core.arithmetic import Arithmetic
 from lt_core.config import Train, key_dict
-from lt_core.provenance import environment
+from lt_core.provenance import cpu_kind
 
 # Two short trainings' numbers, computed at commit 166eaf2 (before ``precision`` existed) by
 # ``runs()`` below with the executions lt_core now picks on a CPU (FC: vmap; ResNet-20:
-# members in turn, NCHW), on this kind of CPU and torch.
+# members in turn, NCHW), on an AMD EPYC whose generation was not recorded; and ``pinned``:
+# the same numbers on recorded kinds of CPU (``provenance.cpu_kind``), which must reproduce
+# bit for bit there (another generation's kernels sum in another order).
 BEFORE = json.loads((Path(__file__).parent / "fp32_numbers.json").read_text())
-SAME_KIND = (BEFORE["cpu"] == environment("cpu")["cpu"] and BEFORE["torch"] == torch.__version__)
+PINNED = BEFORE["pinned"].get(f"{cpu_kind()}; torch {torch.__version__}")
 
 
 def runs(**train) -> dict:
@@ -53,11 +55,12 @@ def test_fp32_computes_the_numbers_of_before(train):
     """The default, fp32 named, and the options that only act on CUDA: on a CPU, the numbers
     lt_core computed before they existed (bit for bit on the same kind of CPU and torch)."""
     now = runs(**train)
-    if SAME_KIND:
-        assert now == BEFORE["runs"]
-    else:  # another CPU's kernels round differently
+    if PINNED is not None and PINNED["threads"] == torch.get_num_threads():
+        assert now == PINNED["runs"]
+    else:  # another CPU's kernels (or thread count) round differently: measured 9e-7 (FC)
+        # and 9e-5 (ResNet-20) from one EPYC generation to another, 2.5e-4 on one thread
         for name, before in BEFORE["runs"].items():
-            np.testing.assert_allclose(now[name]["test_loss"], before["test_loss"], rtol=1e-4)
+            np.testing.assert_allclose(now[name]["test_loss"], before["test_loss"], rtol=1e-3)
 
 
 def test_precision_and_compilation_are_part_of_a_key_only_away_from_their_defaults():

@@ -58,7 +58,7 @@ def test_a_pack_holds_the_runs_their_provenance_and_no_weights(packs, store):
     listing = pack.ls(packs[0])
     assert "l23_layerwise at paper scale: networks lenet_300_100; seeds 0; 5 runs, 15 levels" \
         in listing
-    assert f"computed on {prov['device_name']}, torch {prov['torch']}" in listing
+    assert f"computed on {prov['cpu_kind']}, torch {prov['torch']}" in listing  # its generation
 
 
 def test_the_same_runs_make_the_same_file(packs, store, tmp_path):
@@ -120,7 +120,7 @@ def test_merge_names_a_run_with_other_numbers_and_writes_nothing(packs, tmp_path
         pack.merge([packs[0], other], out)
     msg = str(err.value)
     assert f"run {key} differs between {packs[0]}" in msg and "NVIDIA H200" in msg
-    assert f"({PackFile(packs[0]).provenance(key)['device_name']}, torch" in msg
+    assert f"({PackFile(packs[0]).provenance(key)['cpu_kind']}, torch" in msg
     assert msg.endswith("nothing merged") and files(out) == []
 
 
