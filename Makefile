@@ -11,6 +11,10 @@ PY := $(VENV)/bin/python
 FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 TORCH ?= torch==2.13.0
 VENDOR := book/_vendor
+# make test: pytest-xdist workers of one thread each (the notebooks' kernels too), a test file
+# per unit of work, the two longest first (tests/conftest.py): 704 s on 2 cores, where one
+# process of two threads (whose small kernels wait on each other) took 1,464 s in CI
+TEST_WORKERS ?= 2
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
 # MathJax: the one component the pages load (tex-mml-chtml.js), its fonts, and what it may
 # load on demand (TeX extensions by autoload, MathML entities); not the other combined
@@ -55,7 +59,7 @@ book: notebooks html
 
 test: $(VENV)/.installed $(VENDOR)/.done
 	$(PY) -m ruff check lt_core tests book
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(VENV)/.installed
 	$(PY) -m lt_core.bench

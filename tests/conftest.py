@@ -83,3 +83,18 @@ def h21_accuracy(values: dict):
                              "fraction_pruned": 1 - 0.8 ** level,
                              "test_acc": np.nan if acc is None else acc, "failed": acc is None})
     return pd.DataFrame(rows)
+
+
+# `make test` runs two pytest-xdist workers of one thread each, a test file per unit of work
+# in the order of the items: the two longest files first, so that each starts at once on a
+# worker of its own and the others fill in around them (the smoke book first in its file).
+LONGEST_FIRST = ("test_every_notebook_executes_at_smoke_scale", "core/test_smoke.py",
+                 "core/test_notebooks.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        return next((i for i, key in enumerate(LONGEST_FIRST) if key in item.nodeid),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: every file's tests keep their order

@@ -80,7 +80,7 @@ def test_departures_at_the_papers_settings():
         "lenet_300_100 data mnist-embedded-5k instead of mnist"]
     assert banner.reasons(short.departures()) == (
         "shorter training", "other training settings", "data subset", "fewer pruning levels",
-        "fewer networks")
+        "section 5 on another network", "fewer networks")
     unnormalised = l23.LayerwiseResult(load({"data": {"normalize": "none"}}), None, info, "cpu",
                                        RunStore("unused"))
     assert list(map(str, unnormalised.network_departures("lenet_300_100"))) == [
