@@ -42,13 +42,13 @@ def pairwise_stars(summary: pd.DataFrame, pair: tuple[str, str],
     ok = summary[~summary["failed"] & summary["line"].isin(pair)]
     sign = 1 if higher_is_better else -1
     out = []
-    for rnd, g in ok.groupby("level"):
+    for level, g in ok.groupby("level"):
         values = {m: sign * v[metric].to_numpy() for m, v in g.groupby("line")}
         if len(values) < 2:
             continue
         for winner, loser in (pair, pair[::-1]):
             if beats(values[winner], values[loser]):
-                out.append({"level": rnd, "percent_remaining": g["percent_remaining"].mean(),
+                out.append({"level": level, "percent_remaining": g["percent_remaining"].mean(),
                             "line": winner, "value": g[g["line"] == winner][metric].mean()})
     return pd.DataFrame(out, columns=["level", "percent_remaining", "line", "value"])
 

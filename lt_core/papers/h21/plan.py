@@ -122,10 +122,10 @@ class Plan:
                 self._line(study, kind, find, value, level, key, level)
 
     def _line(self, study: Study, kind: str, find: Find, eval_value: float | None,
-              level: int, key: str | None, rnd: int | None, **extra) -> None:
+              level: int, key: str | None, stored_level: int | None, **extra) -> None:
         self.lines.append({"study": study.name, "kind": kind, "find": find.value,
                            "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
-                           "level": level, "key": key, "stored_level": rnd, **extra})
+                           "level": level, "key": key, "stored_level": stored_level, **extra})
 
     def iterative_runs(self) -> list[loop.Run]:
         runs = [f.run for f in self.finds if not f.study.structured] + self.followers
@@ -159,10 +159,10 @@ class Plan:
             if study.structured and level:
                 mask, extra = self._filter_mask(f, study.filters[level - 1])
             for e in values:
-                run, key, rnd = self._eval(f, e, level, mask)
+                run, key, stored_level = self._eval(f, e, level, mask)
                 if run is not None:
                     runs[key] = run
-                self._line(study, "lottery", f, e, level, key, rnd, **extra)
+                self._line(study, "lottery", f, e, level, key, stored_level, **extra)
         return list(runs.values())
 
     def _no_mask(self, f: Find, level: int) -> str | None:

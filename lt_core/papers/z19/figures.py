@@ -179,9 +179,6 @@ ELEMENTWISE = {"large_final", "small_final", "large_init", "small_init", "magnit
                "movement", "large_final_same_sign", "large_final_diff_sign"}
 
 
-
-
-
 def states(result: Result, model: str, seed: int) -> dict:
     """Everything the explorer shows, per (criterion label, layer, level) of one seed."""
     runs = result.runs[(result.runs["model"] == model) & (result.runs["seed"] == seed)]
@@ -278,10 +275,10 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
     layers = list(dict.fromkeys(k[1] for k in table))
     levels = spread(sorted({k[2] for k in table}), MAX_LEVELS)
     # jslink syncs plain traits: a Dropdown's or SelectionSlider's "index", not its "value".
-    criterion = W.Dropdown(options=labels, index=0, description="arm")
+    arm = W.Dropdown(options=labels, index=0, description="arm")
     layer = W.Dropdown(options=layers, index=0, description="layer")
-    rnd = W.SelectionSlider(options=[str(r) for r in levels], index=0, description="level",
-                            continuous_update=True)
+    level = W.SelectionSlider(options=[str(r) for r in levels], index=0, description="level",
+                              continuous_update=True)
     shared = W.Layout()  # one layout model for every image and stack, not one each
 
     def image(lab: str, name: str, r: int) -> W.Image:
@@ -291,12 +288,10 @@ def explorer(result: Result, model: str = "fc", seed: int | None = None) -> W.Wi
         return W.Image(value=value, format="webp", layout=shared)
 
     top = linked_stacks([[[image(lab, name, r) for r in levels] for name in layers]
-                         for lab in labels], [criterion, layer, rnd], shared)
+                         for lab in labels], [arm, layer, level], shared)
     note = W.HTML(f"<small>{model}, seed {seed}; the slider steps through levels "
                   f"{', '.join(map(str, levels))} (the mask chosen at the end of each).</small>")
-    return W.VBox([W.HBox([criterion, layer]), rnd, note, top])
-
-
+    return W.VBox([W.HBox([arm, layer]), level, note, top])
 
 
 def interactive_explorer(result: Result, model: str = "fc", seed: int | None = None):
@@ -307,12 +302,12 @@ def interactive_explorer(result: Result, model: str = "fc", seed: int | None = N
     layers = sorted({k[1] for k in table})
     levels = sorted({k[2] for k in table})
 
-    def show(arm: str, layer: str, rnd: int):
-        state = table[(arm, layer, rnd)]
-        return W.Image(value=render(state, layer, f"{arm}: after level {rnd}"), format="webp")
+    def show(arm: str, layer: str, level: int):
+        state = table[(arm, layer, level)]
+        return W.Image(value=render(state, layer, f"{arm}: after level {level}"), format="webp")
 
     return W.interactive(show, arm=labels, layer=layers,
-                         rnd=W.IntSlider(min=levels[0], max=levels[-1], value=levels[0]))
+                         level=W.IntSlider(min=levels[0], max=levels[-1], value=levels[0]))
 
 
 

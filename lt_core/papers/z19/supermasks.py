@@ -232,11 +232,11 @@ def conclusions(rows: list[dict], heuristic_table: pd.DataFrame,
             seen = f"; this build {row['this build']}" if row["this build"] else ""
             out.append(f"**{model}, {row['claim']}** (Z19: {row['paper says']}{seen}): "
                        f"*{row['verdict']}*.")
-        rnd = heuristic_table[(heuristic_table["model"] == model)
+        random_masks = heuristic_table[(heuristic_table["model"] == model)
                               & (heuristic_table["criterion"] == "random")
                               & (heuristic_table["power"] > 0)]
-        if len(rnd):
-            worst = rnd.groupby(["power", "weights"])["test_acc"].mean().max()
+        if len(random_masks):
+            worst = random_masks.groupby(["power", "weights"])["test_acc"].mean().max()
             out.append(f"Random masks (Z19: near chance) reach at most {100 * worst:.1f}% at "
                        "any prune power, mean over seeds.")
         lt = learned_table[(learned_table["model"] == model) & ~learned_table["failed"]]
