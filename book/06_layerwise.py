@@ -166,9 +166,9 @@ else:
 # L23's claims about its tickets, checked on these runs (section 5 and Appendix C):
 
 # %%
-l23_claims, settled = l23.claims.claims(result), not result.network_departures(model)
-display(Markdown(l23.claims.describe_claims(l23_claims, scale, settled)))
-tables.legend_of(l23.claims.claim_words(l23_claims, scale, settled))
+l23_claims = l23.claims.claims(result)
+display(Markdown(l23.claims.describe_claims(l23_claims, scale)))
+tables.legend_of(l23.claims.claim_words(l23_claims, scale))
 
 # %% [markdown]
 # ## Overlap explorer

@@ -76,6 +76,12 @@ class Stub:
     def data(self):
         return {"lenet_300_100": loop.DataInfo("mnist", "", {}, (1, 28, 28))}
 
+    def departures(self):  # at the paper's settings
+        return []
+
+    def network_departures(self, model):
+        return []
+
     def overlap_at_level(self):
         return pd.DataFrame([{"measure": m, "layer": "all", "pct_of_ticket": self.overlap_pct,
                               "pct_of_connections": 0.3} for m in ("magnitude", "l1")])
@@ -194,3 +200,22 @@ def test_section5_reinit_rows_need_every_measure_inside_the_papers_range(monkeyp
     rows = l23.claims._section5_rows(result([450, 460, 600]), "paper")
     fc = [r for r in rows if "output layer" in r["claim"]]
     assert fc[0]["verdict"] == "not reproduced"
+
+
+def test_section5_claims_on_another_network_are_not_paper_verdicts_on_page_or_scorecard():
+    """The shipped LeNet-300-100 pack analyses section 5 on LeNet (L23: ResNet-18): its
+    section-5 claims are checked off the paper's settings, Appendix C's at them, and the page
+    says each in the scorecard's words."""
+    import pandas as pd
+
+    from lt_core import experiments
+
+    result = experiments.from_packs("06_layerwise")
+    table = l23.claims.claims(result)
+    section5 = table["source"].str.startswith("L23 §5")
+    assert section5.any() and not table[section5]["paper_settings"].any()
+    assert table[~section5]["paper_settings"].all()
+    card = pd.DataFrame(result.scorecard_rows("paper")).set_index("claim")
+    page = l23.claims.claim_words(table, "paper")
+    assert page == [card.loc[c, "verdict"] for c in table["claim"]]
+    assert page[0] == "does not hold at paper scale"  # 58% of each ticket shared, not < 50%

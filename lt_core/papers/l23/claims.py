@@ -38,12 +38,18 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
     little = (f"tickets of {', '.join(ov.measures)} overlap little: the connections all of "
               f"them keep are less than {OVERLAP_LITTLE_PCT:g}% of each ticket (L23: 9.34%) at "
               f"level {ov.level}")
+    if o.empty:  # a ticket diverged before the overlap level
+        row(little, "L23 §5, abstract", verdicts.not_judged("no overlap at this level"))
+    else:  # from the masks alone: judged wherever they are, weights or not
+        pct = o[o["layer"] == "all"].set_index("measure")["pct_of_ticket"]
+        row(little, "L23 §5, abstract", verdicts.Verdict(
+            bool((pct < OVERLAP_LITTLE_PCT).all()),
+            "overlap as % of each ticket: " + ", ".join(f"{m} {v:.2f}%" for m, v in pct.items())))
     try:
         st = result.stability
     except RuntimeError as err:  # a ticket diverged, or a pack holds no weights
         why = verdicts.not_judged(str(err))
-        for claim, source in ((little, "L23 §5, abstract"),
-                              ("connections in the overlap vary less across levels",
+        for claim, source in (("connections in the overlap vary less across levels",
                                "L23 §5, Fig. 2 left"),
                               ("connections in the overlap flip sign less often",
                                "L23 §5, Fig. 2 right"),
@@ -51,10 +57,6 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
                                "from the rewind point", "L23 §5, Fig. 3")):
             row(claim, source, why)
         return _appendix_c(result, rows)
-    pct = o[o["layer"] == "all"].set_index("measure")["pct_of_ticket"]
-    row(little, "L23 §5, abstract", verdicts.Verdict(
-        bool((pct < OVERLAP_LITTLE_PCT).all()),
-        "overlap as % of each ticket: " + ", ".join(f"{m} {v:.2f}%" for m, v in pct.items())))
     row("connections in the overlap vary less across levels (the std of their end-of-level "
         "values, overlap < rest, every measure; one-sided Mann-Whitney over connections)",
         "L23 §5, Fig. 2 left", verdicts.all_of(
@@ -114,7 +116,13 @@ def _appendix_c(result: LayerwiseResult, rows: list[dict]) -> pd.DataFrame:
                 (f"{names[t]}: {m} > magnitude",
                  verdicts.above(lpr[(m, t)], lpr[("magnitude", t)], (m, "magnitude")))
                 for t in layers for m in measures if m != "magnitude"))
-    return pd.DataFrame(rows, columns=["claim", "source", "verdict"])
+    # Where each claim was checked at the paper's settings: its network ran at them, and a
+    # section-5 claim on the paper's section-5 network (a pack of LeNet alone has its own).
+    settled = not result.network_departures(model)
+    moved = any(d.what == "overlap" for d in result.departures())
+    for r in rows:
+        r["paper_settings"] = settled and not (moved and r["source"].startswith("L23 §5"))
+    return pd.DataFrame(rows, columns=["claim", "source", "verdict", "paper_settings"])
 
 
 def _less(a: pd.Series, b: pd.Series, what: str, names: tuple[str, str] = ("overlap", "rest")
@@ -205,13 +213,12 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                      "scale": "paper" if r18_paper else scale,
                      "verdict": verdicts.word(verdicts.Verdict(ok, ""), r18_paper, scale)})
     rows += _section5_rows(result, scale)
-    paper_settings = not result.network_departures(result.config.overlap_model)
     for c in claims(result).itertuples():
         rows.append({"claim": c.claim, "network": result.config.overlap_model,
                      "source": c.source, "paper says": "holds", "this build": "",
                      "statistic": c.verdict.statistic or c.verdict.why,
-                     "scale": "paper" if paper_settings else scale,
-                     "verdict": verdicts.word(c.verdict, paper_settings, scale)})
+                     "scale": "paper" if c.paper_settings else "not the paper's",
+                     "verdict": verdicts.word(c.verdict, c.paper_settings, scale)})
     names = ", ".join(sorted({d.name for d in result.data.values()}))
     return [{**_card_columns(r, scale), "paper": "L23", "data": names,
              "seeds": len(result.config.seeds)} for r in rows]
@@ -352,18 +359,19 @@ def table2_verdict(table: pd.DataFrame, scale: str) -> str:
     return " ".join(parts)
 
 
-def claim_words(table: pd.DataFrame, scale: str, paper_settings: bool) -> list[str]:
-    """Each claim's verdict in the book's words (for the page's legend)."""
-    return [verdicts.word(v, paper_settings, scale) for v in table["verdict"]]
+def claim_words(table: pd.DataFrame, scale: str) -> list[str]:
+    """Each claim's verdict in the book's words, as the scorecard says it (the page's legend)."""
+    return [verdicts.word(c.verdict, c.paper_settings, scale) for c in table.itertuples()]
 
 
-def describe_claims(table: pd.DataFrame, scale: str, paper_settings: bool) -> str:
+def describe_claims(table: pd.DataFrame, scale: str) -> str:
     """Markdown: each claim with its verdict in words where it was reached, and the
     statistic behind it."""
-    words = claim_words(table, scale, paper_settings)
+    words = claim_words(table, scale)
     lines = [f"- **{w}**: {c.claim} ({c.source})."
              + (f" {c.verdict.statistic}." if c.verdict.statistic else "")
              for w, c in zip(words, table.itertuples())]
-    where = ("at the paper's settings" if paper_settings else
-             f"at {scale} scale: what these runs show, not a paper-scale result")
+    where = ("at the paper's settings" if table["paper_settings"].all() else
+             f"at {scale} scale where the verdict names it: what these runs show there is "
+             "not a paper-scale result")
     return f"Checked {where}:\n\n" + "\n".join(lines)
