@@ -17,29 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import criteria
 from .files import resource
 from .params_file import ConfigError, quote, read_yaml
 
 SCHEMA_VERSION = 1  # bump when the meaning of a stored result changes
 
 DatasetName = Literal["mnist", "cifar10", "tiny_imagenet"]
-Z19Criterion = Literal[  # Z19's mask criteria (paper_specs.md Notebook 1)
-    "large_final",
-    "small_final",
-    "large_init",
-    "small_init",
-    "large_init_large_final",
-    "small_init_small_final",
-    "magnitude_increase",
-    "movement",
-    "random",
-    "large_final_same_sign",
-    "large_final_diff_sign",
-]
-# L23's importance measures (paper_specs.md 6.3): |w| normalised within each layer over its
-# unpruned entries, pooled globally; "magnitude" is |w| itself (Z19's large_final).
-L23Measure = Literal["magnitude", "l1", "l2", "softmax", "minmax", "lamp"]
-Criterion = Literal[Z19Criterion, L23Measure]
+# A pruning criterion's name: one of ``lt_core.criteria``'s registry (Z19's mask criteria,
+# L23's importance measures) or a researcher's own by import path, module:function.
+CriterionName = typing.NewType("CriterionName", str)
 # Z19 §3 "mask-1 actions": where the kept weights start the next level.
 Mask1Action = Literal[
     "rewind",
@@ -196,7 +183,7 @@ class Arm:
     scores select: within each layer at its rate, globally, or within each layer with a
     reference run's counts) with its mask-1 and mask-0 actions."""
 
-    criterion: Criterion = "large_final"
+    criterion: CriterionName = "large_final"
     mask1_action: Mask1Action = "rewind"
     mask0_action: Mask0Action = "zero"
     # layerwise: floor(rate x remaining) per layer (Z19); global: ceil(fraction x remaining)
@@ -305,6 +292,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
+    if tp is CriterionName:
+        return criteria.check(value, where)
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import actions, engine, masks, models, schedule, seeds
+from . import actions, criteria, engine, masks, models, schedule, seeds
 from . import data as data_mod
 from .config import Arm, Train, key_dict
 from .executor import LocalExecutor, Population, RayExecutor
@@ -319,8 +319,8 @@ def _next_level(run: Run, level: int, state: dict, res: engine.MemberResult, rat
     arm, seed = run.arm, run.seed
     # Random draws of different selections are independent streams (H21's global-random and
     # preserve-LPR baselines must not share one); the others keep their original stream.
-    purpose = (arm.selection,) if arm.criterion == "random" and arm.selection.startswith(
-        "reference") else ()
+    purpose = (arm.selection,) if criteria.get(arm.criterion).all_tie and \
+        arm.selection.startswith("reference") else ()
     gen = seeds.generator(seed, "tie-break", arm.criterion, *purpose, level)
     # Masks of tensors that are not prunable (H21 Fig 5: the BatchNorm of removed filters)
     # are carried over as they are; the rule sees the prunable tensors only.

@@ -1,9 +1,9 @@
 """Pruning rules as pure functions: criteria score, selections choose (paper_specs.md 0.5,
 Notebook 1, 4a, 5.3, 6.2-6.3).
 
-A criterion maps a layer's starting weights ``w_i``, end-of-training weights ``w_f`` and
-current mask to a score, larger = keep: Z19's criteria, and L23's importance measures (|w_f|
-normalised over the layer's unpruned entries). A selection turns scores into the next masks;
+A criterion (``lt_core.criteria``: Z19's, L23's importance measures, or a researcher's own)
+maps a layer's starting weights ``w_i``, end-of-training weights ``w_f`` and current mask to
+a score, larger = keep. A selection turns scores into the next masks;
 already-pruned entries are never re-selected, and ties are broken by a seeded generator:
 
 * ``next_masks``: within each layer, ``floor(q_l * remaining_l)`` at the layer's rate (Z19);
@@ -22,97 +22,11 @@ differ below float32 precision never tie.
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Collection
 
 import torch
 
-from .config import Criterion, L23Measure
-
-CRITERIA: tuple[str, ...] = typing.get_args(Criterion)
-L23_MEASURES: tuple[str, ...] = typing.get_args(L23Measure)
-
-
-def _rank(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Ascending rank (0..) of x among the kept entries; pruned entries rank below all."""
-    x = torch.where(keep, x, torch.full_like(x, -math.inf))
-    flat = x.flatten()
-    ranks = torch.empty_like(flat)
-    ranks[flat.argsort(stable=True)] = torch.arange(flat.numel(), dtype=flat.dtype, device=flat.device)
-    return ranks.view_as(x)
-
-
-def score(criterion: str, w_i: torch.Tensor, w_f: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Keep-score of every entry of one layer (pruned entries' scores are ignored)."""
-    a_i, a_f = w_i.abs(), w_f.abs()
-    if criterion == "large_final":
-        return a_f
-    if criterion == "small_final":
-        return -a_f
-    if criterion == "large_init":
-        return a_i
-    if criterion == "small_init":
-        return -a_i
-    if criterion in ("large_init_large_final", "small_init_small_final"):
-        # The alpha-aligned two-percentile rule in its rank form: min(alpha|w_i|, |w_f|) with
-        # alpha matching percentiles = the smaller of the two ranks among remaining entries.
-        sign = 1.0 if criterion == "large_init_large_final" else -1.0
-        keep = mask.bool()
-        return torch.minimum(_rank(sign * a_i, keep), _rank(sign * a_f, keep))
-    if criterion == "magnitude_increase":
-        return a_f - a_i
-    if criterion == "movement":
-        return (w_f - w_i).abs()
-    if criterion == "random":
-        return torch.zeros_like(w_f)  # every entry ties: the seeded tie-break decides
-    if criterion == "large_final_same_sign":
-        return torch.where(torch.sign(w_i) == torch.sign(w_f), a_f, torch.zeros_like(a_f))
-    if criterion == "large_final_diff_sign":
-        return torch.where(torch.sign(w_i) != torch.sign(w_f), a_f, torch.zeros_like(a_f))
-    if criterion in L23_MEASURES:
-        return importance(criterion, w_f, mask)
-    raise ValueError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
-
-
-def importance(measure: str, w: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """L23's importance of every entry of one layer (Algorithm 2): a = |w|, normalised over
-    the unpruned entries U only (pruned entries score 0 and are never selected again).
-
-    magnitude a; l1 a / sum_U a; l2 a^2 / sum_U a^2; softmax exp(a - max_U a) / sum_U
-    exp(a - max_U a); minmax (a - min_U a) / (max_U a - min_U a), 1 when max = min; lamp
-    a_u^2 / sum_{v >= u} a_v^2 over U sorted ascending (Lee et al. 2021; ties in index order).
-    A normaliser of 0 (every unpruned entry is 0) gives every entry score 0. The scores are
-    float64: normalised scores of large layers differ below float32 precision.
-    """
-    keep = mask.bool()
-    a = w.abs().double()
-    u = a[keep]
-    out = torch.zeros_like(a)
-    if u.numel() == 0:
-        return out
-    if measure == "magnitude":
-        vals = u
-    elif measure in ("l1", "l2"):
-        num = u if measure == "l1" else u * u
-        total = num.sum()
-        vals = num / total if total > 0 else torch.zeros_like(u)
-    elif measure == "softmax":
-        e = torch.exp(u - u.max())
-        vals = e / e.sum()
-    elif measure == "minmax":
-        lo, hi = u.min(), u.max()
-        vals = (u - lo) / (hi - lo) if hi > lo else torch.ones_like(u)
-    elif measure == "lamp":
-        order = u.argsort(stable=True)
-        sq = u[order] ** 2
-        tail = sq.flip(0).cumsum(0).flip(0)  # sum over v >= u, u included
-        vals = torch.empty_like(u)
-        vals[order] = torch.where(tail > 0, sq / tail, torch.zeros_like(sq))
-    else:
-        raise ValueError(f"unknown importance measure {measure!r}; choose one of "
-                         f"{', '.join(L23_MEASURES)}")
-    out[keep] = vals
-    return out
+from .criteria import score
 
 
 def select(scores: torch.Tensor, mask: torch.Tensor, q: float, generator: torch.Generator,

@@ -41,7 +41,7 @@ def test_arm_labels_name_what_differs_from_the_lottery_ticket():
     ({"train": {"optimiser": "adam"}}, "unknown field 'train.optimiser'"),
     ({"train": {"optimizer": "adma"}}, "field 'train.optimizer' must be one of adam, sgd"),
     ({"pruning": {"arms": [{"criterion": "large_finale"}]}},
-     "field 'pruning.arms[0].criterion' must be one of large_final,"),
+     "field 'pruning.arms[0].criterion': unknown criterion 'large_finale'; choose one of large_final,"),
     ({"pruning": {"arms": [{"mask1_action": "rewnd"}]}},
      "field 'pruning.arms[0].mask1_action' must be one of rewind, reinit,"),
     ({"pruning": {"arms": [{"mask0_action": "init_or_0"}]}},

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from lt_core import masks
+from lt_core import criteria, masks
 
 
 def gen(seed=0):
@@ -12,7 +12,7 @@ def gen(seed=0):
 def test_large_final_prunes_floor_q_of_remaining_smallest():
     w_f = torch.tensor([[0.5, -0.1, 0.3], [-0.9, 0.05, 0.2]])
     mask = torch.ones(2, 3)
-    s = masks.score("large_final", w_f * 0, w_f, mask)
+    s = criteria.score("large_final", w_f * 0, w_f, mask)
     new = masks.select(s, mask, 0.5, gen())  # floor(0.5 * 6) = 3: |0.05|, |-0.1|, |0.2| go
     assert new.tolist() == [[1, 0, 1], [1, 0, 0]]
     new2 = masks.select(s, new, 0.5, gen())  # floor(0.5 * 3) = 1 more: |0.3|
@@ -22,7 +22,7 @@ def test_large_final_prunes_floor_q_of_remaining_smallest():
 def test_already_pruned_entries_are_never_reselected_or_recounted():
     w_f = torch.tensor([0.0, 0.01, 5.0, 4.0, 3.0])  # the pruned entries have the largest...
     mask = torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0])  # ...and smallest scores; 3 remain
-    new = masks.select(masks.score("small_final", w_f, w_f, mask), mask, 0.5, gen())
+    new = masks.select(criteria.score("small_final", w_f, w_f, mask), mask, 0.5, gen())
     # small_final keeps small |w|: floor(0.5 * 3) = 1 pruned, the largest remaining (3.0).
     assert new.tolist() == [1, 1, 0, 0, 0]
 
@@ -35,7 +35,7 @@ def test_floor_counts_and_zero_when_too_few():
 
 def test_random_ties_are_seeded_and_uniform():
     mask = torch.ones(1000)
-    s = masks.score("random", torch.ones(1000), torch.ones(1000), mask)
+    s = criteria.score("random", torch.ones(1000), torch.ones(1000), mask)
     a = masks.select(s, mask, 0.3, gen(1))
     b = masks.select(s, mask, 0.3, gen(1))
     c = masks.select(s, mask, 0.3, gen(2))
@@ -47,7 +47,7 @@ def test_random_ties_are_seeded_and_uniform():
 def test_ties_within_equal_scores_broken_randomly():
     w_f = torch.tensor([1.0, 1.0, 1.0, 1.0, 2.0, 2.0])
     mask = torch.ones(6)
-    s = masks.score("large_final", w_f, w_f, mask)
+    s = criteria.score("large_final", w_f, w_f, mask)
     seen = set()
     for seed in range(20):
         new = masks.select(s, mask, 0.5, gen(seed))  # 3 of the four 1.0s go
@@ -61,7 +61,7 @@ def test_scores_of_the_criteria_by_hand():
     w_f = torch.tensor([0.6, 0.3, -0.05, -0.1])
     m = torch.ones(4)
     def close(name, expected):
-        return torch.allclose(masks.score(name, w_i, w_f, m), torch.tensor(expected))
+        return torch.allclose(criteria.score(name, w_i, w_f, m), torch.tensor(expected))
 
     assert close("magnitude_increase", [0.1, 0.1, -0.05, -0.3])
     assert close("movement", [0.1, 0.5, 0.15, 0.3])

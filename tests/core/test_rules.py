@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lt_core import loop, masks, models
+from lt_core import criteria, loop, masks, models
 from lt_core.config import Arm, Train
 from lt_core.data import synthetic
 from lt_core.papers import l23
@@ -23,7 +23,7 @@ def close(got: torch.Tensor, want: torch.Tensor) -> None:
 
 
 def test_importance_measures_by_hand():
-    got = {m: masks.importance(m, W, M) for m in masks.L23_MEASURES}
+    got = {m: criteria.importance(m, W, M) for m in criteria.L23_MEASURES}
     # unpruned |w| = 1, 2, 2, 3; the pruned entry scores 0 in every measure
     assert got["magnitude"].tolist() == [0, 1, 2, 2, 3]
     close(got["l1"], torch.tensor([0, 1, 2, 2, 3]) / 8)
@@ -38,21 +38,21 @@ def test_importance_measures_by_hand():
 def test_importance_of_constant_and_single_entry_layers():
     const = torch.full((4,), -0.5)
     ones = torch.ones(4)
-    assert masks.importance("minmax", const, ones).tolist() == [1.0] * 4  # max = min: 1
-    close(masks.importance("softmax", const, ones), torch.full((4,), 0.25))
+    assert criteria.importance("minmax", const, ones).tolist() == [1.0] * 4  # max = min: 1
+    close(criteria.importance("softmax", const, ones), torch.full((4,), 0.25))
     single = torch.tensor([0.7])
-    for m in masks.L23_MEASURES:
-        assert masks.importance(m, single, torch.ones(1)).item() == pytest.approx(
+    for m in criteria.L23_MEASURES:
+        assert criteria.importance(m, single, torch.ones(1)).item() == pytest.approx(
             {"magnitude": 0.7}.get(m, 1.0))
     zeros = torch.zeros(3)  # every unpruned entry is 0: no division by 0
-    assert masks.importance("l1", zeros, torch.ones(3)).tolist() == [0.0] * 3
+    assert criteria.importance("l1", zeros, torch.ones(3)).tolist() == [0.0] * 3
 
 
 def test_importance_ignores_pruned_entries_whatever_they_hold():
     # A pruned entry may hold a non-zero (frozen) value: it enters no normaliser (sum, max,
     # min) and scores 0. Unpruned |w| = 1, 3.
     w, m = torch.tensor([5.0, -1.0, 3.0]), torch.tensor([0.0, 1.0, 1.0])
-    got = {k: masks.importance(k, w, m) for k in masks.L23_MEASURES}
+    got = {k: criteria.importance(k, w, m) for k in criteria.L23_MEASURES}
     assert got["magnitude"].tolist() == [0, 1, 3]
     close(got["l1"], torch.tensor([0, 0.25, 0.75]))
     close(got["l2"], torch.tensor([0, 0.1, 0.9]))
@@ -60,18 +60,18 @@ def test_importance_ignores_pruned_entries_whatever_they_hold():
     close(got["softmax"], torch.tensor([0, e / (1 + e), 1 / (1 + e)]))
     close(got["minmax"], torch.tensor([0.0, 0.0, 1.0]))
     close(got["lamp"], torch.tensor([0, 1 / 10, 1.0]))  # tails 10, 9
-    for k in masks.L23_MEASURES:  # a fully pruned layer scores 0 everywhere
-        assert masks.importance(k, w, torch.zeros(3)).tolist() == [0.0] * 3
+    for k in criteria.L23_MEASURES:  # a fully pruned layer scores 0 everywhere
+        assert criteria.importance(k, w, torch.zeros(3)).tolist() == [0.0] * 3
 
 
 def test_importance_ties_and_large_weights():
     w, ones = torch.tensor([1.0, 1.0, 2.0]), torch.ones(3)
-    assert masks.importance("minmax", w, ones).tolist() == [0.0, 0.0, 1.0]  # both minima 0
-    close(masks.importance("l1", w, ones), torch.tensor([0.25, 0.25, 0.5]))
+    assert criteria.importance("minmax", w, ones).tolist() == [0.0, 0.0, 1.0]  # both minima 0
+    close(criteria.importance("l1", w, ones), torch.tensor([0.25, 0.25, 0.5]))
     # LAMP breaks the tie by index: ascending 1 (0), 1 (1), 2; tail sums of squares 6, 5, 4
-    close(masks.importance("lamp", w, ones), torch.tensor([1 / 6, 1 / 5, 1]))
+    close(criteria.importance("lamp", w, ones), torch.tensor([1 / 6, 1 / 5, 1]))
     # softmax subtracts the max: no overflow at |w| = 1000
-    big = masks.importance("softmax", torch.tensor([1000.0, -1001.0]), torch.ones(2))
+    big = criteria.importance("softmax", torch.tensor([1000.0, -1001.0]), torch.ones(2))
     e = math.exp(-1)
     close(big, torch.tensor([e / (1 + e), 1 / (1 + e)]))
 
@@ -170,7 +170,7 @@ def test_importance_scores_are_ranked_in_float64():
     for seed in range(40):
         w = torch.randn(300, 100, generator=torch.Generator().manual_seed(seed)) * 0.08
         m = {"w": torch.ones_like(w)}
-        s = masks.importance("softmax", w, m["w"])
+        s = criteria.importance("softmax", w, m["w"])
         assert s.dtype == torch.float64
         n = masks.prune_count(0.2, w.numel())
         got = masks.global_masks("softmax", {"w": w}, {"w": w}, m, 0.2, "threshold",

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lt_core import banner, config, engine, loop, masks, models, scorecard, seeds
+from lt_core import banner, config, criteria, engine, loop, models, scorecard, seeds
 from lt_core.config import ConfigError
 from lt_core.papers import l23
 from lt_core.store import RunStore
@@ -113,7 +113,7 @@ def openlth_kept(measure, final, mask, ignore=()):
     ceil(0.2 x remaining over the whole mask), tau = the n-th smallest pooled score of the
     layers not ignored, keep > tau (so n + 1 go, more on ties)."""
     remaining = sum(int(m.sum()) for m in mask.values())
-    pooled = torch.cat([masks.importance(measure, final[n], m)[m.bool()]
+    pooled = torch.cat([criteria.importance(measure, final[n], m)[m.bool()]
                         for n, m in mask.items() if n not in ignore])
     n = math.ceil(round(0.2 * remaining, 9))
     tau = pooled.sort().values[n]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ... import criteria, loop, models, schedule
 from ... import data as data_mod
-from ... import loop, models, schedule
 from ...config import Arm, Train, key_dict
 from ...store import RunStore
 from .config import Decoupling, Study, phase_train
@@ -81,7 +81,8 @@ class Plan:
                            weight_decay=train.weight_decay, **kw)
 
     def _arm(self, criterion: str, selection: str, study: Study) -> Arm:
-        count = self.cfg.count if criterion == "magnitude" else "exact"  # random: exact counts
+        # the rule's count for the ticket; a criterion where all tie (random): exact counts
+        count = "exact" if criteria.get(criterion).all_tie else self.cfg.count
         return Arm(criterion, mask1_action="continue" if study.lr_rewinding else "rewind",
                    selection=selection, fraction=self.cfg.fraction, count=count,
                    ignore_output_layer=self.cfg.ignore_output_layer)

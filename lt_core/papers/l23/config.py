@@ -13,8 +13,8 @@ from ...config import (
     PAPER_PARAMS,
     Arm,
     ConfigError,
+    CriterionName,
     Data,
-    L23Measure,
     Runtime,
     Train,
     TrainOverride,
@@ -61,7 +61,7 @@ class Overlap:
     initialisation), and the partial re-initialisation from ``reinit_seeds`` fresh draws."""
 
     model: str | None = None  # None: the first network
-    measures: list[L23Measure] = field(default_factory=lambda: ["magnitude", "l1", "l2"])
+    measures: list[CriterionName] = field(default_factory=lambda: ["magnitude", "l1", "l2"])
     level: int = 15  # 96.48% sparse
     seed: int = 0
     reinit_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # [] skips the test
@@ -91,7 +91,7 @@ class Layerwise(Runtime):
     levels: int | None = None  # None: the paper's per network
     rewind_iteration: int | None = None  # None: the paper's per network
     ignore_output_layer: bool | None = None  # None: the paper's per network (Setting)
-    measures: list[L23Measure] = field(default_factory=lambda: list(MEASURES))
+    measures: list[CriterionName] = field(default_factory=lambda: list(MEASURES))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     overlap: Overlap = field(default_factory=Overlap)
 

@@ -3,7 +3,7 @@
 Lottery-ticket rewinding as L23 runs it (6.2), on THE pruning loop (``loop.prune_loop``):
 per network and seed, the dense network is pretrained for k iterations once (shared by every
 measure); level 0 trains from that state; after each level, every prunable tensor's unpruned
-weights are scored by an importance measure (``masks.importance``), the scores of all tensors
+weights are scored by an importance measure (``criteria.importance``), the scores of all tensors
 are pooled, and OpenLTH's rule prunes: tau = the n-th smallest score with
 n = ceil(0.2 x remaining), keep score > tau; then all parameters and buffers rewind to the
 state at k. All measures x seeds of a network train as one population.

@@ -4,7 +4,6 @@ per-network settings (paper_specs.md 0.3, 4b)."""
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -12,17 +11,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ... import models
+from ... import criteria, models
 from ...config import (
     ADDED,
     Arm,
     ConfigError,
-    Criterion,
+    CriterionName,
     Data,
     DatasetName,
     Runtime,
     Train,
-    Z19Criterion,
     _positive,
     paper_networks,
     quote,
@@ -179,7 +177,7 @@ class Supermasks(Runtime):
     models: list[ModelName] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)
     dense: Train = field(default_factory=Train)  # the dense run (shared with notebook 1)
-    criteria: list[Criterion] = field(default_factory=lambda: list(typing.get_args(Z19Criterion)))
+    criteria: list[CriterionName] = field(default_factory=lambda: list(criteria.names("Z19")))
     max_power: int = 24  # one-shot prune powers 0..max_power
     learned: Learned = field(default_factory=Learned)
     seeds: list[int] = field(default_factory=lambda: [0])

@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from ... import criteria, stats
 from ... import masks as masks_mod
-from ... import stats
 from ...plots import (
     WIDTH,
     log_x,
@@ -173,10 +173,6 @@ def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
 # per arm and layer are pre-rendered, so that notebook 01's page at quick scale (11 arms x 3
 # layers x 5 of 9 levels) carries about 1.2 MB of them.
 
-# Criteria whose keep-score is an elementwise function of (w_i, w_f): the boundary is the
-# contour score = the lowest kept score. Rank-based and random criteria have no such curve.
-ELEMENTWISE = {"large_final", "small_final", "large_init", "small_init", "magnitude_increase",
-               "movement", "large_final_same_sign", "large_final_diff_sign"}
 
 
 def states(result: Result, model: str, seed: int) -> dict:
@@ -254,13 +250,15 @@ def _scatter(ax: plt.Axes, state: dict) -> None:
     ax.set_xlabel("w_i (level start)")
     ax.set_ylabel("w_f (level end)")
     criterion = state["criterion"]
-    if criterion in ELEMENTWISE and kept.any() and (~kept).any():
+    # An elementwise criterion's boundary is the contour score = the lowest kept score;
+    # rank-based and random criteria have no such curve.
+    if criteria.get(criterion).elementwise and kept.any() and (~kept).any():
         lim = float(max(np.abs(wi).max(), np.abs(wf).max()))
         gx, gy = np.meshgrid(np.linspace(-lim, lim, 200), np.linspace(-lim, lim, 200))
-        score = masks_mod.score(criterion, torch.from_numpy(gx), torch.from_numpy(gy),
+        score = criteria.score(criterion, torch.from_numpy(gx), torch.from_numpy(gy),
                                 torch.ones(gx.shape)).numpy()
         all_kept = s["kept"]  # the boundary from the whole sample, not just the points drawn
-        kept_scores = masks_mod.score(criterion, s["w_i"], s["w_f"],
+        kept_scores = criteria.score(criterion, s["w_i"], s["w_f"],
                                       torch.ones(len(all_kept)))[all_kept]
         level = float(kept_scores.min())
         if score.min() < level < score.max():

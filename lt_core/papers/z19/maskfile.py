@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import struct
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ... import criteria as criteria_mod
 from ... import data as data_mod
 from ... import engine, models
-from ...config import Criterion, quote
+from ...config import ConfigError, quote
 from ...files import atomic_path, write_problem
 from ...store import RunStore
 from . import supermasks
@@ -209,9 +209,10 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
 
     if weights not in ("initial", "signed_constant"):
         raise MaskFileError(f"weights must be initial or signed_constant (got {quote(weights)})")
-    if criterion not in typing.get_args(Criterion):
-        raise MaskFileError(f"criterion {quote(criterion)} is not one of "
-                            f"{', '.join(typing.get_args(Criterion))}")
+    try:
+        criteria_mod.get(criterion)
+    except ConfigError as err:
+        raise MaskFileError(str(err)) from None
     if Path(path).is_dir():
         raise MaskFileError(f"{path} is a directory; name the file to write, e.g. "
                             f"{Path(path) / f'{key}-p{power}.supermask'}")

@@ -1,0 +1,125 @@
+"""Every registered criterion's scores on hand-built tensors, checked by hand; and a
+researcher's own criterion by import path through Z19's iterative experiment and as an L23
+measure."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from lt_core import criteria, experiments
+from lt_core.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+W_I = torch.tensor([0.5, -0.2, 0.1, -0.4])
+W_F = torch.tensor([0.6, 0.3, -0.05, -0.1])
+MASK = torch.tensor([1.0, 1.0, 1.0, 0.0])  # the last entry is already pruned
+
+# Kept |w_f| = 0.6, 0.3, 0.05 (the pruned entry: 0 in every L23 measure).
+_SOFT = [1.0, math.exp(-0.3), math.exp(-0.55)]
+EXPECTED = {
+    "large_final": [0.6, 0.3, 0.05, 0.1],
+    "small_final": [-0.6, -0.3, -0.05, -0.1],
+    "large_init": [0.5, 0.2, 0.1, 0.4],
+    "small_init": [-0.5, -0.2, -0.1, -0.4],
+    # ranks among kept entries, the pruned one below all: |w_i| and |w_f| both rank 3, 2, 1, 0
+    "large_init_large_final": [3.0, 2.0, 1.0, 0.0],
+    # -|w_i| = -0.5, -0.2, -0.1 and -|w_f| = -0.6, -0.3, -0.05 both rank 1, 2, 3 (pruned: 0)
+    "small_init_small_final": [1.0, 2.0, 3.0, 0.0],
+    "magnitude_increase": [0.1, 0.1, -0.05, -0.3],
+    "movement": [0.1, 0.5, 0.15, 0.3],
+    "random": [0.0, 0.0, 0.0, 0.0],
+    "large_final_same_sign": [0.6, 0.0, 0.0, 0.1],
+    "large_final_diff_sign": [0.0, 0.3, 0.05, 0.0],
+    "magnitude": [0.6, 0.3, 0.05, 0.0],
+    "l1": [0.6 / 0.95, 0.3 / 0.95, 0.05 / 0.95, 0.0],
+    "l2": [0.36 / 0.4525, 0.09 / 0.4525, 0.0025 / 0.4525, 0.0],
+    "softmax": [s / sum(_SOFT) for s in _SOFT] + [0.0],
+    "minmax": [1.0, 0.25 / 0.55, 0.0, 0.0],
+    # ascending 0.05, 0.3, 0.6: a^2 over the sum of the squares from it up
+    "lamp": [1.0, 0.09 / 0.45, 0.0025 / 0.4525, 0.0],
+}
+
+
+def test_every_registered_criterion_has_a_hand_checked_expectation():
+    assert set(criteria.REGISTRY) == set(EXPECTED)
+    assert len(criteria.names("Z19")) == 11 and len(criteria.names("L23")) == 6
+
+
+@pytest.mark.parametrize("name", list(criteria.REGISTRY))
+def test_scores_by_hand(name):
+    got = criteria.score(name, W_I, W_F, MASK)
+    assert got.shape == W_F.shape
+    torch.testing.assert_close(got.double(), torch.tensor(EXPECTED[name], dtype=torch.float64),
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", list(criteria.REGISTRY))
+def test_what_a_criterion_declares_is_what_it_does(name):
+    c = criteria.get(name)
+    if c.all_tie:  # every entry ties
+        assert criteria.score(name, W_I, W_F, MASK).unique().numel() == 1
+    if c.elementwise:  # each entry's score from its own (w_i, w_f): a permutation commutes
+        perm = torch.tensor([2, 0, 3, 1])
+        torch.testing.assert_close(criteria.score(name, W_I[perm], W_F[perm], MASK),
+                                   criteria.score(name, W_I, W_F, MASK)[perm])
+
+
+def test_unknown_or_unimportable_criteria_name_the_field():
+    base = {"experiment": "z19_iterative", "pruning": {"arms": [{"criterion": "large_finale"}]}}
+    with pytest.raises(ConfigError, match=r"pruning.arms\[0\].criterion.*unknown criterion "
+                                          "'large_finale'"):
+        experiments.config(base)
+    base["pruning"]["arms"][0]["criterion"] = "no_such_module:f"
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        experiments.config(base)
+    with pytest.raises(ConfigError, match=r"measures\[1\]"):
+        experiments.config({"experiment": "l23_layerwise", "measures": ["l1", "l7"]})
+
+
+USER_CRITERION = '''
+import torch
+
+def moved_toward_sign(w_i, w_f, mask):
+    """Keep the weights whose final value grew in the direction of their initial sign."""
+    return torch.sign(w_i) * (w_f - w_i)
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "mycrit.py").write_text(USER_CRITERION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def cli_run(params: dict, folder: Path) -> subprocess.CompletedProcess:
+    path = folder / "own.yaml"
+    path.write_text(yaml.safe_dump({**params, "store": str(folder / "runs")}))
+    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(path)], cwd=folder,
+                         capture_output=True, text=True, env={
+                             "PATH": "/usr/bin:/bin", "HOME": str(folder),
+                             "PYTHONPATH": f"{folder}:{REPO}", "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
+def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_module):
+    own = "mycrit:moved_toward_sign"
+    assert criteria.get(own).source == own and not criteria.get(own).elementwise
+    z19 = cli_run({"experiment": "z19_iterative", "data": {"dataset": "mnist"},
+                   "train": {"iterations": 6, "eval_every": 3, "batch_size": 16},
+                   "pruning": {"levels": 1, "arms": [{"criterion": own}]}, "seeds": [0]},
+                  user_module)
+    assert sum(own in line for line in z19.stdout.splitlines()) >= 2  # both levels
+    l23 = cli_run({"experiment": "l23_layerwise", "models": ["lenet_300_100"],
+                   "train": {"iterations": 12, "eval_every": 6}, "levels": 1, "seeds": [0],
+                   "measures": ["magnitude", own],
+                   "overlap": {"level": 1, "measures": ["magnitude", own],
+                               "reinit_seeds": []}}, user_module)
+    assert own in l23.stdout
