@@ -1,5 +1,7 @@
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,21 @@ def pytest_collection_modifyitems(items):
                     len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: every file's tests keep their order
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli_run(params: dict, folder: Path) -> subprocess.CompletedProcess:
+    """``python -m lt_core run`` on ``params`` in a fresh store under ``folder``, whose modules
+    (a user's network or criterion) are importable; asserts it exits 0."""
+    import yaml
+
+    path = folder / "run.yaml"
+    path.write_text(yaml.safe_dump({**params, "store": str(folder / "runs")}))
+    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(path)], cwd=folder,
+                         capture_output=True, text=True, env={
+                             "PATH": "/usr/bin:/bin", "HOME": str(folder),
+                             "PYTHONPATH": f"{folder}:{REPO}", "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run

@@ -2,18 +2,13 @@
 path (``package.module:ClassName``): Z19's iterative pruning, H21's find/eval design and L23's
 measures."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
+from conftest import cli_run
 
 from lt_core import experiments, models
 from lt_core.config import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
 USER_NET = '''
 from torch import nn
 
@@ -65,18 +60,6 @@ def test_the_protocol_needs_what_z19_cannot_supply():
         experiments.config({**TINY, "models": ["resnet20"], "train": {"iterations": 6}})
     with pytest.raises(ConfigError, match="mynets:SmallNet has no dataset of its own: set data.dataset"):
         experiments.config({**TINY, "models": ["mynets:SmallNet"], "data": {}})
-
-
-def cli_run(params: dict, user_net: Path) -> subprocess.CompletedProcess:
-    """``python -m lt_core run`` on ``params`` in a fresh store, the user's module importable."""
-    path = user_net / "any.yaml"
-    path.write_text(yaml.safe_dump({**params, "store": str(user_net / "runs")}))
-    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(path)], cwd=user_net,
-                         capture_output=True, text=True, env={
-                             "PATH": "/usr/bin:/bin", "HOME": str(user_net),
-                             "PYTHONPATH": f"{user_net}:{REPO}", "OMP_NUM_THREADS": "1"})
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run
 
 
 def test_a_lottery_ticket_on_resnet20_and_on_a_users_module_from_the_cli(user_net):

@@ -3,18 +3,13 @@ researcher's own criterion by import path through Z19's iterative experiment and
 measure."""
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from conftest import cli_run
 
 from lt_core import criteria, experiments
 from lt_core.config import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
 
 W_I = torch.tensor([0.5, -0.2, 0.1, -0.4])
 W_F = torch.tensor([0.6, 0.3, -0.05, -0.1])
@@ -96,17 +91,6 @@ def user_module(tmp_path, monkeypatch):
     (tmp_path / "mycrit.py").write_text(USER_CRITERION)
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
-
-
-def cli_run(params: dict, folder: Path) -> subprocess.CompletedProcess:
-    path = folder / "own.yaml"
-    path.write_text(yaml.safe_dump({**params, "store": str(folder / "runs")}))
-    run = subprocess.run([sys.executable, "-m", "lt_core", "run", str(path)], cwd=folder,
-                         capture_output=True, text=True, env={
-                             "PATH": "/usr/bin:/bin", "HOME": str(folder),
-                             "PYTHONPATH": f"{folder}:{REPO}", "OMP_NUM_THREADS": "1"})
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run
 
 
 def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_module):
