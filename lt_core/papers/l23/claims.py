@@ -243,7 +243,7 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                   and ov.level == 15 and sorted(ov.measures) == ["l1", "l2", "magnitude"])
     numbers = paper.load("l23_section5").set_index("metric")["value"]
     base = {"network": model, "source": "L23 §5",
-            "scale": "paper" if comparable else scale}
+            "scale": "paper" if comparable else "not the paper's"}
     off = f"not comparable at {scale} scale ({model}, level {ov.level})"
     o = result.overlap_at_level()
     if o.empty:
