@@ -138,7 +138,12 @@ def pack_params(notebook: str, packs: list[packfile.PackFile] | None = None
                 ) -> dict[str, Any] | None:
     """The params of what the packs hold of ``notebook`` at the papers' settings (None:
     nothing): the paper's, restricted to the union of their networks and seeds."""
-    entries = [e for _, e in pack_views(notebook, packs)]
+    return _union_params([e for _, e in pack_views(notebook, packs)])
+
+
+def _union_params(entries: list[dict]) -> dict[str, Any] | None:
+    """The params of a notebook's pack entries: the first's, with their networks and seeds
+    joined (None: no entry)."""
     if not entries:
         return None
     params = json.loads(json.dumps(entries[0]["params"]))
@@ -155,16 +160,15 @@ def pack_params(notebook: str, packs: list[packfile.PackFile] | None = None
 def from_packs(notebook: str, packs: list[packfile.PackFile] | None = None) -> Result | None:
     """The paper-scale result of ``notebook`` that the packs hold (None: none does), read
     without data or training: its networks and seeds are those the packs hold."""
-    params = pack_params(notebook, packs)
-    if params is None:
-        return None
     entries = [e for _, e in pack_views(notebook, packs)]
+    if not entries:
+        return None
     value = entries[0]["view"]
     for e in entries[1:]:
         value = _join(value, e["view"])
     store = store_mod.RunStore(packs=packfile.shipped() if packs is None else packs,
                                local=False)
-    return from_pack(entries[0]["kind"], config(params), value, store)
+    return from_pack(entries[0]["kind"], config(_union_params(entries)), value, store)
 
 
 def _join(a, b):

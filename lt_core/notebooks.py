@@ -81,8 +81,8 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
         raise ValueError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
     logging.getLogger("papermill").setLevel(logging.WARNING)
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # ipykernel's TCP warning
-    off = training_off()
-    if scale == "paper" and off:
+    packs_only = scale == "paper" and training_off()  # LT_TRAIN=none: what the packs hold
+    if packs_only:
         print("[paper] LT_TRAIN=none: every chapter shows what the shipped packs hold; nothing "
               "trains", flush=True)
     elif scale == "paper":  # hours to days on a GPU: say first what is read and what trains
@@ -93,7 +93,7 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
             continue
         values = scales.params(scale, src.stem, params)
         out = (out_dir or book) / f"{src.stem}.ipynb"
-        if values is None and scale == "paper" and off:
+        if values is None and packs_only:
             _not_computed_page(src, out)
             print(f"[{scale}] {src.stem}: no shipped runs (LT_TRAIN=none)", flush=True)
             continue
@@ -111,11 +111,10 @@ def execute(scale: str = "quick", only: list[str] | None = None, book: Path = RE
         try:
             with atomic_path(out) as tmp:
                 tmp_nb = tmp.with_suffix(".ipynb")
+                nb = jupytext.read(src)
                 try:
                     papermill.execute_notebook(
-                        _papers_settings_only(jupytext.read(src))
-                        if scale == "paper" and off and values else jupytext.read(src),
-                        str(tmp_nb),
+                        _papers_settings_only(nb) if packs_only else nb, str(tmp_nb),
                         parameters={"scale": scale, "params": values},
                         kernel_name="python3", language="python", cwd=str(REPO),
                         progress_bar=False, extra_arguments=["--IPKernelApp.log_level=ERROR"],

@@ -118,3 +118,16 @@ def cli_run(params: dict, folder: Path) -> subprocess.CompletedProcess:
                              "PYTHONPATH": f"{folder}:{REPO}", "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
     return run
+
+
+@pytest.fixture
+def user_code(tmp_path, monkeypatch):
+    """``user_code(module, text)``: a researcher's module ``module.py`` in a folder on
+    ``sys.path`` (and on the PYTHONPATH of ``cli_run``); returns the folder."""
+
+    def write(module: str, text: str) -> Path:
+        (tmp_path / f"{module}.py").write_text(text)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return tmp_path
+
+    return write

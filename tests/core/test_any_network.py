@@ -34,10 +34,8 @@ TINY = {"experiment": "z19_iterative", "data": {"dataset": "mnist"},
 
 
 @pytest.fixture
-def user_net(tmp_path, monkeypatch):
-    (tmp_path / "mynets.py").write_text(USER_NET)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
+def user_net(user_code):
+    return user_code("mynets", USER_NET)
 
 
 def test_a_users_module_prunes_every_conv_and_linear_weight_from_its_own_init(user_net):

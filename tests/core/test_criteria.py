@@ -87,10 +87,8 @@ def moved_toward_sign(w_i, w_f, mask):
 
 
 @pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    (tmp_path / "mycrit.py").write_text(USER_CRITERION)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return tmp_path
+def user_module(user_code):
+    return user_code("mycrit", USER_CRITERION)
 
 
 def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_module):
