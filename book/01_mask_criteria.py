@@ -117,4 +117,4 @@ z19.tables.claims(z19.claims.table(result, "01_mask_criteria", scale))
 # state is rendered in advance, so the controls work in the static page.
 
 # %%
-z19.figures.explorer(result, model=result.experiment.models[0])
+z19.figures.explorer(result, model=result.config.models[0])

@@ -14,7 +14,7 @@ from lt_core import banner, experiments, shipped
 from lt_core.papers import z19
 
 result = experiments.run(params, progress=False)
-cfg, heuristic, learned, dense = result.cfg, result.heuristic, result.learned, result.dense
+cfg, heuristic, learned, dense = result.config, result.heuristic, result.learned, result.dense
 banner.of(result, scale)
 
 # %% [markdown] tags=["papers-settings"]

@@ -12,7 +12,7 @@ from lt_core import banner, experiments, shipped
 from lt_core.papers import h21
 
 result = experiments.run(params, progress=False)
-cfg = result.cfg
+cfg = result.config
 banner.of(result, scale)
 
 # %% [markdown] tags=["papers-settings"]

@@ -2,9 +2,8 @@
 comparable with the paper, computed from the run, never typed.
 
 ``line`` and ``html`` take plain facts (``Facts``); ``of`` reads them from any experiment's
-result (``z19.experiment.Result``, ``h21.Result``, ``l23.LayerwiseResult``, or the
-supermask chapter's ``SupermasksResult``): its device and the device name stored with its runs,
-its data, its seeds and its ``departures()``, each departure reduced to a few words.
+result (``result.Result``): its device and the device name stored with its runs, its data,
+its seeds and its ``departures()``, each departure reduced to a few words.
 
     Quick scale · CPU · 5,000 MNIST digits · 2 seeds · not comparable with the paper:
     stand-in network, data subset, shorter training
@@ -155,34 +154,16 @@ def _reason_of_departure(d) -> str:
     return REASONS.get(what, "other training settings")
 
 
-def _stored_env(store, key: str) -> dict:
-    """The environment recorded with a run's first level (empty if it cannot be read)."""
-    try:
-        return store.level(key, 0).env
-    except (OSError, StoreError):
-        return {}
-
-
 def of(result, scale: str) -> Banner:
-    """The banner of one chapter's result (see the module's docstring for the kinds)."""
-    if hasattr(result, "heuristic"):  # the supermask chapter: its dense runs' facts
-        return Banner(_facts(result.dense, scale, len(result.cfg.seeds), result.departures()))
-    if hasattr(result, "finds"):  # h21.Result: one dataset
-        env = _stored_env(result.store, result.finds["key"].iloc[0])
-        return Banner(Facts(scale, env.get("device", result.device),
-                            (data_label(result.data.name, result.data.sizes),),
-                            len(result.cfg.seeds), reasons(result.departures()),
-                            env.get("device_name", "")))
-    seeds = len(getattr(result, "config", None).seeds if hasattr(result, "config")
-                else result.experiment.seeds)
-    return Banner(_facts(result, scale, seeds, result.departures()))
-
-
-def _facts(result, scale: str, seeds: int, departures) -> Facts:
-    env = _stored_env(result.store, result.runs["key"].iloc[0]) if len(result.runs) else {}
+    """The banner of one chapter's result (``result.Result``): the device and device name
+    stored with its first run, its data, seeds and departures."""
+    try:
+        env = result.env()
+    except (OSError, StoreError):
+        env = {}
     data = tuple(dict.fromkeys(data_label(d.name, d.sizes) for d in result.data.values()))
-    return Facts(scale, env.get("device", str(result.device)), data, seeds, reasons(departures),
-                 env.get("device_name", ""))
+    return Banner(Facts(scale, env.get("device", str(result.device)), data, result.seeds,
+                        reasons(result.departures()), env.get("device_name", "")))
 
 
 def summary(info, scale: str) -> Banner:

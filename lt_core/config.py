@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import criteria
+from .data import CHANNELS, normalize_problem
 from .files import resource
 from .params_file import ConfigError, quote, read_yaml
 
@@ -80,8 +81,6 @@ class Data:
         given = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         out = dataclasses.replace(self, **{**choices, **given})
         if out.dataset is not None and out.normalize is not None:
-            from .data import CHANNELS, normalize_problem
-
             problem = normalize_problem(out.normalize, out.dataset, CHANNELS[out.dataset])
             if problem:
                 raise ConfigError(f"data.{problem}")

@@ -99,22 +99,24 @@ def verdict(departures: list[Departure]) -> str:
     return "**Paper scale:** the paper's settings, seeds and data."
 
 
-def blocking(departures: list[Departure], network: str, prefixes: tuple[str, ...]
-             ) -> list[Departure]:
-    """The setting departures that make one network's number incomparable: its data, and
-    the fields starting with one of ``prefixes`` of the whole experiment or this network."""
-    return [d for d in departures if d.kind == "setting" and d.network in (None, network)
-            and (d.what == "data" or d.what.startswith(prefixes))]
+def blocking(departures: list[Departure], network: str | None = None,
+             prefixes: tuple[str, ...] | None = None) -> list[Departure]:
+    """The setting departures that make one network's number (None: any number of the
+    experiment) incomparable: its data, and the fields starting with one of ``prefixes``
+    (None: every field) of the whole experiment or this network."""
+    return [d for d in departures if d.kind == "setting"
+            and (network is None or d.network in (None, network))
+            and (prefixes is None or d.what == "data" or d.what.startswith(prefixes))]
 
 
 def _short(value: object) -> str:
     return str(len(value)) if isinstance(value, frozenset | tuple | list) else str(value)
 
 
-def checked_at(scale: str, deps: list[Departure], blocking: list) -> str:
+def checked_at(scale: str, deps: list[Departure], paper_settings: bool) -> str:
     """Where a verdict was reached: this scale, or the paper's settings (with what it ran
     fewer of)."""
-    if blocking:
+    if not paper_settings:
         return f"{scale} scale"
     fewer = [f"{d.what} {_short(d.this)} of {_short(d.paper)}" for d in deps
              if d.kind == "sample"]

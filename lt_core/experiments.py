@@ -17,14 +17,14 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import Any
 
 from . import config as config_mod
 from . import packfile
 from . import store as store_mod
 from .config import ConfigError
+from .papers import h21, l23, z19
+from .result import Result
 
 EXPERIMENTS = ("z19_iterative", "z19_supermasks", "h21_decoupling", "l23_layerwise")
 READERS = ("scorecard", "index")  # pages with no experiment of their own
@@ -34,30 +34,14 @@ KINDS = EXPERIMENTS + READERS
 def registry() -> dict[str, tuple[type, Callable[..., Result]]]:
     """Each experiment once, by its config class's ``KIND``: the class and its
     ``run(config, progress) -> Result``."""
-    from .papers import h21, l23, z19
-
     entries = [(z19.Experiment, z19.run_iterative), (z19.Supermasks, z19.supermasks.run),
                (h21.Decoupling, h21.run), (l23.Layerwise, l23.run)]
     return {cls.KIND: (cls, run) for cls, run in entries}
 
 
-class Result(Protocol):
-    """What every experiment's result answers (the pages, the CLI and the scorecard ask)."""
-
-    def describe(self, scale: str) -> str: ...  # Markdown: scale, data, device, departures
-    def failures(self) -> list[str]: ...  # one line per failed training
-    def departures(self) -> list: ...  # ``departures.Departure``s from the paper's settings
-    def claims(self) -> pd.DataFrame: ...  # the paper's claims (or numbers), judged
-    def scorecard_rows(self, scale: str) -> list[dict]: ...  # ``scorecard.COLUMNS``
-    def info(self) -> dict: ...  # networks, data, seeds, env: the entry page's row
-    def report(self) -> str: ...  # plain-text tables for the command line
-
-
 def from_pack(kind: str, cfg: Any, value: dict, store: Any) -> Result:
     """The result of experiment ``kind`` that a pack carries (its ``to_pack`` view), reading
     its runs from ``store``: no data and no training needed."""
-    from .papers import l23, z19
-
     readers = {"z19_iterative": z19.experiment.from_pack, "z19_supermasks": z19.supermasks.from_pack,
                "l23_layerwise": l23.experiment.from_pack}
     if kind not in readers:

@@ -405,27 +405,3 @@ def failed_runs(summary: pd.DataFrame) -> list[str]:
     failed = summary[summary["failed"]]
     return [f"{r.model} {r.line} seed {r.seed}: diverged in level {r.level} at iteration "
             f"{int(r.failed_at)}" for r in failed.itertuples()]  # int: NaN made the column float
-
-
-def failure_note(failures: list[str]) -> list[str]:
-    """The visible paragraph that names failed runs (none: no paragraph)."""
-    if not failures:
-        return []
-    return [f"**Failed runs, left out of every table and figure** (diverged: the monitored "
-            "loss, validation or, where the data has no validation split, test, turned "
-            f"non-finite, rose above {engine.DIVERGENCE_FACTOR:g} x its start or never went "
-            "below it; at extreme sparsity a network that cannot learn at all collapses this "
-            "way): " + "; ".join(failures) + "."]
-
-
-def data_names(data: dict[str, DataInfo]) -> str:
-    """The distinct data a result's networks trained on, in one line."""
-    return ", ".join(sorted({d.name for d in data.values()}))
-
-
-def stored_info(runs: pd.DataFrame, data: dict[str, DataInfo], store: RunStore) -> dict:
-    """A result's networks, data, number of seeds and the environment its first run was
-    trained in (``provenance.environment``): the entry page's row."""
-    return {"networks": ", ".join(data), "data": data_names(data),
-            "seeds": len(runs["seed"].unique()),
-            "env": store.level(runs["key"].iloc[0], 0).env}

@@ -71,7 +71,7 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
                 if raw is not None:
                     entries[f"runs/{key}/level_{level:03d}.{part}"] = raw
         entries[f"runs/{key}/provenance.json"] = _json(provenance(runs, key, packed))
-    view = result.to_pack() if hasattr(result, "to_pack") else None
+    view = result.to_pack()
     meta = {"experiments": [{"kind": cfg.KIND, "notebook": notebook, "scale": scale,
                              "params": {k: v for k, v in params.items() if k != "store"},
                              "runs": list(keys), "view": view}],

@@ -88,7 +88,8 @@ def test_supermask_page_says_paper_scale_only_at_the_papers_settings():
     def page(v):
         cfg = config.load(v, z19.config.Supermasks)
         no_learned = pd.DataFrame({"failed": pd.Series(dtype=bool)})
-        return z19.supermasks.describe(cfg, result_for(cfg.dense_experiment()), "paper", no_learned)
+        dense = result_for(cfg.dense_experiment())
+        return z19.supermasks.SupermasksResult.of(cfg, None, no_learned, dense).describe("paper")
 
     assert "**Paper scale:**" in page(values)
     for path, value in SUPERMASK_CHANGES:

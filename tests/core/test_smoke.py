@@ -129,7 +129,7 @@ def test_structured_pruning_on_batchnorm_networks_end_to_end(model, width, smoke
         "studies": [{"name": "structured_lr", "vary": "lr", "find": [0.05], "eval": [0.1],
                      "filters": [0.3], "baselines": False}]})
     result = h21.run(cfg, progress=False)
-    point = result.lines[result.lines["level"] == 1].iloc[0]
+    point = result.points[result.points["level"] == 1].iloc[0]
     key, level = point["key"], int(point["stored_level"])
     final, next_mask = result.store.tensors(key, level)["final"], result.store.masks(key, level)
     net = models.build(model, (3, 32, 32), width=width)

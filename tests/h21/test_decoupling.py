@@ -176,7 +176,7 @@ def result(tmp_path_factory):
 
 
 def lines(result, **where):
-    return h21.analysis.select(result.lines, **where)
+    return h21.analysis.select(result.points, **where)
 
 
 def find_key(result, study, value, lpr_from=None):
@@ -204,7 +204,7 @@ def test_an_eval_run_trains_exactly_as_the_find_run_would(result):
     key = find_key(result, "lr", 0.1)
     data = loop.data_mod.load("mnist", None, "cpu", validation="none")
     model = models.build("lenet_300_100", data.input_shape)
-    train = h21.phase_train(result.cfg, result.cfg.study("lr"), "eval", 0.1)
+    train = h21.phase_train(result.config, result.config.study("lr"), "eval", 0.1)
     run = loop.Run({"kind": "test-eval"}, 0, config.Arm("magnitude", selection="global"),
                       train, start_mask=next_masks(result, key, 2))
     (k,) = loop.prune_loop(model, data, [run], 0, result.store, torch.device("cpu"), False)
@@ -284,7 +284,7 @@ def test_structured_eval_trains_with_whole_units_and_their_batchnorm_removed(res
 
 
 def test_rerun_trains_nothing_and_reads_the_same_frames(result):
-    again = h21.run(result.cfg, progress=False)
+    again = h21.run(result.config, progress=False)
     pd.testing.assert_frame_equal(again.accuracy, result.accuracy)
     assert not result.accuracy["failed"].any() and len(result.failures()) == 0
 

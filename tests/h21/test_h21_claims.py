@@ -3,6 +3,7 @@ holds, and for each claim id a change that makes it fail, and one where its poin
 missing (not judged). Four seeds (the best of a grid is chosen on two and judged on two);
 each seed adds its own small offset, so the seeds' spread is small but not zero."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -301,3 +302,43 @@ def test_q15_holds_in_its_world_and_fails_part_by_part():
         c = a9_frames(change)
         got = list(c[c["claim"].str.contains(text)]["verdict"])
         assert got and any(v.holds is False for v in got), (text, got)
+
+
+def _result(tmp_path, change):
+    """An H21 result over the hand-built world (``frames``), read by the page and the
+    scorecard exactly as a run's is."""
+    from lt_core.loop import DataInfo
+    from lt_core.papers.h21.config import load
+    from lt_core.papers.h21.experiment import Result
+    from lt_core.store import RunStore
+
+    cfg = dataclasses.replace(load({}), studies=list(STUDIES.values()),
+                              constrained=CONSTRAINED, lpr_levels=LPR_LEVELS, seeds=list(SEEDS))
+    data = {cfg.model: DataInfo("cifar10", "CIFAR-10", {"train": 45000}, (3, 32, 32))}
+    result = Result(cfg, pd.DataFrame(columns=["key", "model", "seed"]), data, "cpu",
+                    RunStore(tmp_path), pd.DataFrame(), pd.DataFrame(), ["l0"], {"l0": 1})
+    result.accuracy, result.find_accuracy, result.lpr = frames(change)
+    return result
+
+
+@pytest.mark.parametrize("first, rest, word", [(0.95, 0.80, "does not hold"),
+                                               (0.83, 0.83, "holds")])
+def test_the_page_says_what_the_scorecard_says_where_means_and_seeds_disagree(tmp_path, first,
+                                                                             rest, word):
+    """Q1 (the global random baseline above coupled LR 0.5, ~0.81): seed 0's baseline at
+    ``first``, the others at ``rest``. At 0.95 and 0.80 the mean (0.84) is above the coupled
+    line but three of four seeds are below it: paired over seeds, it does not hold, on the
+    page's sentence, its claims table and the scorecard alike."""
+    result = _result(tmp_path, lambda r: (first if r["seed"] == 0 else rest)
+                     if r["kind"] == "global_random" else None)
+    acc = result.accuracy
+    lr = acc[(acc["study"] == "lr") & (acc["find"] == 0.5) & acc["lpr_from"].isna()]
+    assert (lr[lr["kind"] == "global_random"]["test_acc"].mean()
+            > lr[(lr["kind"] == "lottery") & (lr["eval"] == 0.5)]["test_acc"].mean())
+    claim = "global random baseline"
+    (row,) = [r for r in result.scorecard_rows("tiny") if claim in r["claim"]]
+    assert row["verdict"] == f"{word} at tiny scale"
+    (line,) = [ln for ln in result.describe_claims(["Q1"], "tiny").splitlines() if claim in ln]
+    assert f"**{word} at tiny scale**" in line
+    table = result.claims_table("tiny")
+    assert table[table["claim"].str.contains(claim)]["verdict"].item() == row["verdict"]

@@ -73,7 +73,7 @@ def test_actions_set_the_next_start_and_frozen_values(result):
 
 
 def test_rerun_loads_everything_from_the_store(result):
-    again = z19.experiment.run_iterative(result.experiment, progress=False)
+    again = z19.experiment.run_iterative(result.config, progress=False)
     assert again.summary.equals(result.summary)
     assert set(result.summary["line"]) == {config.Arm(**a).label for a in ARMS}
 

@@ -16,8 +16,8 @@ import torch
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, executor, loop, models, schedule, verdicts
+from ... import result as result_mod
 from ...config import PAPER_PARAMS
-from ...loop import failure_note
 from ...record import Level
 from ...store import RunStore
 from . import analysis
@@ -27,15 +27,13 @@ from .plan import Plan
 
 
 @dataclass
-class Result:
-    """The stored trainings of one experiment as tidy frames (read on first use)."""
+class Result(result_mod.Result):
+    """The stored trainings of one experiment as tidy frames (read on first use). ``runs``:
+    every training (key, model, seed, study, role: find or eval); ``data``: its one network's."""
 
-    cfg: Decoupling
-    lines: pd.DataFrame  # study, kind, find, eval, lpr_from, seed, level, key, stored_level, ...
+    points: pd.DataFrame  # per figure point and seed: study, kind, find, eval, lpr_from, seed,
+    # level, key, stored_level, ...
     finds: pd.DataFrame  # study, find, lpr_from, seed, key: every find run
-    data: loop.DataInfo
-    device: str
-    store: RunStore
     layers: list[str]  # prunable tensors in depth order
     numel: dict[str, int]
     a9: bool = False  # Fig A9's experiment (its paper settings are the a9 section's)
@@ -46,7 +44,7 @@ class Result:
         """One row per figure point and seed: test accuracy at the end of training (H21 and
         OpenLTH report it), ``failed`` where the training diverged (accuracy NaN)."""
         rows = []
-        for line in self.lines.to_dict("records"):
+        for line in self.points.to_dict("records"):
             why, rec = _point(self.store, line)
             pct = line.get("percent_remaining")
             if pct is None or pd.isna(pct):
@@ -81,9 +79,9 @@ class Result:
         (for ``analysis.layerwise_pruning_ratios``); a level that diverged chose no mask."""
         rows = []
         for f in self.finds.to_dict("records"):
-            if self.cfg.study(f["study"]).structured:
+            if self.config.study(f["study"]).structured:
                 continue
-            for level in self.store.levels(f["key"])[: self.cfg.levels]:  # masks that trained
+            for level in self.store.levels(f["key"])[: self.config.levels]:  # masks that trained
                 if not self.store.level(f["key"], level).continues:
                     break
                 nxt = self.store.masks(f["key"], level)
@@ -111,15 +109,14 @@ class Result:
             rows = claims_mod.judge_a9(self.accuracy, self.find_accuracy)
         else:
             rows = claims_mod.judge(self.accuracy, self.find_accuracy, self.lpr,
-                                    {s.name: s for s in self.cfg.studies},
-                                    self.cfg.constrained, self.cfg.lpr_levels)
+                                    {s.name: s for s in self.config.studies},
+                                    self.config.constrained, self.config.lpr_levels)
         return pd.DataFrame(rows, columns=["id", "figure", "claim", "verdict"])
 
     @property
-    def paper_settings(self) -> bool:
-        """Whether every setting is the paper's (fewer seeds or studies aside): only then
-        are verdicts reproductions."""
-        return not [d for d in self.departures() if d.kind == "setting"]
+    def dataset(self) -> loop.DataInfo:
+        """The data of its one network."""
+        return self.data[self.config.model]
 
     def describe_claims(self, ids: list[str], scale: str) -> str:
         """Markdown bullets: each claim with ``id`` in ``ids``, its verdict in words where it
@@ -128,7 +125,7 @@ class Result:
         rows = rows[rows["id"].isin(ids)]
         return "\n".join(
             f"- **{r.id}** ({r.figure}): {r.claim}: "
-            f"**{verdicts.word(r.verdict, self.paper_settings, scale)}**"
+            f"**{verdicts.word(r.verdict, self.paper_settings(), scale)}**"
             + (f" ({r.verdict.statistic})" if r.verdict.statistic else "") + "."
             for r in rows.itertuples())
 
@@ -137,21 +134,21 @@ class Result:
         c = self.claims()
         return pd.DataFrame({
             "id": c["id"], "figure": c["figure"], "claim": c["claim"],
-            "verdict": [verdicts.word(v, self.paper_settings, scale) for v in c["verdict"]],
+            "verdict": [verdicts.word(v, self.paper_settings(), scale) for v in c["verdict"]],
             "statistic": [v.statistic for v in c["verdict"]]})
 
     def report(self) -> str:
         """Plain text for the command line: best coupled and decoupled pair per level, the
         LPR per layer at ``lpr_levels``, and the claims."""
         parts = []
-        for s in self.cfg.studies:
+        for s in self.config.studies:
             if s.structured:
                 continue
             best = analysis.best_coupled_vs_decoupled(self.curves, s.name)
             parts.append(f"== {s.name}: best coupled vs best decoupled (mean, std over seeds)\n"
                          + best.round(4).to_string(index=False))
-            parts.append(f"== {s.name}: LPR per layer (%) at levels {self.cfg.lpr_levels}\n"
-                         + analysis.lpr_table(self.lpr, s.name, self.cfg.lpr_levels).to_string())
+            parts.append(f"== {s.name}: LPR per layer (%) at levels {self.config.lpr_levels}\n"
+                         + analysis.lpr_table(self.lpr, s.name, self.config.lpr_levels).to_string())
         parts.append("== claims\n" + self.claims_table("this").to_string(index=False))
         if self.fig_a9 is not None:
             parts.append("== Fig A9\n" + self.fig_a9.report())
@@ -166,10 +163,10 @@ class Result:
             stop = loop.stop_reason(self.store, f["key"])
             if stop is not None:
                 lpr = f" with {_fmt(f['lpr_from'])}'s LPR" if _given(f["lpr_from"]) else ""
-                out.append(f"{f['study']} find {_vary(self.cfg, f['study'])} {_fmt(f['find'])}"
+                out.append(f"{f['study']} find {_vary(self.config, f['study'])} {_fmt(f['find'])}"
                            f"{lpr} seed {f['seed']}: {stop[1]}")
         finds = set(self.finds["key"])
-        lines = self.lines
+        lines = self.points
         for key, g in lines[lines["key"].notna() & ~lines["key"].isin(finds)].groupby(
                 "key", sort=False):
             stop = loop.stop_reason(self.store, key)
@@ -179,65 +176,56 @@ class Result:
             if self.store.config(key)["kind"] == "h21_eval":  # its one level is the figure's
                 at = self.store.level(key, 0).failed_at
                 why = f"diverged at level {_levels(g['level'])} (iteration {at})"
-            out.append(f"{_name(self.cfg, g.iloc[0])}: {why}")
+            out.append(f"{_name(self.config, g.iloc[0])}: {why}")
         if "skipped" in lines:
             skipped = lines[lines["skipped"].notna()]
             for _, g in skipped.groupby(["study", "find", "eval", "lpr_from", "seed"],
                                         dropna=False, sort=False):
                 r = g.iloc[0]
-                out.append(f"{_name(self.cfg, r)}, level{'s' * (len(g) > 1)} "
+                out.append(f"{_name(self.config, r)}, level{'s' * (len(g) > 1)} "
                            f"{_levels(g['level'])}: not trained, {r.skipped}")
         if self.fig_a9 is not None:  # the same chapter's other experiment
             out += [f"Fig A9 {line}" for line in self.fig_a9.failures()]
         return out
 
     def departures(self) -> list[departures_mod.Departure]:
-        return departures(self.cfg, self.data, self.a9)
+        return departures(self.config, self.dataset, self.a9)
 
     def scorecard_rows(self, scale: str) -> list[dict]:
         """H21's claims as scorecard rows (``scorecard.COLUMNS``), Fig A9's too where it ran.
         H21 states no numbers; claims its captions contradict are marked so, not judged."""
         rows = []
         for result in (self, *([self.fig_a9] if self.fig_a9 is not None else [])):
-            checked_at = "paper settings" if result.paper_settings else f"{scale} scale"
+            settled = result.paper_settings()
             for c in result.claims().itertuples():
                 rows.append({"paper": "H21", "claim": f"{c.id}: {c.claim}",
-                             "network": result.cfg.model, "source": f"H21 {c.figure}",
+                             "network": result.config.model, "source": f"H21 {c.figure}",
                              "paper says": "holds (no numbers stated)", "this build": "",
-                             "statistic": c.verdict.statistic, "checked at": checked_at,
-                             "verdict": verdicts.word(c.verdict, result.paper_settings, scale),
-                             "data": result.data.name, "seeds": len(result.cfg.seeds)})
+                             "statistic": c.verdict.statistic,
+                             "checked at": result.checked_at(scale, settled),
+                             "verdict": verdicts.word(c.verdict, settled, scale),
+                             "data": result.dataset.name, "seeds": result.seeds})
         return rows
 
-    def info(self) -> dict:
-        """What the entry page says this result ran on, and the environment its first find
-        run was trained in (``provenance.environment``)."""
-        return {"networks": self.cfg.model, "data": self.data.name,
-                "seeds": len(self.cfg.seeds),
-                "env": self.store.level(self.finds["key"].iloc[0], 0).env}
-
-    def describe(self, scale: str) -> str:
-        """Markdown: scale, data, device, each study's settings, failed trainings, and the
-        one sentence on how this run compares with H21."""
-        cfg, tr = self.cfg, self.cfg.train
-        length = f"{tr.epochs:g} epochs" if tr.epochs is not None else f"{tr.iterations:,} iterations"
+    def head(self, scale: str) -> str:
+        cfg = self.config
         n_studies = f"{len(cfg.studies)} stud{'y' if len(cfg.studies) == 1 else 'ies'}"
-        head = (f"**Scale: {scale}.** {cfg.model} ({sum(self.numel.values()):,} "
+        return (f"**Scale: {scale}.** {cfg.model} ({sum(self.numel.values()):,} "
                 f"prunable weights), {n_studies} x {len(cfg.seeds)} seeds, "
                 f"{cfg.levels} pruning levels of {cfg.fraction:g} of the remaining weights "
                 f"(global magnitude). **Device:** {self.device}.")
+
+    def paragraphs(self) -> list[str]:
+        """The shared training, each study's settings, and what a stand-in network can say."""
+        cfg, tr, d = self.config, self.config.train, self.dataset
+        length = f"{tr.epochs:g} epochs" if tr.epochs is not None else f"{tr.iterations:,} iterations"
         shared = (f"**Shared training:** {tr.optimizer} momentum {tr.momentum:g}, lr {tr.lr:g}, "
                   f"batch {tr.batch_size}, weight decay {tr.weight_decay:g}, {length}"
                   + (f", lr x{tr.gamma:g} at epochs {tr.milestones}" if tr.milestones else "")
-                  + f". **Data:** {self.data.description}; sizes {self.data.sizes}.")
+                  + f". **Data:** {d.description}; sizes {d.sizes}.")
         studies = "**Studies:** " + "; ".join(_describe_study(s) for s in cfg.studies) + "."
-        parts = [head, shared, studies]
         note = stand_in_note(cfg)
-        if note:
-            parts.append(note)
-        parts += failure_note(self.failures())
-        parts.append(departures_mod.verdict(self.departures()))
-        return "\n\n".join(parts)
+        return [shared, studies, *([note] if note else [])]
 
 
 def _fmt(v) -> str:
@@ -381,9 +369,24 @@ def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
     info = loop.DataInfo(data.name, data.description, data.sizes(), data.input_shape)
     finds = pd.DataFrame([{"study": f.study.name, "find": f.value, "lpr_from": f.lpr_from,
                            "seed": f.seed, "key": f.key} for f in plan.finds])
+    points = pd.DataFrame(plan.points)
     numel = {n: p.numel() for n, p in model.named_parameters() if n in model.prune_rates}
-    return Result(cfg, pd.DataFrame(plan.lines), finds, info, str(device), store,
-                  list(model.prune_rates), numel, a9)
+    return Result(cfg, _runs(cfg, finds, points), {cfg.model: info}, str(device), store,
+                  points, finds, list(model.prune_rates), numel, a9)
+
+
+def _runs(cfg: Decoupling, finds: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """Every training once: the find runs, then the runs the figure points read that are not
+    a find run's (their eval runs, random baselines and Fig 7's)."""
+    rows = [{"key": f["key"], "model": cfg.model, "seed": f["seed"], "study": f["study"],
+             "role": "find"} for f in finds.to_dict("records")]
+    seen = set(finds["key"])
+    for p in points[points["key"].notna()].to_dict("records"):
+        if p["key"] not in seen:
+            seen.add(p["key"])
+            rows.append({"key": p["key"], "model": cfg.model, "seed": p["seed"],
+                         "study": p["study"], "role": "eval"})
+    return pd.DataFrame(rows, columns=["key", "model", "seed", "study", "role"])
 
 
 def describe_a9(result: Result | None, scale: str) -> str:

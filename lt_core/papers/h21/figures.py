@@ -216,8 +216,8 @@ def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure | No
     if result is None:
         return not_run("This figure's experiment is not run at this scale (the paper scale "
                         "runs it)")
-    cfg, curves = result.cfg, result.curves
-    where = f"on {result.data.name}"
+    cfg, curves = result.config, result.curves
+    where = f"on {result.dataset.name}"
     if figure == "fig1":
         s = cfg.study("lr")
         values = [v for v in s.find if v in s.eval] if s else []

@@ -1,4 +1,4 @@
-"""Planning: every training of an experiment is a ``loop.Run``; the plan's lines say which
+"""Planning: every training of an experiment is a ``loop.Run``; the plan's points say which
 stored record answers which point of which figure."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Plan:
         self.n_train = len(data.splits["train"][1])
         self.finds: list[Find] = []
         self.followers: list[loop.Run] = []  # random baselines and Fig 7's runs
-        self.lines: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, stored_level
+        self.points: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, stored_level
         self._masks: dict[tuple[str, int], dict] = {}  # (find key, level) -> M^(level)
         iterative = [s for s in cfg.studies if not s.structured]
         for s in cfg.studies:
@@ -124,7 +124,7 @@ class Plan:
 
     def _line(self, study: Study, kind: str, find: Find, eval_value: float | None,
               level: int, key: str | None, stored_level: int | None, **extra) -> None:
-        self.lines.append({"study": study.name, "kind": kind, "find": find.value,
+        self.points.append({"study": study.name, "kind": kind, "find": find.value,
                            "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
                            "level": level, "key": key, "stored_level": stored_level, **extra})
 

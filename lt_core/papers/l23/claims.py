@@ -1,18 +1,16 @@
-"""What L23 claims, checked on this build's runs; the scorecard's rows and the page's claim words."""
+"""What L23 claims, checked on this build's runs (an ``experiment.LayerwiseResult``); the
+scorecard's rows and the page's claim words."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ... import data as data_mod
 from ... import models, paper, verdicts
+from ...result import Result
 from .config import MEASURE_NAMES
-
-if TYPE_CHECKING:
-    from .experiment import LayerwiseResult
 
 # ----------------------------------------------------------------------------------------------
 # What the chapter claims, checked; the scorecard's rows
@@ -21,7 +19,7 @@ if TYPE_CHECKING:
 OVERLAP_LITTLE_PCT = 50.0  # "overlap very little": less than half of each ticket is shared
 
 
-def claims(result: LayerwiseResult) -> pd.DataFrame:
+def claims(result: Result) -> pd.DataFrame:
     """L23's qualitative claims about its tickets, judged on this build's runs: one row per
     claim with where the paper makes it and its ``verdicts.Verdict``. Section 5's are judged
     at the overlap level of the overlap network and seed, over its connections (one
@@ -84,7 +82,7 @@ def claims(result: LayerwiseResult) -> pd.DataFrame:
     return _appendix_c(result, rows)
 
 
-def _appendix_c(result: LayerwiseResult, rows: list[dict]) -> pd.DataFrame:
+def _appendix_c(result: Result, rows: list[dict]) -> pd.DataFrame:
     """Appendix C's claims (from the masks alone) added to ``rows``: the claims' frame."""
     ov, model = result.config.overlap, result.config.overlap_model
 
@@ -180,7 +178,7 @@ def table2_status(r, scale: str) -> str:
     return "reproduced" if r.within else "not reproduced"
 
 
-def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
+def scorecard_rows(result: Result, scale: str) -> list[dict]:
     """This chapter's rows of the reproduction scorecard (``scorecard.build``'s columns):
     Table 2 cell by cell, Table 1's init ranges, section 5's numbers and the claims above."""
     rows = []
@@ -190,7 +188,7 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                               f"level {r.level} ({r.sparsity_pct:.2f}% sparse)",
                      "network": r.model, "source": "L23 Table 2",
                      "paper says": f"{r.paper_mean:.2f}% ± {r.paper_std:.2f}",
-                     "scale": "paper" if r.comparable else scale,
+                     "paper_settings": r.comparable,
                      "this build": "" if r.failed else f"{r.mean:.2f}%{spread} (n = {r.n})",
                      "statistic": f"mean over seeds within {r.tolerance:.2f} points (from the "
                                   "paper's std, L23 chapter)",
@@ -210,29 +208,21 @@ def scorecard_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                                    f"seeds {', '.join(map(str, g['seed']))})",
                      "statistic": f"the paper's extremes within the central 98% of the "
                                   f"extremes this layer size draws: ±[{lo:.2f}, {hi:.2f}]",
-                     "scale": "paper" if r18_paper else scale,
+                     "paper_settings": r18_paper,
                      "verdict": verdicts.word(verdicts.Verdict(ok, ""), r18_paper, scale)})
     rows += _section5_rows(result, scale)
     for c in claims(result).itertuples():
         rows.append({"claim": c.claim, "network": result.config.overlap_model,
                      "source": c.source, "paper says": "holds", "this build": "",
                      "statistic": c.verdict.statistic or c.verdict.why,
-                     "scale": "paper" if c.paper_settings else "not the paper's",
+                     "paper_settings": c.paper_settings,
                      "verdict": verdicts.word(c.verdict, c.paper_settings, scale)})
-    names = ", ".join(sorted({d.name for d in result.data.values()}))
-    return [{**_card_columns(r, scale), "paper": "L23", "data": names,
-             "seeds": len(result.config.seeds)} for r in rows]
+    return [{**{k: v for k, v in r.items() if k != "paper_settings"}, "paper": "L23",
+             "checked at": result.checked_at(scale, r["paper_settings"]),
+             "data": result.data_names, "seeds": result.seeds} for r in rows]
 
 
-def _card_columns(row: dict, scale: str) -> dict:
-    """A row in ``scorecard.COLUMNS``: where it was checked."""
-    where = row.pop("scale")
-    checked = ("paper settings" if where == "paper" else
-               "any scale (no training)" if where.startswith("any") else f"{scale} scale")
-    return {**row, "checked at": checked}
-
-
-def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
+def _section5_rows(result: Result, scale: str) -> list[dict]:
     """Section 5's numbers (ResNet-18 on Tiny ImageNet, magnitude, L1 and L2 at level 15):
     judged where this build ran that, within REL_TOLERANCE of the paper's value (it gives no
     std), every measure's re-initialisation increase within the paper's range; shown for
@@ -243,7 +233,7 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
                   and ov.level == 15 and sorted(ov.measures) == ["l1", "l2", "magnitude"])
     numbers = paper.load("l23_section5").set_index("metric")["value"]
     base = {"network": model, "source": "L23 §5",
-            "scale": "paper" if comparable else "not the paper's"}
+            "paper_settings": comparable}
     off = f"not comparable at {scale} scale ({model}, level {ov.level})"
     o = result.overlap_at_level()
     if o.empty:
@@ -288,7 +278,7 @@ def _section5_rows(result: LayerwiseResult, scale: str) -> list[dict]:
     return rows
 
 
-def _reinit_groups(result: LayerwiseResult, model: str) -> dict[str, tuple[str, list[str]]]:
+def _reinit_groups(result: Result, model: str) -> dict[str, tuple[str, list[str]]]:
     """The paper's layer groups (their CSV names) -> our tensors: the initial few
     convolutions (every conv before the first downsampling: the stem and the first stage),
     the output layer, the 1x1 convs."""
@@ -304,7 +294,7 @@ def _reinit_groups(result: LayerwiseResult, model: str) -> dict[str, tuple[str, 
             "1x1conv": ("1x1 convs", [n for n in convs if shapes[n][-2:] == (1, 1)])}
 
 
-def collapse_note(result: LayerwiseResult) -> str:
+def collapse_note(result: Result) -> str:
     """Markdown: for every network and measure whose tickets collapsed (a layer left with no
     weight), the first level and layer, and that layer's LPR on the way there; or that none
     did."""

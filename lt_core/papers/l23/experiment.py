@@ -25,9 +25,10 @@ import torch
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, executor, loop, models, paper, schedule, seeds, view
-from ...loop import failure_note
+from ... import result as result_mod
 from ...store import RunStore
 from . import analysis
+from . import claims as claims_mod
 from .config import (
     CHANCE_PCT,
     MEASURE_NAMES,
@@ -142,39 +143,23 @@ def _reached(store: RunStore, key: str, level: int) -> bool:
 
 
 @dataclass
-class LayerwiseResult:
-    """What the notebook needs: the runs, and which scale, data and device produced them.
-    Every analysis reads the store; the computations are ``analysis``'s."""
-
-    config: Layerwise
-    runs: pd.DataFrame  # one row per run: key, model, measure, seed, kind, reinit_seed
-    data: dict[str, loop.DataInfo]  # per network
-    device: str
-    store: RunStore
-
-    @property
-    def data_names(self) -> str:
-        return loop.data_names(self.data)
+class LayerwiseResult(result_mod.Result):
+    """What the notebook needs: ``runs`` has one row per run (key, model, seed, measure,
+    kind: ticket or reinit, reinit_seed). Every analysis reads the store; the computations
+    are ``analysis``'s, the verdicts ``claims``'s."""
 
     def claims(self) -> pd.DataFrame:
         """L23's qualitative claims judged on these runs (``claims.claims``)."""
-        from . import claims
-
-        return claims.claims(self)
+        return claims_mod.claims(self)
 
     def scorecard_rows(self, scale: str) -> list[dict]:
         """Table 2's cells, section 5's numbers and the claims (``claims.scorecard_rows``)."""
-        from . import claims
-
-        return claims.scorecard_rows(self, scale)
+        return claims_mod.scorecard_rows(self, scale)
 
     def to_pack(self) -> dict:
         """What a pack carries of this result (``lt_core.view``); ``from_pack`` reads it."""
         return {"runs": view.frame_to(self.runs), "data": view.data_to(self.data),
                 "device": self.device}
-
-    def info(self) -> dict:
-        return loop.stored_info(self.runs[self.runs["kind"] == "ticket"], self.data, self.store)
 
     def report(self) -> str:
         """Plain text for the command line: the test accuracy per network, measure and level,
@@ -474,13 +459,14 @@ class LayerwiseResult:
             out.append(Departure("overlap", ours, theirs))
         return out
 
-    def describe(self, scale: str) -> str:
-        """Markdown: the scale, data and device of this result and how it departs from the
-        paper's settings."""
+    def head(self, scale: str) -> str:
         cfg = self.config
-        head = (f"**Scale: {scale}.** {len(cfg.measures)} measures ({', '.join(cfg.measures)}) "
+        return (f"**Scale: {scale}.** {len(cfg.measures)} measures ({', '.join(cfg.measures)}) "
                 f"x {len(cfg.seeds)} seed{'s' * (len(cfg.seeds) > 1)}. **Device:** {self.device}.")
-        lines = []
+
+    def paragraphs(self) -> list[str]:
+        """Per network its levels, training, output-layer rule and data; section 5's setup."""
+        cfg, lines = self.config, []
         for m in cfg.models:
             s, d = cfg.setting(m), self.data[m]
             length = schedule.plan(s.train, d.sizes["train"]).total
@@ -496,5 +482,4 @@ class LayerwiseResult:
         lines.append(f"**Section 5** on {cfg.overlap_model}, seed {ov.seed}: the tickets of "
                      f"{', '.join(ov.measures)} at level {ov.level}; partial re-initialisation "
                      f"with {len(ov.reinit_seeds)} fresh draw{'s' * (len(ov.reinit_seeds) != 1)}.")
-        return "\n\n".join([head, *lines, *failure_note(self.failures()),
-                             departures_mod.verdict(self.departures())])
+        return lines

@@ -8,6 +8,8 @@ from ...config import PAPER_PARAMS, load, read_yaml
 from ...departures import Departure, train_diff
 from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks
 
+# What must be the paper's for a verdict on one network of the iterative experiment.
+PAPER_FIELDS = ("train.", "pruning.levels")
 
 @cache
 def paper_configs() -> dict[str, Experiment | Supermasks]:

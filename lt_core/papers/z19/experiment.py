@@ -13,32 +13,24 @@ import pandas as pd
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, models, view
+from ... import result as result_mod
 from ...config import Arm, key_dict
 from ...executor import RayExecutor
 from ...executor import make as make_executor
-from ...loop import (
-    DataInfo,
-    Run,
-    data_names,
-    failed_runs,
-    failure_note,
-    prune_loop,
-    stored_info,
-)
+from ...loop import DataInfo, Run, failed_runs, prune_loop
 from ...store import RunStore
-from . import departures
+from . import claims
+from . import departures as z19_departures
 from .config import Experiment
 
 
 @dataclass
-class Result:
-    """What a notebook needs: the tables, and which scale, data and device produced them."""
+class Result(result_mod.Result):
+    """Z19's iterative pruning read back: ``runs`` has one row per run (key, model, seed,
+    label: its arm in the figures' words, criterion, actions); ``summary`` and ``metrics``
+    read the store."""
 
-    experiment: Experiment
-    runs: pd.DataFrame  # one row per run: key, model, label, criterion, actions, seed
-    data: dict[str, DataInfo]  # per network
-    device: str
-    store: RunStore
+    VERDICT_FIELDS = z19_departures.PAPER_FIELDS
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -54,18 +46,21 @@ class Result:
         frame = frame.drop(columns="line").join(info, on="run").rename(columns={"label": "line"})
         return frame
 
-    @property
-    def data_names(self) -> str:
-        return data_names(self.data)
-
-    def describe(self, scale: str) -> str:
-        """Markdown: the scale, data and device this result came from, and how it departs
-        from the paper's settings (``departures.iterative``)."""
-        exp = self.experiment
-        head = (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
+    def head(self, scale: str) -> str:
+        exp = self.config
+        return (f"**Scale: {scale}.** {len(exp.pruning.arms)} arms x {len(exp.seeds)} seeds, "
                 f"{exp.pruning.levels} pruning levels. **Device:** {self.device}.")
-        return "\n\n".join([head, *self.describe_networks(), *failure_note(self.failures()),
-                            departures_mod.verdict(self.departures())])
+
+    def paragraphs(self) -> list[str]:
+        """Per network one line of training settings and data."""
+        lines = []
+        for model in self.config.models:
+            tr = self.config.train_for(model)
+            d = self.data[model]
+            lines.append(f"**{model}:** {tr.iterations:,} iterations per training (batch "
+                         f"{tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
+                         f"{tr.eval_every}. **Data:** {d.description}; sizes {d.sizes}.")
+        return lines
 
     def failures(self) -> list[str]:
         """One line per run that failed (``engine.divergence``): from that level on it has no
@@ -74,46 +69,22 @@ class Result:
 
     def departures(self) -> list[departures_mod.Departure]:
         """How this result departs from the paper's settings; empty at paper scale."""
-        return departures.iterative(self.experiment, self.data_name_by_model)
-
-    def paper_settings(self, model: str) -> bool:
-        """Whether this network ran at the paper's settings (fewer seeds or lines aside), so
-        that its verdicts are reproductions or not (``departures.blocking``)."""
-        return not departures_mod.blocking(self.departures(), model, PAPER_FIELDS)
+        return z19_departures.iterative(self.config, self.data_name_by_model)
 
     @property
     def data_name_by_model(self) -> dict[str, str]:
         return {model: d.name for model, d in self.data.items()}
 
-    def describe_networks(self) -> list[str]:
-        """Per network one line of training settings and data."""
-        lines = []
-        for model in self.experiment.models:
-            tr = self.experiment.train_for(model)
-            d = self.data[model]
-            lines.append(f"**{model}:** {tr.iterations:,} iterations per training (batch "
-                         f"{tr.batch_size}, {tr.optimizer} lr {tr.lr:g}), evaluated every "
-                         f"{tr.eval_every}. **Data:** {d.description}; sizes {d.sizes}.")
-        return lines
-
     def claims(self) -> pd.DataFrame:
-        """Every Z19 claim whose lines this experiment ran, judged (``claims.check``)."""
-        from . import claims
-
+        """Every Z19 claim whose lines this experiment ran, judged (``claims.judged``)."""
         return claims.judged(self)
 
     def scorecard_rows(self, scale: str) -> list[dict]:
-        from . import claims
-
         return claims.scorecard_rows(self, scale)
 
     def report(self) -> str:
         """Plain text for the command line: every run's levels."""
         return self.summary.drop(columns=["run"]).to_string(index=False)
-
-    def info(self) -> dict:
-        """What the entry page says this result ran on (``loop.stored_info``)."""
-        return stored_info(self.runs, self.data, self.store)
 
     def to_pack(self) -> dict:
         """What a pack carries of this result (``lt_core.view``); ``from_pack`` reads it."""
@@ -129,11 +100,6 @@ class Result:
             mean=("test_acc_at_early_stop", "mean"), min=("test_acc_at_early_stop", "min"),
             max=("test_acc_at_early_stop", "max"), seeds=("seed", "count"),
         ).sort_values(["model", "mean"], ascending=[True, False])
-
-
-PAPER_FIELDS = ("train.", "pruning.levels")  # what must be the paper's for a verdict
-
-
 
 
 def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:

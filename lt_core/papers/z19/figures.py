@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -12,7 +11,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from ... import criteria, stats
+from ... import criteria, paper, stats
 from ... import masks as masks_mod
 from ...plots import (
     WIDTH,
@@ -22,9 +21,7 @@ from ...plots import (
     series_styles,
 )
 from ...widgets import compact_png, linked_stacks, mask_image, spread
-
-if TYPE_CHECKING:
-    from .experiment import Result
+from .experiment import Result
 
 PANELS = {  # metric -> (what it is, higher is better)
     "early_stop_iteration": ("early-stopping iteration", False),
@@ -134,8 +131,6 @@ def learned_length(curves: pd.DataFrame, lengths: dict[str, dict[str, int]],
     line per c, mean over seeds of the evaluations during training (each a fresh mask sample
     per 2,500 test images), min-max band; the paper's Table S2 number as a horizontal line,
     ``lengths`` (label -> iterations, per network) as vertical ones."""
-    from ... import paper
-
     nets = list(dict.fromkeys(curves["model"]))
     test = curves[(curves["split"] == "test") & (curves["metric"] == "acc")
                   & (curves["iteration"] > 0)]

@@ -20,11 +20,11 @@ from torch import nn
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, masks, models, seeds, view
-from ...loop import failure_note
+from ... import result as result_mod
 from ...provenance import environment
 from ...store import RunStore
 from . import departures as z19_departures
-from . import experiment
+from . import experiment, table_s2
 from . import learned as learned_mod
 from .config import Supermasks
 
@@ -50,23 +50,49 @@ def masked_network(init: dict[str, torch.Tensor], mask: dict[str, torch.Tensor],
 
 
 @dataclass
-class SupermasksResult:
+class SupermasksResult(result_mod.Result):
     """Z19 §5's experiment: the heuristic masks' table, the learned masks' table and the
-    dense runs both come from."""
+    dense runs both come from (its runs, data, device and store are theirs)."""
 
-    cfg: Supermasks
     heuristic: pd.DataFrame  # ``heuristic``'s table
     learned: pd.DataFrame  # ``learned``'s table
     dense: experiment.Result
 
-    def describe(self, scale: str) -> str:
-        return describe(self.cfg, self.dense, scale, self.learned)
+    @classmethod
+    def of(cls, cfg: Supermasks, heuristic: pd.DataFrame, learned: pd.DataFrame,
+           dense: experiment.Result) -> SupermasksResult:
+        return cls(cfg, dense.runs, dense.data, dense.device, dense.store, heuristic, learned,
+                   dense)
+
+    def head(self, scale: str) -> str:
+        cfg = self.config
+        return (f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
+                f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
+                f"**Device:** {self.device}.")
+
+    def paragraphs(self) -> list[str]:
+        cfg, lines = self.config, [f"Dense run, {ln}" for ln in self.dense.paragraphs()]
+        for model in cfg.models:
+            tr = cfg.learned.train_for(model, self.data[model].sizes["train"])
+            stop = ("the early-stopping iteration (minimum validation loss, evaluated every "
+                    f"{tr.eval_every})" if cfg.learned.early_stop_for(model)
+                    else "the end of training")
+            lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
+                         f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, "
+                         f"batch {tr.batch_size}); accuracy at {stop} = mean over "
+                         f"{cfg.learned.samples} passes over the test set, each batch of 2,500 "
+                         "with a fresh mask sample.")
+        return lines
 
     def failures(self) -> list[str]:
-        return failures(self.dense, self.learned)
+        """One line per failed run: dense runs (``Result.failures``), learned supermasks."""
+        return self.dense.failures() + learned_mod.failed_learned(self.learned)
 
     def departures(self) -> list[departures_mod.Departure]:
-        return departures(self.cfg, self.dense)
+        """How this supermask experiment departs from the paper's settings; empty at paper
+        scale."""
+        sizes = {model: d.sizes["train"] for model, d in self.data.items()}
+        return z19_departures.supermasks(self.config, self.dense.data_name_by_model, sizes)
 
     def claims(self, scale: str = "this run's") -> pd.DataFrame:
         """Table S2 and the §5 ordering: the paper's numbers next to this run's, with their
@@ -74,16 +100,11 @@ class SupermasksResult:
         return pd.DataFrame(self.scorecard_rows(scale))
 
     def scorecard_rows(self, scale: str) -> list[dict]:
-        from . import claims
-
-        return claims.supermask_rows(self, scale)
+        return table_s2.supermask_rows(self, scale)
 
     def conclusions(self, scale: str) -> str:
-        """What this run shows, in the scorecard's verdicts (``conclusions``)."""
-        return conclusions(self.scorecard_rows(scale), self.heuristic, self.learned)
-
-    def info(self) -> dict:
-        return self.dense.info()
+        """What this run shows, in the scorecard's verdicts (``table_s2.conclusions``)."""
+        return table_s2.conclusions(self.scorecard_rows(scale), self.heuristic, self.learned)
 
     def report(self) -> str:
         return self.claims()[["network", "claim", "paper says", "this build", "verdict"]
@@ -102,14 +123,14 @@ def from_pack(cfg: Supermasks, value: dict, store: RunStore) -> SupermasksResult
     rows = [row for model, key in value["heuristic_runs"]
             for row in _heuristic_rows(store, model, key)]
     dense = experiment.from_pack(cfg.dense_experiment(), value["dense"], store)
-    return SupermasksResult(cfg, pd.DataFrame(rows, columns=HEURISTIC_COLUMNS),
+    return SupermasksResult.of(cfg, pd.DataFrame(rows, columns=HEURISTIC_COLUMNS),
                             view.frame_from(value["learned"]), dense)
 
 
 def run(cfg: Supermasks, progress: bool = True) -> SupermasksResult:
     """Run (or resume) the dense runs, the heuristic masks and the learned masks."""
     table, dense = heuristic(cfg, progress)
-    return SupermasksResult(cfg, table, learned_mod.learned(cfg, progress), dense)
+    return SupermasksResult.of(cfg, table, learned_mod.learned(cfg, progress), dense)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,68 +201,3 @@ def heuristic_mask(criterion: str, init: dict, final: dict, rates: dict, seed: i
     ones = {n: torch.ones_like(init[n]) for n in rates}
     gen = seeds.generator(seed, "heuristic", criterion, power)
     return masks.next_masks(criterion, init, final, ones, rates, gen, power)
-
-
-def best_heuristic(table: pd.DataFrame) -> pd.DataFrame:
-    """Per network, criterion and weights: the max over prune powers of the mean over seeds
-    (Table S2 reports this for ``large_final_same_sign``), with the seeds' min and max there."""
-    g = table.groupby(["model", "criterion", "weights", "power"])["test_acc"]
-    per_power = g.agg(["mean", "min", "max", "count"]).reset_index()
-    idx = per_power.groupby(["model", "criterion", "weights"])["mean"].idxmax()
-    return per_power.loc[idx].reset_index(drop=True)
-
-
-def describe(cfg: Supermasks, dense: experiment.Result, scale: str,
-             learned_table: pd.DataFrame) -> str:
-    """Markdown: scale, data, device, failed runs, and every departure from the paper's
-    settings."""
-    lines = [f"**Scale: {scale}.** {len(cfg.seeds)} seeds; heuristic masks for "
-             f"{len(cfg.criteria)} criteria at prune powers 0..{cfg.max_power}. "
-             f"**Device:** {dense.device}.", *[f"Dense run, {ln}" for ln in dense.describe_networks()]]
-    for model in cfg.models:
-        tr = cfg.learned.train_for(model, dense.data[model].sizes["train"])
-        stop = ("the early-stopping iteration (minimum validation loss, evaluated every "
-                f"{tr.eval_every})" if cfg.learned.early_stop_for(model) else "the end of training")
-        lines.append(f"**{model} learned supermasks:** c in {cfg.learned.init_values}, "
-                     f"{tr.iterations:,} iterations of SGD (momentum 0.9, lr {tr.lr:g}, batch "
-                     f"{tr.batch_size}); accuracy at {stop} = mean over {cfg.learned.samples} "
-                     "passes over the test set, each batch of 2,500 with a fresh mask sample.")
-    return "\n\n".join([*lines, *failure_note(failures(dense, learned_table)),
-                        departures_mod.verdict(departures(cfg, dense))])
-
-
-def failures(dense: experiment.Result, learned_table: pd.DataFrame) -> list[str]:
-    """One line per failed run: dense runs (``Result.failures``), learned supermasks."""
-    return dense.failures() + learned_mod.failed_learned(learned_table)
-
-
-def departures(cfg: Supermasks, dense: experiment.Result) -> list[departures_mod.Departure]:
-    """How this supermask experiment departs from the paper's settings; empty at paper scale."""
-    sizes = {model: d.sizes["train"] for model, d in dense.data.items()}
-    return z19_departures.supermasks(cfg, dense.data_name_by_model, sizes)
-
-
-def conclusions(rows: list[dict], heuristic_table: pd.DataFrame,
-                learned_table: pd.DataFrame) -> str:
-    """Markdown: what this run shows. Each sentence that states a claim's outcome is its
-    scorecard row (``rows``: ``SupermasksResult.scorecard_rows``), verdict included, so the
-    page cannot say otherwise than the scorecard; the other sentences give numbers only."""
-    out = []
-    for model in heuristic_table["model"].unique():
-        for row in (r for r in rows if r["network"] == model):
-            seen = f"; this build {row['this build']}" if row["this build"] else ""
-            out.append(f"**{model}, {row['claim']}** (Z19: {row['paper says']}{seen}): "
-                       f"*{row['verdict']}*.")
-        random_masks = heuristic_table[(heuristic_table["model"] == model)
-                              & (heuristic_table["criterion"] == "random")
-                              & (heuristic_table["power"] > 0)]
-        if len(random_masks):
-            worst = random_masks.groupby(["power", "weights"])["test_acc"].mean().max()
-            out.append(f"Random masks (Z19: near chance) reach at most {100 * worst:.1f}% at "
-                       "any prune power, mean over seeds.")
-        lt = learned_table[(learned_table["model"] == model) & ~learned_table["failed"]]
-        if len(lt):
-            by_c = lt.groupby("c")["pruned_pct"].mean()
-            out.append(f"Over all c the learned masks prune {by_c.min():.0f}%-{by_c.max():.0f}% "
-                       "of the weights in expectation.")
-    return "\n\n".join(out)
