@@ -407,6 +407,16 @@ def key_dict(cfg: Any) -> dict:
     return out
 
 
+def run_config(kind: str, model: str, data: str, train: Any, seed: int, arm: Any = None,
+               **fields: Any) -> dict:
+    """The canonical config of one training, what its store key hashes: every paper's run
+    keys are built here. Its kind, network, data, training (``key_dict``: every field, so that
+    two different trainings never share a key), arm (criterion and actions) where it prunes,
+    seed, and the fields that are its experiment's own."""
+    return {"kind": kind, "model": model, "data": data, "train": key_dict(train),
+            **(key_dict(arm) if arm is not None else {}), "seed": seed, **fields}
+
+
 def _default(f: dataclasses.Field) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 

@@ -28,7 +28,7 @@ import torch
 
 from . import actions, criteria, engine, masks, models, schedule, seeds
 from . import data as data_mod
-from .config import Arm, Train, key_dict
+from .config import Arm, Train, key_dict, run_config
 from .executor import LocalExecutor, Population, RayExecutor
 from .provenance import environment
 from .record import Level, pack_mask
@@ -225,9 +225,9 @@ def rewind_point_config(run: Run, data_name: str) -> dict:
     """The canonical config (the store key) of the state at iteration k a run rewinds to:
     shared by every run with the same training, seed, k and initial state."""
     given = {"init": run.config["init"]} if run.init is not None else {}
-    return {"kind": "rewind_point", "model": run.config["model"], "data": data_name,
-            "train": key_dict(run.train), "lr": run.lr, "weight_decay": run.weight_decay,
-            "seed": run.seed, "iteration": run.rewind_iteration, **given}
+    return run_config("rewind_point", run.config["model"], data_name, run.train, run.seed,
+                      lr=run.lr, weight_decay=run.weight_decay,
+                      iteration=run.rewind_iteration, **given)
 
 
 def _reference_counts(store: RunStore, reference: str | None, level: int

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ... import config as config_mod
 from ... import criteria, loop, models, schedule
 from ... import data as data_mod
-from ...config import Arm, Train, key_dict
+from ...config import Arm, Train
 from ...store import RunStore
 from .config import Decoupling, Study, phase_train
 from .structured import filter_masks
@@ -58,12 +59,11 @@ class Plan:
                     self._baselines(s, v, by[(s.name, v, seed)])
 
     # -- runs ---------------------------------------------------------------------------
-    def _config(self, kind: str, train: Train, seed: int, **extra) -> dict:
-        cfg = {"kind": kind, "model": self.cfg.model, "data": self.data.name,
-               "train": key_dict(train), "seed": seed, **extra}
-        if self.cfg.width is not None:
-            cfg["width"] = self.cfg.width
-        return cfg
+    def _config(self, kind: str, train: Train, seed: int, arm: Arm | None = None, **extra
+                ) -> dict:
+        width = {"width": self.cfg.width} if self.cfg.width is not None else {}
+        return config_mod.run_config(kind, self.cfg.model, self.data.name, train, seed, arm,
+                                     **extra, **width)
 
     def _rewind(self, study: Study, train: Train) -> int:
         """Late rewinding's iteration k under this training's schedule."""
@@ -91,13 +91,13 @@ class Plan:
               ) -> Find:
         train = phase_train(self.cfg, study, "find", value)
         arm = self._arm("magnitude", "reference" if ref else "global", study)
-        extra = {**key_dict(arm)}
+        extra = {}
         k = self._rewind(study, train)
         if k:
             extra["rewind_iteration"] = k
         if ref is not None:
             extra["lpr_from"] = ref.key
-        config = self._config("h21_find", train, seed, **extra)
+        config = self._config("h21_find", train, seed, arm, **extra)
         run = self._run(config, train, seed, arm, rewind_iteration=k,
                         reference=ref.key if ref else None)
         return Find(study, value, seed, train, run, self.store.key(config),
@@ -113,9 +113,9 @@ class Plan:
         for kind, selection in (("global_random", "reference_total"),
                                 ("preserve_lpr", "reference")):
             arm = self._arm("random", selection, study)
-            extra = {**key_dict(arm), **({"rewind_iteration": k} if k else {}),
-                     "lpr_from": find.key, "stream": "own"}
-            config = self._config(f"h21_{kind}", train, find.seed, **extra)
+            extra = {**({"rewind_iteration": k} if k else {}), "lpr_from": find.key,
+                     "stream": "own"}
+            config = self._config(f"h21_{kind}", train, find.seed, arm, **extra)
             self.followers.append(self._run(config, train, find.seed, arm, rewind_iteration=k,
                                             reference=find.key))
             key = self.store.key(config)

@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ... import config as config_mod
 from ... import data as data_mod
 from ... import models
 from ...config import (
@@ -19,7 +20,6 @@ from ...config import (
     Train,
     TrainOverride,
     from_dict,
-    key_dict,
     paper_networks,
 )
 
@@ -169,9 +169,9 @@ def arm(measure: str, ignore_output_layer: bool = False) -> Arm:
 def run_config(model: str, data_name: str, s: Setting, measure: str, seed: int) -> dict:
     """The canonical config of one ticket run (its key). ``scores: float64``: measures are
     ranked in the precision they are computed in (they were rounded to float32 before)."""
-    return {"kind": "l23_ticket", "model": model, "data": data_name, "train": key_dict(s.train),
-            **key_dict(arm(measure, s.ignore_output_layer)),
-            "rewind_iteration": s.rewind_iteration, "seed": seed, "scores": "float64"}
+    return config_mod.run_config("l23_ticket", model, data_name, s.train, seed,
+                                 arm(measure, s.ignore_output_layer),
+                                 rewind_iteration=s.rewind_iteration, scores="float64")
 
 
 

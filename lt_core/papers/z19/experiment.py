@@ -10,11 +10,12 @@ from functools import cached_property
 
 import pandas as pd
 
+from ... import config as config_mod
 from ... import data as data_mod
 from ... import departures as departures_mod
 from ... import engine, models, view
 from ... import result as result_mod
-from ...config import Arm, key_dict
+from ...config import Arm
 from ...executor import RayExecutor
 from ...executor import make as make_executor
 from ...loop import DataInfo, Run, failed_runs, prune_loop
@@ -103,15 +104,10 @@ class Result(result_mod.Result):
 
 
 def run_config(exp: Experiment, model: str, data_name: str, arm: Arm, seed: int) -> dict:
-    """The canonical config of one run: everything that changes its result, nothing else."""
-    return {
-        "kind": "iterative_pruning",
-        "model": model,
-        "data": data_name,
-        "train": key_dict(exp.train_for(model)),
-        **key_dict(arm),  # criterion, actions; the selection only where not Z19's layerwise
-        "seed": seed,
-    }
+    """The canonical config of one run (``config.run_config``): the arm's criterion and
+    actions, its selection only where not Z19's layerwise."""
+    return config_mod.run_config("iterative_pruning", model, data_name, exp.train_for(model),
+                                 seed, arm)
 
 
 def from_pack(exp: Experiment, value: dict, store: RunStore) -> Result:

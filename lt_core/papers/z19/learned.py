@@ -15,7 +15,7 @@ from torch import nn
 
 from ... import data as data_mod
 from ... import engine, models, seeds
-from ...config import Train, key_dict
+from ...config import Train, run_config
 from ...store import RunStore
 from . import experiment
 from .config import Supermasks
@@ -191,11 +191,10 @@ def learned_runs(cfg: Supermasks, progress: bool = True):
 def learned_config(model: str, data_name: str, c: float, seed: int, train: Train, samples: int,
                    early_stop: bool) -> dict:
     """The canonical config of one learned supermask (its key)."""
-    return {"kind": "learned_supermask", "model": model, "data": data_name, "c": c,
-            "seed": seed, "train": key_dict(train), "samples": samples, "early_stop": early_stop,
-            # 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
-            # torch.bernoulli from torch's global generator).
-            "sampler": 2}
+    # sampler 2: u < sigmoid(m) from the net's own seeded stream (version 1 drew
+    # torch.bernoulli from torch's global generator).
+    return run_config("learned_supermask", model, data_name, train, seed, c=c, samples=samples,
+                      early_stop=early_stop, sampler=2)
 
 
 def learned_curves(cfg: Supermasks) -> pd.DataFrame:
