@@ -41,7 +41,7 @@ shipped.section("01_mask_criteria", paper)
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]

@@ -38,7 +38,7 @@ shipped.section("02_mask1_actions", paper)
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]

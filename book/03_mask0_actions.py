@@ -39,7 +39,7 @@ shipped.section("03_mask0_actions", paper)
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]

@@ -67,7 +67,7 @@ fig = z19.figures.supermask_curves(
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]

@@ -59,7 +59,7 @@ shipped.section("05_decoupling", paper)
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -77,7 +77,7 @@ display(Markdown(result.describe(scale)))
 # %%
 fig = h21.figures.h21_figure(result, "fig1")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q1", "Q2", "Q3"], scale)))
 
 # %% [markdown]
@@ -102,7 +102,7 @@ fig = h21.figures.h21_figure(result, "fig2", "batch_size")
 # %%
 fig = h21.figures.h21_figure(result, "fig2", "weight_decay")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q11", "Q12", "Q13"], scale)))
 
 # %% [markdown]
@@ -146,7 +146,7 @@ fig = h21.figures.h21_figure(result, "fig6", "batch_size")
 # %%
 fig = h21.figures.h21_figure(result, "fig6", "weight_decay")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q7"], scale)))
 
 # %% [markdown]
@@ -172,7 +172,7 @@ h21.figures.lpr_explorer(h21.analysis.lpr_means(result.lpr, "lr"), "LR")
 # %%
 fig = h21.figures.h21_figure(result, "fig7")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q8"], scale)))
 
 # %% [markdown]
@@ -188,7 +188,7 @@ fig = h21.figures.h21_figure(result, "fig6", "wd0")
 # %%
 fig = h21.figures.h21_figure(result, "fig8")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q9"], scale)))
 
 # %% [markdown]
@@ -204,7 +204,7 @@ display(Markdown(result.describe_claims(["Q9"], scale)))
 # %%
 fig = h21.figures.h21_figure(result, "fig4")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q5"], scale)))
 
 # %% [markdown]
@@ -218,7 +218,7 @@ display(Markdown(result.describe_claims(["Q5"], scale)))
 # %%
 fig = h21.figures.h21_figure(result, "fig9")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q10"], scale)))
 
 # %% [markdown]
@@ -233,7 +233,7 @@ display(Markdown(result.describe_claims(["Q10"], scale)))
 # %%
 fig = h21.figures.h21_figure(result, "fig5")
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(result.describe_claims(["Q6"], scale)))
 
 # %% [markdown]

@@ -52,7 +52,7 @@ l23.tables.table2(paper.table2(), "paper") if paper is not None else None
 #
 # ## This run
 
-# %% tags=["describe"]
+# %% tags=["remove-input", "describe"]
 display(Markdown(result.describe(scale)))
 
 # %% [markdown]
@@ -88,7 +88,7 @@ fig = l23.figures.l23_accuracy(result.ticket_levels(), table,
 # is not a ticket's. MinMax invites it: the smallest remaining weight of every layer scores 0,
 # so every layer loses at least one weight at every level, however small it is.
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(l23.claims.collapse_note(result)))
 
 # %% [markdown]

@@ -14,7 +14,7 @@ info = scorecard.build_info(scale, store=params.get("store"))
 card = scorecard.build(scale, store=params.get("store"))
 banner.summary(info, scale)
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(scorecard.headline(card)))
 
 # %% [markdown]

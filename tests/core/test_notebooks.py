@@ -1,5 +1,6 @@
 """Every notebook executed at tiny scale by the runner, then the book built with -W."""
 
+import ast
 import json
 import re
 import shutil
@@ -31,6 +32,23 @@ def test_every_notebook_has_params_at_every_scale():
     for src in notebooks.sources():
         for scale in notebooks.SCALES:
             assert scales.params(scale, src.stem) is not None, (scale, src.stem)
+
+
+def _displays_only(source: str) -> bool:
+    tree = ast.parse(source)
+    return bool(tree.body) and all(
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+        and getattr(s.value.func, "id", None) == "display" for s in tree.body)
+
+
+def test_cells_that_only_display_hide_their_input():
+    """A reader sees each page's experiment call and its results, not display plumbing."""
+    import jupytext
+
+    for src in notebooks.sources():
+        for cell in jupytext.read(src).cells:
+            if cell.cell_type == "code" and _displays_only(cell.source):
+                assert "remove-input" in cell.metadata.get("tags", []), (src.name, cell.source)
 
 
 def test_executed_notebooks_state_scale_and_data(executed):
