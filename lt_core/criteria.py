@@ -8,7 +8,9 @@ register here with what the rest of the code needs to know of them; the selectio
 ``get(name)``. A researcher's own criterion is named by import path, ``module:function``
 (``criterion: mypkg.scores:saliency`` in a params file), a function of the same three
 tensors; it runs wherever a criterion or an L23 measure does, and a run's key holds its path
-(not its code: change the function, change its name).
+(not its code: change the function, change its name). One that declares it
+(``@needs_gradients``) gets a fourth tensor: the gradient of the training loss on one batch at
+the end of the level's training (SNIP-style saliency, ``engine.batch_gradients``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from .params_file import ConfigError, quote
 
-Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+Score = Callable[..., torch.Tensor]  # (w_i, w_f, mask[, grad]) -> keep-score
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,17 @@ class Criterion:
     # Every entry ties (random): only the seeded tie-break decides, from a stream of the
     # selection's own (H21's two random baselines must not share one).
     all_tie: bool = False
+    # Scores with the gradient of one training batch at the end of training (a 4th tensor).
+    gradients: bool = False
+
+
+def needs_gradients(score: Score) -> Score:
+    """Declare that a criterion scores with gradients: it is called ``(w_i, w_f, mask, grad)``,
+    ``grad`` the gradient of the training loss (cross-entropy, mean over one training batch of
+    the run's batch size, drawn from the run's seed and level, no augmentation) with respect
+    to the layer's weights at the end of the level's training."""
+    score.gradients = True
+    return score
 
 
 REGISTRY: dict[str, Criterion] = {}
@@ -74,7 +87,7 @@ def get(name: str) -> Criterion:
                           f"{module} on PYTHONPATH?") from None
     if not callable(score):
         raise ConfigError(f"criterion {quote(name)} is not a function")
-    return Criterion(name, score, name)
+    return Criterion(name, score, name, gradients=bool(getattr(score, "gradients", False)))
 
 
 def check(name: object, where: str) -> str:
@@ -88,10 +101,18 @@ def check(name: object, where: str) -> str:
     return name
 
 
-def score(criterion: str, w_i: torch.Tensor, w_f: torch.Tensor,
-          mask: torch.Tensor) -> torch.Tensor:
-    """Keep-score of every entry of one layer under ``criterion``."""
-    return get(criterion).score(w_i, w_f, mask)
+def score(criterion: str, w_i: torch.Tensor, w_f: torch.Tensor, mask: torch.Tensor,
+          grad: torch.Tensor | None = None) -> torch.Tensor:
+    """Keep-score of every entry of one layer under ``criterion`` (``grad``: the layer's
+    gradient, for a criterion that needs gradients)."""
+    c = get(criterion)
+    if not c.gradients:
+        return c.score(w_i, w_f, mask)
+    if grad is None:
+        raise ValueError(f"criterion {criterion!r} scores with gradients, and none were "
+                         "computed here (only the pruning loop computes them; a one-shot "
+                         "heuristic supermask or a figure has no training batch)")
+    return c.score(w_i, w_f, mask, grad)
 
 
 # -- Z19's mask criteria (paper_specs.md Notebook 1) ------------------------------------------

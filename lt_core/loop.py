@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -149,8 +150,12 @@ def _train_level(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run]
         trained.update({i: by_slot[slot[i]] for i in group})
     for i in sorted(todo, key=lambda i: runs[i].reference is not None):
         counts, stopped = _reference_counts(store, runs[i].reference, level)
-        record = _next_level(runs[i], level, states[i], trained[i], rates, counts,
-                             getattr(model, "output_layer", None), stopped)
+        run, res = runs[i], trained[i]
+        grads = batch_gradients(model, res.final, data, run.train.batch_size, rates,
+                                seeds.generator(run.seed, "gradient batch", level), device) \
+            if criteria.get(run.arm.criterion).gradients and not res.failed else None
+        record = _next_level(run, level, states[i], res, rates, counts,
+                             getattr(model, "output_layer", None), stopped, grads)
         record.update(wall_s=wall, env=environment(device))
         store.save_level(keys[i], level, record)
 
@@ -305,11 +310,12 @@ def _hash_tensors(h: hashlib._Hash, tensors: dict[str, torch.Tensor]) -> None:
 
 def _next_level(run: Run, level: int, state: dict, res: engine.MemberResult, rates: dict,
                 counts: dict[str, int] | None, output_layer: str | None = None,
-                stopped: str | None = None) -> dict:
+                stopped: str | None = None, grads: dict[str, torch.Tensor] | None = None
+                ) -> dict:
     """The level's record, including everything the next level starts from; without a next
     mask where the training diverged or ``stopped`` says why there is no next level. Long: the
     level mechanics (score, select, mask-0 and mask-1 actions) in the order paper_specs.md 0.4
-    states them."""
+    states them. ``grads``: for a criterion that needs them (``batch_gradients``)."""
     if stopped is not None or res.failed:  # a diverged training chooses no mask
         return {"level": level, "seed": run.seed, **_outcome(res),
                 "collapsed": masks.collapsed({n: state["mask"][n] for n in rates}),
@@ -333,15 +339,16 @@ def _next_level(run: Run, level: int, state: dict, res: engine.MemberResult, rat
     w_e = {n: res.final[n] for n in rates}
     if arm.selection == "layerwise":
         layer_rates = {n: 0.0 if n in ignore else q for n, q in rates.items()}
-        next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, layer_rates, gen)
+        next_mask = masks.next_masks(arm.criterion, w_s, w_e, mask, layer_rates, gen,
+                                     grads=grads)
     elif arm.selection == "global":
         next_mask = masks.global_masks(arm.criterion, w_s, w_e, mask, arm.fraction, arm.count,
-                                       gen, ignore)
+                                       gen, ignore, grads=grads)
     elif arm.selection == "reference_total":
         next_mask = masks.global_masks(arm.criterion, w_s, w_e, mask, arm.fraction, "exact",
-                                       gen, ignore, keep=sum(counts.values()))
+                                       gen, ignore, keep=sum(counts.values()), grads=grads)
     else:
-        next_mask = masks.reference_masks(arm.criterion, w_s, w_e, mask, counts, gen)
+        next_mask = masks.reference_masks(arm.criterion, w_s, w_e, mask, counts, gen, grads)
     next_frozen, next_start = {}, {}
     for n in rates:
         next_frozen[n], zero_kept = actions.mask0_action(
@@ -370,6 +377,27 @@ def _next_level(run: Run, level: int, state: dict, res: engine.MemberResult, rat
         record["final"] = {n: t.clone() for n, t in res.final.items()}
     record["sample"] = weight_sample(w_s, w_e, next_mask)
     return record
+
+
+def batch_gradients(model: torch.nn.Module, state: dict[str, torch.Tensor],
+                    data: data_mod.Dataset, batch_size: int, names: Collection[str],
+                    generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """The gradient of the training loss (cross-entropy, mean over ``batch_size`` training
+    examples drawn by ``generator``, no augmentation) with respect to the tensors ``names``
+    at ``state`` (parameters and buffers; pruned weights are 0 there): what a criterion that
+    needs gradients scores with. The model is called in training mode, as it trains."""
+    x, y = data.splits["train"]
+    pick = torch.randperm(len(y), generator=generator)[:batch_size].to(x.device)
+    params = {n: t.detach().to(device).requires_grad_(n in names) for n, t in state.items()}
+    was_training = model.training
+    model.train()
+    try:
+        logits = torch.func.functional_call(model, params, (data.inputs(x[pick]).to(device),))
+    finally:
+        model.train(was_training)
+    loss = torch.nn.functional.cross_entropy(logits, y[pick].to(device))
+    grads = torch.autograd.grad(loss, [params[n] for n in names])
+    return {n: g.cpu() for n, g in zip(names, grads)}
 
 
 def _outcome(res: engine.MemberResult) -> dict:

@@ -56,6 +56,7 @@ def next_masks(
     rates: dict[str, float],
     generator: torch.Generator,
     power: int = 1,
+    grads: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """One pruning step for every prunable layer: fraction 1 - (1 - q_l)^power of what remains.
 
@@ -65,7 +66,7 @@ def next_masks(
     for name, q in rates.items():
         # Rounded: 1 - (1 - 0.2)**1 is 0.19999999999999996, and floor() would prune one short.
         frac = round(1.0 - (1.0 - q) ** power, 12)
-        s = score(criterion, w_i[name], w_f[name], masks[name])
+        s = score(criterion, w_i[name], w_f[name], masks[name], _of(grads, name))
         out[name] = select(s, masks[name], frac, generator)
     return out
 
@@ -101,7 +102,8 @@ def prune_count(fraction: float, remaining: int) -> int:
 def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, torch.Tensor],
                  masks: dict[str, torch.Tensor], fraction: float, count: str,
                  generator: torch.Generator, ignore: Collection[str] = (),
-                 keep: int | None = None) -> dict[str, torch.Tensor]:
+                 keep: int | None = None, grads: dict[str, torch.Tensor] | None = None
+                 ) -> dict[str, torch.Tensor]:
     """Prune ``n = ceil(fraction * remaining)`` over the unpruned entries of all layers pooled,
     ``remaining`` counted over every layer, the ``ignore``d ones included (OpenLTH), which
     keep their masks.
@@ -114,8 +116,8 @@ def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, to
     """
     names = [n for n in masks if n not in ignore]
     held = {n: masks[n].flatten().bool() for n in names}
-    pool = torch.cat([score(criterion, w_i[n], w_f[n], masks[n]).flatten()[held[n]]
-                      for n in names])
+    pool = torch.cat([score(criterion, w_i[n], w_f[n], masks[n], _of(grads, n)).flatten()[
+        held[n]] for n in names])
     remaining = sum(int(m.sum()) for m in masks.values())
     if keep is not None:
         if not 0 <= remaining - keep <= pool.numel():
@@ -147,7 +149,8 @@ def global_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, to
 
 def reference_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str, torch.Tensor],
                     masks: dict[str, torch.Tensor], counts: dict[str, int],
-                    generator: torch.Generator) -> dict[str, torch.Tensor]:
+                    generator: torch.Generator, grads: dict[str, torch.Tensor] | None = None
+                    ) -> dict[str, torch.Tensor]:
     """Within each layer keep the ``counts[layer]`` best-scoring unpruned entries (ties at
     random): with ``random`` H21's preserve-LPR baseline, with a magnitude criterion its
     LPR-constrained pruning. A count above what remains is impossible (masks nest)."""
@@ -157,9 +160,13 @@ def reference_masks(criterion: str, w_i: dict[str, torch.Tensor], w_f: dict[str,
         if counts[n] > remaining:
             raise ValueError(f"{n}: the reference keeps {counts[n]} weights but only "
                              f"{remaining} remain")
-        s = score(criterion, w_i[n], w_f[n], m)
+        s = score(criterion, w_i[n], w_f[n], m, _of(grads, n))
         out[n] = select(s, m, 0.0, generator, n_prune=remaining - counts[n])
     return out
+
+
+def _of(grads: dict[str, torch.Tensor] | None, name: str) -> torch.Tensor | None:
+    return None if grads is None else grads[name]
 
 
 def density(masks: dict[str, torch.Tensor]) -> float:

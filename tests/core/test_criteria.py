@@ -80,9 +80,16 @@ def test_unknown_or_unimportable_criteria_name_the_field():
 USER_CRITERION = '''
 import torch
 
+from lt_core.criteria import needs_gradients
+
 def moved_toward_sign(w_i, w_f, mask):
     """Keep the weights whose final value grew in the direction of their initial sign."""
     return torch.sign(w_i) * (w_f - w_i)
+
+@needs_gradients
+def saliency(w_i, w_f, mask, grad):
+    """SNIP's connection sensitivity |w dL/dw|, at the end of the level's training."""
+    return (w_f * grad).abs()
 '''
 
 
@@ -91,9 +98,13 @@ def user_module(user_code):
     return user_code("mycrit", USER_CRITERION)
 
 
-def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_module):
-    own = "mycrit:moved_toward_sign"
+@pytest.mark.parametrize("function, gradients", [("moved_toward_sign", False),
+                                                 ("saliency", True)])
+def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_module, function,
+                                                                       gradients):
+    own = f"mycrit:{function}"
     assert criteria.get(own).source == own and not criteria.get(own).elementwise
+    assert criteria.get(own).gradients is gradients
     z19 = cli_run({"experiment": "z19_iterative", "data": {"dataset": "mnist"},
                    "train": {"iterations": 6, "eval_every": 3, "batch_size": 16},
                    "pruning": {"levels": 1, "arms": [{"criterion": own}]}, "seeds": [0]},
@@ -105,3 +116,28 @@ def test_a_users_criterion_by_import_path_in_z19_and_as_an_l23_measure(user_modu
                    "overlap": {"level": 1, "measures": ["magnitude", own],
                                "reinit_seeds": []}}, user_module)
     assert own in l23.stdout
+
+
+def test_the_gradients_a_criterion_gets_are_the_training_losss_on_one_batch():
+    """A linear layer at zero weights outputs p = (1/2, 1/2) for every example, so the mean
+    cross-entropy's gradient is row k: (1/B) sum_b (1/2 - [y_b = k]) x_b, here by hand."""
+    from lt_core.data.dataset import Dataset
+    from lt_core.loop import batch_gradients
+
+    x = torch.tensor([[1.0, 2.0, 0.0, -1.0], [0.0, 1.0, 3.0, 1.0], [2.0, 0.0, 1.0, 1.0]])
+    y = torch.tensor([0, 1, 0])
+    data = Dataset("hand", "", {"train": (x.view(3, 1, 2, 2), y)}, num_classes=2)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2, bias=False))
+    state = {"1.weight": torch.zeros(2, 4)}
+    net.eval()
+    got = batch_gradients(net, state, data, 3, ["1.weight"], torch.Generator().manual_seed(0),
+                          torch.device("cpu"))
+    # row 0: (1/3)(-1/2 x_0 + 1/2 x_1 - 1/2 x_2); row 1 is its negative
+    row0 = torch.tensor([-1.5, -0.5, 1.0, 0.5]) / 3
+    assert torch.allclose(got["1.weight"], torch.stack([row0, -row0]))
+    assert not net.training  # called in training mode, left as it was
+
+
+def test_a_gradient_criterion_outside_the_loop_says_it_has_no_gradients(user_module):
+    with pytest.raises(ValueError, match="scores with gradients, and none were computed"):
+        criteria.score("mycrit:saliency", W_I, W_F, MASK)
