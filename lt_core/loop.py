@@ -21,7 +21,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -74,7 +74,8 @@ class Run:
 def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], levels: int,
                store: RunStore, device: torch.device, progress: bool = True, name: str = "",
                prunable: dict[str, float] | None = None,
-               executor: LocalExecutor | RayExecutor | None = None) -> list[str]:
+               executor: LocalExecutor | RayExecutor | None = None,
+               after_level: Callable[[int], None] | None = None) -> list[str]:
     """Train, prune, act, repeat: levels 0..``levels`` of every run; returns the run keys.
 
     All runs advance level by level in lockstep. At each level the unfinished runs train as
@@ -85,6 +86,8 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
     its level is saved. A finished level is never recomputed; a run whose training diverged
     stops. ``prunable`` (default: the model's) maps prunable tensors to their layerwise rates.
     ``executor`` is where populations train (``lt_core.executor``; default: here, in turn).
+    ``after_level(level)`` runs once every run has finished ``level`` (H21 trains the masks
+    of that level under other hyperparameters there).
     """
     rates = prunable if prunable is not None else model.prune_rates
     n_train = len(data.splits["train"][1])
@@ -112,6 +115,8 @@ def prune_loop(model: torch.nn.Module, data: data_mod.Dataset, runs: list[Run], 
         for level in range(levels + 1):
             _train_level(model, data, runs, keys, level, levels, starts, store, device, progress,
                          name, rates, ex)
+            if after_level is not None:
+                after_level(level)
     return keys
 
 

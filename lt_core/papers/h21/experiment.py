@@ -338,8 +338,9 @@ def run(cfg: Decoupling, progress: bool = True) -> Result:
 def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
     """One experiment (the main one, or A9's).
 
-    Level by level: the find runs, the Fig 7 runs and the random baselines train level n
-    (one population per training config), then the eval runs of the masks M^(n).
+    Level by level in one pruning loop: the find runs, the Fig 7 runs and the random
+    baselines train level n (one population per training config), then, in the loop's
+    per-level hook, the eval runs of the masks M^(n).
     """
     device = engine.resolve_device(cfg.device)
     store = RunStore(cfg.store)
@@ -357,15 +358,18 @@ def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
     ex = executor.make(cfg.executor, cfg.ray)  # populations of one call train at once on Ray
     if structured:
         loop.prune_loop(model, data, structured, 0, store, device, progress, name, executor=ex)
-    top = max([cfg.levels] + [len(s.filters) for s in cfg.studies])
-    for level in range(top + 1):
-        if iterative and level <= cfg.levels:
-            loop.prune_loop(model, data, iterative, level, store, device, progress, name,
-                               executor=ex)
+
+    def evals_of(level: int) -> None:  # the masks M^(level), trained under every H_eval
         evals = plan.eval_runs(level)
         if evals:
             loop.prune_loop(model, data, evals, 0, store, device, progress,
-                               f"{name} eval of level {level}", executor=ex)
+                            f"{name} eval of level {level}", executor=ex)
+
+    loop.prune_loop(model, data, iterative, cfg.levels, store, device, progress, name,
+                    executor=ex, after_level=evals_of)
+    top = max([cfg.levels] + [len(s.filters) for s in cfg.studies])
+    for level in range(cfg.levels + 1, top + 1):  # structured studies' further filter steps
+        evals_of(level)
     info = loop.DataInfo(data.name, data.description, data.sizes(), data.input_shape)
     finds = pd.DataFrame([{"study": f.study.name, "find": f.value, "lpr_from": f.lpr_from,
                            "seed": f.seed, "key": f.key} for f in plan.finds])
