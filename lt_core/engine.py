@@ -110,6 +110,156 @@ class MemberResult:
         return float("nan") if self.failed else float(self.metrics["test_acc"][-1])
 
 
+# -- the algorithm: train a population, evaluate states ---------------------------------------
+def train(
+    model: nn.Module,
+    members: list[Member],
+    data: Dataset,
+    cfg: Train,
+    device: str | torch.device | None = "auto",
+    progress: bool = True,
+    desc: str = "train",
+    keep_best: bool = False,
+    start: int = 0,
+    stop: int | None = None,
+    execution: Execution | None = None,
+    on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+) -> list[MemberResult]:
+    """Train ``members`` (architecture ``model``) together; return one result per member.
+
+    Global steps ``start`` to ``stop`` (default: the schedule's end) of the schedule that
+    ``cfg`` and the training-set size define (``schedule.plan``), with a fresh optimizer.
+    ``cfg.lr`` must be resolved (see ``Experiment.train_for``). With ``keep_best`` each
+    member's state at its minimum validation loss is kept too. ``on_eval(step, metrics)`` is
+    called after every evaluation (metric name -> value per member), e.g. to log progress.
+    Long: the hot loop (batch, step, evaluate, divergence check) is kept in one piece so that
+    what runs every step can be read top to bottom.
+    """
+    if cfg.lr is None:
+        raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")
+    device = resolve_device(device)
+    data = data.to(device)
+    x_train, y_train = data.splits["train"]
+    plan = schedule.plan(cfg, len(y_train))
+    stop = plan.stop if stop is None else stop
+    if not 0 <= start < stop <= plan.total:
+        raise ConfigError(f"training from iteration {start} to {stop} lies outside the schedule "
+                          f"(0..{plan.total})")
+    if keep_best and not data.has_validation:
+        raise ValueError("keep_best needs a validation split")
+    execution = execution or execution_for(model, device, len(members))
+    n_members = len(members)
+    if pad_population(execution, device, n_members):  # see _pad; the copy's result is dropped
+        members = members * 2
+    P = len(members)
+    call = Functional(model)  # names the state; the runner calls the network it computes
+    state, masks = _stack_members(members, call.names, device)
+    n_params = sum(1 for _ in model.parameters())
+    # A tensor frozen everywhere in every member (the learned supermask's weights) is a
+    # constant: no gradient, no optimizer state.
+    trained = [j for j, n in enumerate(call.names[:n_params]) if n not in masks or masks[n].any()]
+    optimizer = PopulationOptimizer(
+        cfg.optimizer, [state[j] for j in trained], [masks.get(call.names[j]) for j in trained],
+        [m.lr if m.lr is not None else cfg.lr for m in members],
+        [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members],
+        cfg.momentum)
+    arithmetic = Arithmetic(cfg, device)
+    runner = _runner(model, call, state, trained, P, execution, arithmetic)
+    best = [t.detach().clone() for t in state] if keep_best else None
+    best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
+
+    splits = [s for s in ("val", "test") if s in data.splits]
+    names = [f"{s}_{m}" for s in splits for m in ("loss", "acc")]
+    grid = sorted({start, stop, *range(-(-start // cfg.eval_every) * cfg.eval_every, stop,
+                                       cfg.eval_every)})
+    grid_set = set(grid)
+    history: list[torch.Tensor] = []  # per grid point: [2 * len(splits), P]
+    batches = Batches([m.seed for m in members], len(y_train), cfg.batch_size, plan.per_epoch,
+                       data.augment.padding if data.augment else None, device)
+    bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
+
+    def record(step: int) -> None:
+        runner.call.module.eval()
+        with torch.no_grad():
+            history.append(_evaluate(runner, data, splits, P))
+            if on_eval is not None:
+                on_eval(step, dict(zip(names, history[-1].cpu().numpy())))
+            if best is not None:  # strictly lower: the first minimum, as early_stop_index
+                better = history[-1][0] < best_loss
+                best_loss.copy_(torch.where(better, history[-1][0], best_loss))
+                for b, t in zip(best, state):
+                    b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
+        runner.call.module.train()
+
+    with arithmetic.matmul_mode():
+        record(start)
+        for step in range(start, stop):
+            epoch, pos = divmod(step, plan.per_epoch)
+            batches.advance(epoch)
+            idx, aug = batches.at_position(pos)
+            x, y = _rows(x_train, idx), _rows(y_train, idx)
+            if aug is not None:
+                x = crop_flip(x, aug, data.augment.padding)
+            optimizer.step(runner.grads(data.inputs(x), y), plan.factor(step))
+            if step + 1 in grid_set:
+                record(step + 1)
+            # Every step (host-side, no sync; tqdm prints every 2 s): at paper scale
+            # evaluations are 10,000 steps apart, minutes without a sign of life.
+            bar.update(1)
+    bar.close()
+
+    table = torch.stack(history).cpu().numpy()  # [T, metrics, P]
+    finals = {n: t.detach().cpu() for n, t in zip(call.names, state)}
+    results = []
+    for i, m in enumerate(members):
+        metrics = dict(zip(names, table[:, :, i].T.copy()))
+        bad = divergence(metrics[f"{splits[0]}_loss"],  # val, else test
+                         only_non_finite=cfg.divergence == "non_finite")
+        failed_at = int(grid[bad]) if bad is not None else None
+        if bad is not None:  # metrics after divergence mean nothing
+            for v in metrics.values():
+                v[bad:] = np.nan
+        results.append(MemberResult(
+            seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
+            final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,
+            best=None if best is None else {n: b[i].cpu() for n, b in zip(call.names, best)},
+        ))
+    return results[:n_members]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
+             device: str | torch.device | None = "auto", repeats: int = 1,
+             group_size: int = 64) -> np.ndarray:
+    """Accuracy of each state (parameters, and buffers if the model has any) on one split,
+    without training: shape [members].
+
+    Members are evaluated ``group_size`` at a time. ``repeats`` > 1 averages over that many
+    forward passes (for a stochastic model, independent mask samples).
+    """
+    device = resolve_device(device)
+    data = data.to(device)
+    call = Functional(model)
+    execution = execution_for(model, device, min(group_size, len(members)))
+    x, y = data.splits[split]
+    out = []
+    for s in range(0, len(members), group_size):
+        group = members[s : s + group_size]
+        n = len(group)
+        group = group * 2 if pad_population(execution, device, n) else group
+        state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
+        runner = _runner(model, call, state, [], len(group), execution)
+        runner.call.module.eval()
+        acc = torch.zeros(len(group), device=device)
+        for _ in range(repeats):
+            for c in range(0, len(y), 2500):
+                logits = runner.logits(data.inputs(x[c : c + 2500]))
+                acc += (logits.argmax(-1) == y[c : c + 2500]).sum(1)
+        out.append((acc / (repeats * len(y))).cpu()[:n])  # a padding copy's result dropped
+    return torch.cat(out).numpy()
+
+
+# -- how: divergence, the functional model, vmapped populations, batches ---------------------
 DIVERGENCE_FACTOR = 10.0
 
 
@@ -286,129 +436,9 @@ def _runner(model: nn.Module, call: Functional, state: list[torch.Tensor], train
     return _Loop(net_call, state, trained, P, execution.channels_last, to_net, arithmetic)
 
 
-# ----------------------------------------------------------------------------------------------
-# Training
-
-
 def _rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """``t[idx]`` for a [P, B] index, by ``index_select``: 3-6x faster on a CPU."""
     return t.index_select(0, idx.reshape(-1)).view(*idx.shape, *t.shape[1:])
-
-
-def train(
-    model: nn.Module,
-    members: list[Member],
-    data: Dataset,
-    cfg: Train,
-    device: str | torch.device | None = "auto",
-    progress: bool = True,
-    desc: str = "train",
-    keep_best: bool = False,
-    start: int = 0,
-    stop: int | None = None,
-    execution: Execution | None = None,
-    on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-) -> list[MemberResult]:
-    """Train ``members`` (architecture ``model``) together; return one result per member.
-
-    Global steps ``start`` to ``stop`` (default: the schedule's end) of the schedule that
-    ``cfg`` and the training-set size define (``schedule.plan``), with a fresh optimizer.
-    ``cfg.lr`` must be resolved (see ``Experiment.train_for``). With ``keep_best`` each
-    member's state at its minimum validation loss is kept too. ``on_eval(step, metrics)`` is
-    called after every evaluation (metric name -> value per member), e.g. to log progress.
-    Long: the hot loop (batch, step, evaluate, divergence check) is kept in one piece so that
-    what runs every step can be read top to bottom.
-    """
-    if cfg.lr is None:
-        raise ValueError("engine.train needs a resolved Train config (Experiment.train_for)")
-    device = resolve_device(device)
-    data = data.to(device)
-    x_train, y_train = data.splits["train"]
-    plan = schedule.plan(cfg, len(y_train))
-    stop = plan.stop if stop is None else stop
-    if not 0 <= start < stop <= plan.total:
-        raise ConfigError(f"training from iteration {start} to {stop} lies outside the schedule "
-                          f"(0..{plan.total})")
-    if keep_best and not data.has_validation:
-        raise ValueError("keep_best needs a validation split")
-    execution = execution or execution_for(model, device, len(members))
-    n_members = len(members)
-    if pad_population(execution, device, n_members):  # see _pad; the copy's result is dropped
-        members = members * 2
-    P = len(members)
-    call = Functional(model)  # names the state; the runner calls the network it computes
-    state, masks = _stack_members(members, call.names, device)
-    n_params = sum(1 for _ in model.parameters())
-    # A tensor frozen everywhere in every member (the learned supermask's weights) is a
-    # constant: no gradient, no optimizer state.
-    trained = [j for j, n in enumerate(call.names[:n_params]) if n not in masks or masks[n].any()]
-    optimizer = PopulationOptimizer(
-        cfg.optimizer, [state[j] for j in trained], [masks.get(call.names[j]) for j in trained],
-        [m.lr if m.lr is not None else cfg.lr for m in members],
-        [m.weight_decay if m.weight_decay is not None else cfg.weight_decay for m in members],
-        cfg.momentum)
-    arithmetic = Arithmetic(cfg, device)
-    runner = _runner(model, call, state, trained, P, execution, arithmetic)
-    best = [t.detach().clone() for t in state] if keep_best else None
-    best_loss = torch.full((P,), float("inf"), device=device)  # default dtype, as the metrics
-
-    splits = [s for s in ("val", "test") if s in data.splits]
-    names = [f"{s}_{m}" for s in splits for m in ("loss", "acc")]
-    grid = sorted({start, stop, *range(-(-start // cfg.eval_every) * cfg.eval_every, stop,
-                                       cfg.eval_every)})
-    grid_set = set(grid)
-    history: list[torch.Tensor] = []  # per grid point: [2 * len(splits), P]
-    batches = Batches([m.seed for m in members], len(y_train), cfg.batch_size, plan.per_epoch,
-                       data.augment.padding if data.augment else None, device)
-    bar = tqdm(total=stop - start, desc=desc, disable=not progress, mininterval=2.0, leave=False)
-
-    def record(step: int) -> None:
-        runner.call.module.eval()
-        with torch.no_grad():
-            history.append(_evaluate(runner, data, splits, P))
-            if on_eval is not None:
-                on_eval(step, dict(zip(names, history[-1].cpu().numpy())))
-            if best is not None:  # strictly lower: the first minimum, as early_stop_index
-                better = history[-1][0] < best_loss
-                best_loss.copy_(torch.where(better, history[-1][0], best_loss))
-                for b, t in zip(best, state):
-                    b.copy_(torch.where(better.view((-1,) + (1,) * (t.dim() - 1)), t, b))
-        runner.call.module.train()
-
-    with arithmetic.matmul_mode():
-        record(start)
-        for step in range(start, stop):
-            epoch, pos = divmod(step, plan.per_epoch)
-            batches.advance(epoch)
-            idx, aug = batches.at_position(pos)
-            x, y = _rows(x_train, idx), _rows(y_train, idx)
-            if aug is not None:
-                x = crop_flip(x, aug, data.augment.padding)
-            optimizer.step(runner.grads(data.inputs(x), y), plan.factor(step))
-            if step + 1 in grid_set:
-                record(step + 1)
-            # Every step (host-side, no sync; tqdm prints every 2 s): at paper scale
-            # evaluations are 10,000 steps apart, minutes without a sign of life.
-            bar.update(1)
-    bar.close()
-
-    table = torch.stack(history).cpu().numpy()  # [T, metrics, P]
-    finals = {n: t.detach().cpu() for n, t in zip(call.names, state)}
-    results = []
-    for i, m in enumerate(members):
-        metrics = dict(zip(names, table[:, :, i].T.copy()))
-        bad = divergence(metrics[f"{splits[0]}_loss"],  # val, else test
-                         only_non_finite=cfg.divergence == "non_finite")
-        failed_at = int(grid[bad]) if bad is not None else None
-        if bad is not None:  # metrics after divergence mean nothing
-            for v in metrics.values():
-                v[bad:] = np.nan
-        results.append(MemberResult(
-            seed=m.seed, iterations=np.asarray(grid), metrics=metrics,
-            final={n: t[i].clone() for n, t in finals.items()}, failed_at=failed_at,
-            best=None if best is None else {n: b[i].cpu() for n, b in zip(call.names, best)},
-        ))
-    return results[:n_members]
 
 
 def _stack_members(members: list[Member], names: list[str], device: torch.device
@@ -453,35 +483,3 @@ def _evaluate(runner: _Vmap | _Loop, data: Dataset, splits: list[str], P: int,
             correct += (logits.argmax(-1) == yc).sum(1)
         out += [loss / len(y), correct / len(y)]
     return torch.stack(out)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, members: list[Params], data: Dataset, split: str = "test",
-             device: str | torch.device | None = "auto", repeats: int = 1,
-             group_size: int = 64) -> np.ndarray:
-    """Accuracy of each state (parameters, and buffers if the model has any) on one split,
-    without training: shape [members].
-
-    Members are evaluated ``group_size`` at a time. ``repeats`` > 1 averages over that many
-    forward passes (for a stochastic model, independent mask samples).
-    """
-    device = resolve_device(device)
-    data = data.to(device)
-    call = Functional(model)
-    execution = execution_for(model, device, min(group_size, len(members)))
-    x, y = data.splits[split]
-    out = []
-    for s in range(0, len(members), group_size):
-        group = members[s : s + group_size]
-        n = len(group)
-        group = group * 2 if pad_population(execution, device, n) else group
-        state = [torch.stack([m[n] for m in group]).to(device) for n in call.names]
-        runner = _runner(model, call, state, [], len(group), execution)
-        runner.call.module.eval()
-        acc = torch.zeros(len(group), device=device)
-        for _ in range(repeats):
-            for c in range(0, len(y), 2500):
-                logits = runner.logits(data.inputs(x[c : c + 2500]))
-                acc += (logits.argmax(-1) == y[c : c + 2500]).sum(1)
-        out.append((acc / (repeats * len(y))).cpu()[:n])  # a padding copy's result dropped
-    return torch.cat(out).numpy()
