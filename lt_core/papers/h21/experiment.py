@@ -44,20 +44,20 @@ class Result(result_mod.Result):
         """One row per figure point and seed: test accuracy at the end of training (H21 and
         OpenLTH report it), ``failed`` where the training diverged (accuracy NaN)."""
         rows = []
-        for line in self.points.to_dict("records"):
-            why, rec = _point(self.store, line)
-            pct = line.get("percent_remaining")
+        for point in self.points.to_dict("records"):
+            why, rec = _point(self.store, point)
+            pct = point.get("percent_remaining")
             if pct is None or pd.isna(pct):
                 pct = rec.percent_remaining if rec is not None else float("nan")
             failed = why is not None or rec.failed
-            rows.append({**{k: v for k, v in line.items()
+            rows.append({**{k: v for k, v in point.items()
                             if k not in ("key", "stored_level", "skipped")},
                          "percent_remaining": pct, "fraction_pruned": 1 - pct / 100,
                          "test_acc": float("nan") if why else rec.test_acc_at_end,
                          "failed": failed, "failed_at": None if why else rec.failed_at,
                          "why": why or (f"diverged at iteration {rec.failed_at}"
                                         if failed else ""),
-                         "run": line["key"]})
+                         "run": point["key"]})
         return pd.DataFrame(rows)
 
     @cached_property
@@ -166,8 +166,8 @@ class Result(result_mod.Result):
                 out.append(f"{f['study']} find {_vary(self.config, f['study'])} {_fmt(f['find'])}"
                            f"{lpr} seed {f['seed']}: {stop[1]}")
         finds = set(self.finds["key"])
-        lines = self.points
-        for key, g in lines[lines["key"].notna() & ~lines["key"].isin(finds)].groupby(
+        points = self.points
+        for key, g in points[points["key"].notna() & ~points["key"].isin(finds)].groupby(
                 "key", sort=False):
             stop = loop.stop_reason(self.store, key)
             if stop is None:
@@ -177,15 +177,15 @@ class Result(result_mod.Result):
                 at = self.store.level(key, 0).failed_at
                 why = f"diverged at level {_levels(g['level'])} (iteration {at})"
             out.append(f"{_name(self.config, g.iloc[0])}: {why}")
-        if "skipped" in lines:
-            skipped = lines[lines["skipped"].notna()]
+        if "skipped" in points:
+            skipped = points[points["skipped"].notna()]
             for _, g in skipped.groupby(["study", "find", "eval", "lpr_from", "seed"],
                                         dropna=False, sort=False):
                 r = g.iloc[0]
                 out.append(f"{_name(self.config, r)}, level{'s' * (len(g) > 1)} "
                            f"{_levels(g['level'])}: not trained, {r.skipped}")
         if self.fig_a9 is not None:  # the same chapter's other experiment
-            out += [f"Fig A9 {line}" for line in self.fig_a9.failures()]
+            out += [f"Fig A9 {failure}" for failure in self.fig_a9.failures()]
         return out
 
     def departures(self) -> list[departures_mod.Departure]:
@@ -257,16 +257,16 @@ def _levels(levels: pd.Series) -> str:
         else ", ".join(map(str, lv))
 
 
-def _point(store: RunStore, line: dict) -> tuple[str | None, Level | None]:
+def _point(store: RunStore, point: dict) -> tuple[str | None, Level | None]:
     """(why there is no result, record) of one figure point: skipped by the plan, or its
     run stopped before this level."""
-    if isinstance(line.get("skipped"), str):
-        return line["skipped"], None
-    level = int(line["stored_level"])  # a float where the frame also holds skipped points (NaN)
-    if not store.has_level(line["key"], level):
-        stop = loop.stop_reason(store, line["key"])
+    if isinstance(point.get("skipped"), str):
+        return point["skipped"], None
+    level = int(point["stored_level"])  # a float where the frame also holds skipped points (NaN)
+    if not store.has_level(point["key"], level):
+        stop = loop.stop_reason(store, point["key"])
         return (f"its run {stop[1]}" if stop else "not trained"), None
-    return None, store.level(line["key"], level)
+    return None, store.level(point["key"], level)
 
 
 def _describe_study(s: Study) -> str:

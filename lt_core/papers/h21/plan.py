@@ -120,13 +120,13 @@ class Plan:
                                             reference=find.key))
             key = self.store.key(config)
             for level in range(self.cfg.levels + 1):
-                self._line(study, kind, find, value, level, key, level)
+                self._point(study, kind, find, value, level, key, level)
 
-    def _line(self, study: Study, kind: str, find: Find, eval_value: float | None,
-              level: int, key: str | None, stored_level: int | None, **extra) -> None:
+    def _point(self, study: Study, kind: str, find: Find, eval_value: float | None,
+               level: int, key: str | None, stored_level: int | None, **extra) -> None:
         self.points.append({"study": study.name, "kind": kind, "find": find.value,
-                           "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
-                           "level": level, "key": key, "stored_level": stored_level, **extra})
+                            "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
+                            "level": level, "key": key, "stored_level": stored_level, **extra})
 
     def iterative_runs(self) -> list[loop.Run]:
         runs = [f.run for f in self.finds if not f.study.structured] + self.followers
@@ -139,7 +139,7 @@ class Plan:
     # -- eval runs ----------------------------------------------------------------------
     def eval_runs(self, level: int) -> list[loop.Run]:
         """The eval runs of masks M^(level) (the finds' masks must be stored); the figure
-        lines they answer are recorded, coupled pairs pointing at the find's own training."""
+        points they answer are recorded, coupled pairs pointing at the find's own training."""
         runs = {}
         for f in self.finds:
             study = f.study
@@ -154,7 +154,7 @@ class Plan:
             why = self._no_mask(f, level)
             if why is not None:  # the find run has no mask M^(level): nothing to train
                 for e in values:
-                    self._line(study, "lottery", f, e, level, None, None, skipped=why, **extra)
+                    self._point(study, "lottery", f, e, level, None, None, skipped=why, **extra)
                 continue
             mask = None
             if study.structured and level:
@@ -163,7 +163,7 @@ class Plan:
                 run, key, stored_level = self._eval(f, e, level, mask)
                 if run is not None:
                     runs[key] = run
-                self._line(study, "lottery", f, e, level, key, stored_level, **extra)
+                self._point(study, "lottery", f, e, level, key, stored_level, **extra)
         return list(runs.values())
 
     def _no_mask(self, f: Find, level: int) -> str | None:
