@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import experiments
+from . import data, experiments
 from .config import ConfigError, read_yaml
 from .files import resource
 from .store import training_off
@@ -53,8 +53,6 @@ def smoke_data_root() -> Path:
     """Where a smoke run reads its data: ``$LT_DATA`` where set (real data, or the files of
     ``python -m lt_core data --smoke``), else synthetic files written once under the cache
     (``$LT_CACHE``, default ``~/.cache/lt_core``)."""
-    from . import data
-
     if os.environ.get("LT_DATA"):
         return Path(os.environ["LT_DATA"])
     return data.smoke.write(data.cache_dir() / "smoke-data", replace_stale=True)

@@ -187,9 +187,7 @@ TABLE1_LAYERS = {"Conv1": "conv1.weight", "Downsample1": "layer2.0.downsample.0.
 @functools.cache
 def paper_config() -> Layerwise:
     """L23's experiment at the paper's settings: ``params/paper/06_layerwise.yaml``."""
-    from ...config import load
-
-    return load(str(PAPER_PARAMS / "06_layerwise.yaml"), Layerwise)
+    return config_mod.load(str(PAPER_PARAMS / "06_layerwise.yaml"), Layerwise)
 
 
 def _length(train: Train) -> str:

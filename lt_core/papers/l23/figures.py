@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from itertools import combinations
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -30,6 +31,7 @@ from ...plots import (
 )
 from ...widgets import linked_stacks, mask_image
 from . import analysis
+from .experiment import ticket
 
 
 def _measure_styles(measures) -> dict:
@@ -271,10 +273,6 @@ def l23_reinit(frame: pd.DataFrame) -> plt.Figure:
 def overlap_states(result, model: str, seed: int) -> dict:
     """Per (pair of measures, level both trained: 0, 1, ...): their tickets and overlap
     table (level 0's tickets are the dense network)."""
-    from itertools import combinations
-
-    from .experiment import ticket
-
     t = result.ticket_levels()
     t = t[(t["model"] == model) & (t["seed"] == seed)]
     tickets = {(r.measure, r.level): ticket(result.store, r.run, r.level) for r in t.itertuples()}
