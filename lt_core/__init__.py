@@ -7,7 +7,7 @@ The core, one job per module, knows no paper: config (loader, hash, shared secti
 (where and how a population trains), engine (population trainer), loop (THE pruning loop),
 executor (local or Ray), record (what a level holds), store (run store over its packs),
 packfile (the run-pack format), pack (packs made, checked, merged, recomputed), view (a
-result as data), shipped (the paper-scale results the book ships), departures (this config
+result as data), result (what every experiment's result has and says), shipped (the paper-scale results the book ships), departures (this config
 vs the paper's), verdicts, stats, plots (house style), widgets, tables, banner,
 paper (the papers' numbers), experiments (the registry), scorecard, notebooks (papermill
 runner), bench.

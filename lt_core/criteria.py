@@ -10,7 +10,7 @@ register here with what the rest of the code needs to know of them; the selectio
 tensors; it runs wherever a criterion or an L23 measure does, and a run's key holds its path
 (not its code: change the function, change its name). One that declares it
 (``@needs_gradients``) gets a fourth tensor: the gradient of the training loss on one batch at
-the end of the level's training (SNIP-style saliency, ``engine.batch_gradients``).
+the end of the level's training (SNIP-style saliency, ``loop.batch_gradients``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def register(name: str, source: str, elementwise: bool = False,
     def add(score: Score) -> Score:
         if name in REGISTRY:
             raise ValueError(f"criterion {name!r} is registered twice")
-        REGISTRY[name] = Criterion(name, score, source, elementwise, all_tie)
+        REGISTRY[name] = Criterion(name, score, source, elementwise, all_tie,
+                                   gradients=bool(getattr(score, "gradients", False)))
         return score
 
     return add

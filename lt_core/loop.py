@@ -389,11 +389,14 @@ def batch_gradients(model: torch.nn.Module, state: dict[str, torch.Tensor],
                     generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
     """The gradient of the training loss (cross-entropy, mean over ``batch_size`` training
     examples drawn by ``generator``, no augmentation) with respect to the tensors ``names``
-    at ``state`` (parameters and buffers; pruned weights are 0 there): what a criterion that
-    needs gradients scores with. The model is called in training mode, as it trains."""
+    at ``state`` (parameters and buffers; pruned weights hold their frozen values there):
+    what a criterion that needs gradients scores with. The model is called in training mode,
+    as it trains, on a copy of ``state``: BatchNorm's running statistics in ``state`` (the
+    level's stored result) stay as training left them."""
     x, y = data.splits["train"]
     pick = torch.randperm(len(y), generator=generator)[:batch_size].to(x.device)
-    params = {n: t.detach().to(device).requires_grad_(n in names) for n, t in state.items()}
+    params = {n: t.detach().to(device, copy=True).requires_grad_(n in names)
+              for n, t in state.items()}
     was_training = model.training
     model.train()
     try:

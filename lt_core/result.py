@@ -22,7 +22,7 @@ from . import engine
 from .loop import DataInfo
 from .store import RunStore
 
-RUN_COLUMNS = ("key", "model", "seed")  # every result's runs frame has these first
+RUN_COLUMNS = ("key", "model", "seed")  # every result's runs frame has these columns
 
 
 @dataclass
@@ -37,6 +37,12 @@ class Result:
     data: dict[str, DataInfo]  # per network
     device: str
     store: RunStore
+
+    def __post_init__(self) -> None:
+        if isinstance(self.runs, pd.DataFrame):  # None: a result built to ask its settings only
+            missing = [c for c in RUN_COLUMNS if c not in self.runs.columns]
+            if missing:
+                raise ValueError(f"{type(self).__name__}.runs has no column {missing[0]!r}")
 
     # -- each paper's own ---------------------------------------------------------------------
     def departures(self) -> list[departures_mod.Departure]:
@@ -90,12 +96,17 @@ class Result:
         """Whether a verdict on ``model`` (None: on any network) was reached at the paper's
         settings, fewer seeds or lines aside: no setting departs of its data or of ``fields``
         (default ``VERDICT_FIELDS``), so that it is a reproduction or not."""
-        return not departures_mod.blocking(self.departures(), model,
-                                           fields or self.VERDICT_FIELDS)
+        return not departures_mod.blocking(
+            self.departures(), model, self.VERDICT_FIELDS if fields is None else fields)
 
     @property
     def seeds(self) -> int:
+        """The seeds the experiment asks for (``info`` counts those its runs hold)."""
         return len(self.config.seeds)
+
+    @property
+    def data_name_by_model(self) -> dict[str, str]:
+        return {model: d.name for model, d in self.data.items()}
 
     @property
     def data_names(self) -> str:

@@ -138,6 +138,26 @@ def test_the_gradients_a_criterion_gets_are_the_training_losss_on_one_batch():
     assert not net.training  # called in training mode, left as it was
 
 
+def test_gradients_leave_the_trained_state_as_it_was():
+    """BatchNorm in training mode updates its running statistics: on a copy, not in the
+    level's stored state (which the next level and the supermasks read)."""
+    from lt_core.data.dataset import Dataset
+    from lt_core.loop import batch_gradients
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3),
+                              torch.nn.BatchNorm1d(3), torch.nn.Linear(3, 2))
+    state = {n: t.clone() for n, t in net.state_dict().items()}
+    before = {n: t.clone() for n, t in state.items()}
+    data = Dataset("hand", "", {"train": (torch.randn(8, 1, 2, 2), torch.arange(8) % 2)},
+                   num_classes=2)
+    got = batch_gradients(net, state, data, 8, ["1.weight", "3.weight"],
+                          torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert got["1.weight"].abs().sum() > 0
+    for n in state:
+        assert torch.equal(state[n], before[n]), n
+
+
 def test_a_gradient_criterion_outside_the_loop_says_it_has_no_gradients(user_module):
     with pytest.raises(ValueError, match="scores with gradients, and none were computed"):
         criteria.score("mycrit:saliency", W_I, W_F, MASK)

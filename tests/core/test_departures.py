@@ -25,7 +25,8 @@ def result_for(exp, data_names=None, tmp="runs-unused"):
     """A Result as run_iterative returns it, without training: the data it would have used."""
     data = {m: loop.DataInfo((data_names or DATA)[m], "data", {"train": SIZES[m]}, (1, 1, 1))
             for m in exp.models}
-    result = z19.experiment.Result(exp, pd.DataFrame(), data, "cpu", RunStore(tmp))
+    result = z19.experiment.Result(exp, pd.DataFrame(columns=["key", "model", "seed"]), data,
+                                   "cpu", RunStore(tmp))
     result.summary = pd.DataFrame({"failed": pd.Series(dtype=bool)})  # no runs, none failed
     return result
 

@@ -29,7 +29,8 @@ from .plan import Plan
 @dataclass
 class Result(result_mod.Result):
     """The stored trainings of one experiment as tidy frames (read on first use). ``runs``:
-    every training (key, model, seed, study, role: find or eval); ``data``: its one network's."""
+    every training (key, model, seed, study, role: find, baseline or eval); ``data``: its one
+    network's."""
 
     points: pd.DataFrame  # per figure point and seed: study, kind, find, eval, lpr_from, seed,
     # level, key, stored_level, ...
@@ -360,6 +361,8 @@ def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
         loop.prune_loop(model, data, structured, 0, store, device, progress, name, executor=ex)
 
     def evals_of(level: int) -> None:  # the masks M^(level), trained under every H_eval
+        # Claimed while the loop holds the iterative runs' claims: eval keys (h21_eval) are
+        # never iterative keys, so the two claims cannot wait on each other.
         evals = plan.eval_runs(level)
         if evals:
             loop.prune_loop(model, data, evals, 0, store, device, progress,
@@ -380,8 +383,9 @@ def _run(cfg: Decoupling, progress: bool, a9: bool) -> Result:
 
 
 def _runs(cfg: Decoupling, finds: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
-    """Every training once: the find runs, then the runs the figure points read that are not
-    a find run's (their eval runs, random baselines and Fig 7's)."""
+    """Every training once: the find runs (Fig 7's with another run's LPR among them), then
+    the runs the figure points read that are not a find run's: the random baselines and the
+    eval runs."""
     rows = [{"key": f["key"], "model": cfg.model, "seed": f["seed"], "study": f["study"],
              "role": "find"} for f in finds.to_dict("records")]
     seen = set(finds["key"])
@@ -389,7 +393,8 @@ def _runs(cfg: Decoupling, finds: pd.DataFrame, points: pd.DataFrame) -> pd.Data
         if p["key"] not in seen:
             seen.add(p["key"])
             rows.append({"key": p["key"], "model": cfg.model, "seed": p["seed"],
-                         "study": p["study"], "role": "eval"})
+                         "study": p["study"],
+                         "role": "eval" if p["kind"] == "lottery" else "baseline"})
     return pd.DataFrame(rows, columns=["key", "model", "seed", "study", "role"])
 
 

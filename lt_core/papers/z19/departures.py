@@ -11,6 +11,7 @@ from .config import PAPER_DATASET, PAPER_TRAIN_SIZE, Experiment, Supermasks
 # What must be the paper's for a verdict on one network of the iterative experiment.
 PAPER_FIELDS = ("train.", "pruning.levels")
 
+
 @cache
 def paper_configs() -> dict[str, Experiment | Supermasks]:
     """Z19's paper-scale params files, by notebook name, loaded as configs (each names its

@@ -72,10 +72,6 @@ class Result(result_mod.Result):
         """How this result departs from the paper's settings; empty at paper scale."""
         return z19_departures.iterative(self.config, self.data_name_by_model)
 
-    @property
-    def data_name_by_model(self) -> dict[str, str]:
-        return {model: d.name for model, d in self.data.items()}
-
     def claims(self) -> pd.DataFrame:
         """Every Z19 claim whose lines this experiment ran, judged (``claims.judged``)."""
         return claims.judged(self)

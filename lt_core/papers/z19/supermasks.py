@@ -92,7 +92,7 @@ class SupermasksResult(result_mod.Result):
         """How this supermask experiment departs from the paper's settings; empty at paper
         scale."""
         sizes = {model: d.sizes["train"] for model, d in self.data.items()}
-        return z19_departures.supermasks(self.config, self.dense.data_name_by_model, sizes)
+        return z19_departures.supermasks(self.config, self.data_name_by_model, sizes)
 
     def claims(self, scale: str = "this run's") -> pd.DataFrame:
         """Table S2 and the §5 ordering: the paper's numbers next to this run's, with their
