@@ -45,8 +45,8 @@ class Facts:
 def device_label(device: str, name: str = "") -> str:
     """``cpu``, ``cpu (Intel Xeon ...)`` or ``cuda (NVIDIA H200)``: the device as torch names
     it, and its name where the run stored one (a CPU's architecture is not a name)."""
-    kind = "cuda" if device.startswith("cuda") else device or "cpu"
-    return f"{kind} ({name})" if name and name not in ARCHITECTURES else kind
+    base = "cuda" if device.startswith("cuda") else device or "cpu"
+    return f"{base} ({name})" if name and name not in ARCHITECTURES else base
 
 
 def data_label(name: str, sizes: dict[str, int] | None = None) -> str:

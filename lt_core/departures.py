@@ -22,7 +22,9 @@ class Departure:
     this: object
     paper: object
     network: str | None = None  # None: the experiment as a whole
-    kind: str = "setting"  # "setting" or "sample"
+    # "setting": it changes what is measured; "sample": it measures the same on less (seeds,
+    # networks, lines)
+    effect: str = "setting"
 
     def __str__(self) -> str:
         where = f"{self.network} " if self.network else ""
@@ -69,17 +71,17 @@ def diff(this: object, paper: object, prefix: str = "", skip: frozenset = RUNTIM
             continue
         if f.name == "seeds":
             if len(a) != len(b):
-                out.append(Departure("number of seeds", len(a), len(b), kind="sample"))
+                out.append(Departure("number of seeds", len(a), len(b), effect="sample"))
         elif dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
             out += diff(a, b, f"{name}.", skip, network)
         elif _named(a) and _named(b):
             ours = {x.name: x for x in a}
             for x in b:
                 if x.name not in ours:
-                    out.append(Departure(f"{name}[{x.name}]", "not run", "run", kind="sample"))
+                    out.append(Departure(f"{name}[{x.name}]", "not run", "run", effect="sample"))
                 else:
                     out += diff(ours[x.name], x, f"{name}[{x.name}].", skip, network)
-            out += [Departure(f"{name}[{x.name}]", "run", "not in the paper", kind="sample")
+            out += [Departure(f"{name}[{x.name}]", "run", "not in the paper", effect="sample")
                     for x in a if x.name not in {y.name for y in b}]
         else:
             out.append(Departure(name, a, b, network))
@@ -104,7 +106,7 @@ def blocking(departures: list[Departure], network: str | None = None,
     """The setting departures that make one network's number (None: any number of the
     experiment) incomparable: its data, and the fields starting with one of ``prefixes``
     (None: every field) of the whole experiment or this network."""
-    return [d for d in departures if d.kind == "setting"
+    return [d for d in departures if d.effect == "setting"
             and (network is None or d.network in (None, network))
             and (prefixes is None or d.what == "data" or d.what.startswith(prefixes))]
 
@@ -119,5 +121,5 @@ def checked_at(scale: str, deps: list[Departure], paper_settings: bool) -> str:
     if not paper_settings:
         return f"{scale} scale"
     fewer = [f"{d.what} {_short(d.this)} of {_short(d.paper)}" for d in deps
-             if d.kind == "sample"]
+             if d.effect == "sample"]
     return "paper settings" + (f" ({'; '.join(fewer)})" if fewer else "")

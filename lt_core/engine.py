@@ -301,11 +301,11 @@ class Functional:
         self.module = copy.deepcopy(model).to("meta")
         self.pristine = copy.deepcopy(self.module)  # for ``traced_loss``: slots never assigned
         self.slots, self.names = [], []
-        for kind, items in (("_parameters", model.named_parameters()),
-                            ("_buffers", model.named_buffers())):
+        for table, items in (("_parameters", model.named_parameters()),
+                             ("_buffers", model.named_buffers())):
             for name, _ in items:
                 owner, _, attr = name.rpartition(".")
-                self.slots.append((getattr(self.module.get_submodule(owner), kind), attr))
+                self.slots.append((getattr(self.module.get_submodule(owner), table), attr))
                 self.names.append(name)
 
     def __call__(self, state: tuple[torch.Tensor, ...], x: torch.Tensor) -> torch.Tensor:

@@ -22,10 +22,11 @@ import torch
 
 
 class PopulationOptimizer:
-    def __init__(self, kind: Literal["sgd", "adam"], params: list[torch.Tensor],
+    def __init__(self, algorithm: Literal["sgd", "adam"], params: list[torch.Tensor],
                  masks: list[torch.Tensor | None], lrs: list[float], wds: list[float],
                  momentum: float = 0.0):
-        self.kind, self.params, self.masks, self.momentum = kind, params, masks, momentum
+        self.algorithm, self.params, self.masks = algorithm, params, masks
+        self.momentum = momentum
         self.lrs, self.wds = lrs, wds
         device = params[0].device if params else torch.device("cpu")
         self.any_wd = any(wds)
@@ -36,7 +37,7 @@ class PopulationOptimizer:
         self._lr_views: dict[float, list[torch.Tensor]] = {}
         self._shape = shape
         self.t = 0
-        if kind == "adam":
+        if algorithm == "adam":
             self.m = [torch.zeros_like(p) for p in params]
             self.v = [torch.zeros_like(p) for p in params]
         self.buf: list[torch.Tensor | None] = [None] * len(params)
@@ -58,7 +59,7 @@ class PopulationOptimizer:
         if self.t == 1:
             # Adam only: SGD keeps its parameters' layout, so that a run restarted from its
             # saved state computes bit-identically (tests/core/test_schedule.py)
-            if self.kind == "adam":
+            if self.algorithm == "adam":
                 self._adopt_layout(grads)
             self._note_layout()
         for i, (p, g) in enumerate(zip(self.params, grads)):
@@ -72,7 +73,7 @@ class PopulationOptimizer:
         masked = [(g, m) for g, m in zip(grads, self.masks) if m is not None]
         if masked:
             torch._foreach_mul_([g for g, _ in masked], [m for _, m in masked])
-        if self.kind == "adam":
+        if self.algorithm == "adam":
             self._adam(grads, factor)
         else:
             self._sgd(grads, factor)

@@ -19,7 +19,7 @@ def test_line_from_plain_facts():
 
 
 def test_reasons_are_a_few_words_the_settings_first():
-    deps = [Departure("number of seeds", 3, 5, kind="sample"),
+    deps = [Departure("number of seeds", 3, 5, effect="sample"),
             Departure("data", "mnist-embedded-5k", "mnist", "fc"),
             Departure("train.iterations", 800, 50_000, "fc"),
             Departure("train.eval_every", 200, 100, "fc")]
@@ -28,9 +28,9 @@ def test_reasons_are_a_few_words_the_settings_first():
     # H21 on a stand-in network, L23 on fewer measures and levels
     h21 = [Departure("model", "lenet_300_100", "resnet20"),
            Departure("data.augment", "none", "crop_flip"),
-           Departure("studies[warmup]", "not run", "run", kind="sample"),
-           Departure("levels", 2, 24, "lenet_300_100", kind="sample"),
-           Departure("measures", ("l1", "l2"), ("l1", "l2", "minmax"), kind="sample"),
+           Departure("studies[warmup]", "not run", "run", effect="sample"),
+           Departure("levels", 2, 24, "lenet_300_100", effect="sample"),
+           Departure("measures", ("l1", "l2"), ("l1", "l2", "minmax"), effect="sample"),
            Departure("train length", "30 iterations", "40 epochs", "lenet_300_100")]
     assert banner.reasons(h21) == ("stand-in network", "no augmentation", "fewer pruning levels",
                                    "shorter training", "fewer studies", "fewer measures")

@@ -70,7 +70,7 @@ def test_departures_at_the_papers_settings():
         "number of seeds 1 instead of 3",
         "overlap lenet_300_100 at level 15 with l1, l2, magnitude instead of resnet18 at "
         "level 15 with l1, l2, magnitude"]
-    assert [d.kind for d in result.departures()] == ["sample", "sample", "setting"]
+    assert [d.effect for d in result.departures()] == ["sample", "sample", "setting"]
     embedded = {"lenet_300_100": loop.DataInfo("mnist-embedded-5k+noval+norm", "", {}, ())}
     short = l23.LayerwiseResult(load({"train": {"epochs": 2, "lr": 0.05}, "levels": 20}), None,
                                 embedded, "cpu", RunStore("unused"))

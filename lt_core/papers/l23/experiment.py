@@ -442,15 +442,15 @@ class LayerwiseResult(result_mod.Result):
         cfg, ref = self.config, paper_config()
         out = [d for m in cfg.models for d in self.network_departures(m)]
         if set(cfg.models) != set(ref.models):
-            out.append(Departure("models", tuple(cfg.models), tuple(ref.models), kind="sample"))
+            out.append(Departure("models", tuple(cfg.models), tuple(ref.models), effect="sample"))
         for m in [m for m in cfg.models if m in PAPER]:
             if cfg.setting(m).levels < PAPER[m].levels:
                 out.append(Departure("levels", cfg.setting(m).levels, PAPER[m].levels, m,
-                                     kind="sample"))
+                                     effect="sample"))
         if len(cfg.seeds) != SEEDS:
-            out.append(Departure("number of seeds", len(cfg.seeds), SEEDS, kind="sample"))
+            out.append(Departure("number of seeds", len(cfg.seeds), SEEDS, effect="sample"))
         if set(cfg.measures) != set(MEASURES):
-            out.append(Departure("measures", tuple(cfg.measures), MEASURES, kind="sample"))
+            out.append(Departure("measures", tuple(cfg.measures), MEASURES, effect="sample"))
         ov = cfg.overlap
         ours = f"{cfg.overlap_model} at level {ov.level} with {', '.join(sorted(ov.measures))}"
         theirs = (f"{ref.overlap_model} at level {ref.overlap.level} with "

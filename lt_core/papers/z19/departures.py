@@ -31,9 +31,9 @@ def _common(models: list[str], seeds: list[int], data_names: dict[str, str],
             paper_models: list[str], paper_seeds: list[int]) -> list[Departure]:
     out = []
     if set(models) != set(paper_models):
-        out.append(Departure("models", tuple(models), tuple(paper_models), kind="sample"))
+        out.append(Departure("models", tuple(models), tuple(paper_models), effect="sample"))
     if len(seeds) != len(paper_seeds):
-        out.append(Departure("number of seeds", len(seeds), len(paper_seeds), kind="sample"))
+        out.append(Departure("number of seeds", len(seeds), len(paper_seeds), effect="sample"))
     for model in models:
         if model not in PAPER_DATASET:  # the protocol on another network: nothing to compare
             out.append(Departure("network", model, "a Z19 network"))
@@ -61,7 +61,7 @@ def iterative(exp: Experiment, data_names: dict[str, str]) -> list[Departure]:
     out = _common(exp.models, exp.seeds, data_names, paper.models, paper.seeds)
     paper_arms = frozenset(a.label for a in paper.pruning.arms)
     if arms != paper_arms:
-        out.append(Departure(f"pruning.arms (Z19 {name})", arms, paper_arms, kind="sample"))
+        out.append(Departure(f"pruning.arms (Z19 {name})", arms, paper_arms, effect="sample"))
     if exp.pruning.levels != paper.pruning.levels:
         out.append(Departure("pruning.levels", exp.pruning.levels, paper.pruning.levels))
     for model in exp.models:
@@ -77,13 +77,13 @@ def supermasks(cfg: Supermasks, data_names: dict[str, str], train_sizes: dict[st
     out = _common(cfg.models, cfg.seeds, data_names, paper.models, paper.seeds)
     if set(cfg.criteria) != set(paper.criteria):
         out.append(Departure("criteria", frozenset(cfg.criteria), frozenset(paper.criteria),
-                             kind="sample"))
+                             effect="sample"))
     if cfg.max_power != paper.max_power:
         out.append(Departure("max_power", cfg.max_power, paper.max_power))
     this, ref = cfg.learned, paper.learned
     if set(this.init_values) != set(ref.init_values):
         out.append(Departure("learned.init_values", frozenset(this.init_values),
-                             frozenset(ref.init_values), kind="sample"))
+                             frozenset(ref.init_values), effect="sample"))
     if this.samples != ref.samples:
         out.append(Departure("learned.samples", this.samples, ref.samples))
     for model in cfg.models:

@@ -69,11 +69,11 @@ class Supermask:
 
     def test_accuracy(self, data_root: str | None = None, device: str = "auto") -> float:
         """Test accuracy of the rebuilt network on the dataset of its run."""
-        kind = self.header["source"].get("data_kind")  # checked by read: None or a dataset
-        if kind is None or not isinstance(self.header["source"].get("data"), str):
+        dataset = self.header["source"].get("data_kind")  # checked by read: None or a dataset
+        if dataset is None or not isinstance(self.header["source"].get("data"), str):
             raise MaskFileError("the file names no data to evaluate on (source.data_kind, "
                                 "source.data): export it again from its run")
-        data = data_mod.load(kind, data_root, engine.resolve_device(device))
+        data = data_mod.load(dataset, data_root, engine.resolve_device(device))
         if data.name != self.header["source"]["data"]:
             raise MaskFileError(f"the file was written on data {self.header['source']['data']}"
                                 f", but {data.name} was found")
@@ -149,28 +149,28 @@ def _header_problem(header: Any) -> str | None:
         return "not a JSON object"
     if header.get("version") != VERSION:
         return f"version {quote(header.get('version'))}; this lt_core reads version {VERSION}"
-    kinds = {str: "a string", int: "an integer", float: "a number", list: "a list",
+    words = {str: "a string", int: "an integer", float: "a number", list: "a list",
              dict: "a mapping"}
-    for name, kind in (("model", str), ("input_shape", list), ("num_classes", int),
+    for name, tp in (("model", str), ("input_shape", list), ("num_classes", int),
                        ("seed", int), ("weights", str), ("test_acc", float), ("layers", list),
                        ("source", dict)):
         value = header.get(name)
-        ok = isinstance(value, int | float) if kind is float else isinstance(value, kind)
+        ok = isinstance(value, int | float) if tp is float else isinstance(value, tp)
         if not ok or isinstance(value, bool):
-            return f"field {name} is not {kinds[kind]} (got {quote(value)})"
+            return f"field {name} is not {words[tp]} (got {quote(value)})"
     if header["model"] not in models.MODELS:
         return (f"unknown architecture {quote(header['model'])}; this lt_core knows "
                 f"{', '.join(models.MODELS)}")
     if header["weights"] not in ("initial", "signed_constant"):
         return f"weights {quote(header['weights'])}, not initial or signed_constant"
-    kind = header["source"].get("data_kind")
+    dataset = header["source"].get("data_kind")
     shapes = {name: list(shape) for name, shape in INPUTS.items()}
     if header["input_shape"] not in shapes.values() or header["num_classes"] != 10 or (
-            kind is not None and (kind not in tuple(shapes)
-                                  or shapes[kind] != header["input_shape"])):
+            dataset is not None and (dataset not in tuple(shapes)
+                                     or shapes[dataset] != header["input_shape"])):
         allowed = "; ".join(f"{name} {tuple(shape)}" for name, shape in INPUTS.items())
         return (f"input {quote(header['input_shape'])} of {quote(header['num_classes'])} "
-                f"classes on data {quote(kind)}; written on 10-class data: {allowed}")
+                f"classes on data {quote(dataset)}; written on 10-class data: {allowed}")
     for layer in header["layers"]:
         if not (isinstance(layer, dict) and isinstance(layer.get("name"), str)
                 and isinstance(layer.get("shape"), list)
@@ -229,23 +229,23 @@ def export(store: str | Path, key: str, power: int, path: str | Path,
         raise MaskFileError(f"power {power} is not one of run {key}'s prune powers: pass "
                             f"--power 0..{top}")
     model, seed, data_name = dense_cfg["model"], dense_cfg["seed"], dense_cfg["data"]
-    kind = next((k for k in INPUTS if data_name.startswith(k)), None)
-    if kind is None:
+    dataset = next((k for k in INPUTS if data_name.startswith(k)), None)
+    if dataset is None:
         raise MaskFileError(f"run {key} trained on {data_name}: no input shape known for it")
-    net = models.build(model, INPUTS[kind])
+    net = models.build(model, INPUTS[dataset])
     init = models.initial_state(net, seed)
     final = runs.tensors(dense_key, 0)["final"]
     mask = supermasks.heuristic_mask(criterion, init, final, net.prune_rates, seed, power)
-    data = data_mod.load(kind, data_root, engine.resolve_device(device))
+    data = data_mod.load(dataset, data_root, engine.resolve_device(device))
     if data.name != data_name:
         raise MaskFileError(f"run {key} trained on {data_name}, but {data.name} was found "
                             "(set LT_DATA to the data root the run used)")
     params = supermasks.masked_network(init, mask, weights)
     acc = float(engine.evaluate(net, [params], data, "test", device)[0])
-    header = {"model": model, "input_shape": list(INPUTS[kind]), "num_classes": 10,
+    header = {"model": model, "input_shape": list(INPUTS[dataset]), "num_classes": 10,
               "seed": seed, "weights": weights, "test_acc": acc,
               "source": {"run": key, "dense_run": dense_key, "criterion": criterion,
-                         "power": power, "data": data_name, "data_kind": kind,
+                         "power": power, "data": data_name, "data_kind": dataset,
                          "dense_train": dense_cfg["train"]}}
     try:
         size = write(path, header, mask)
