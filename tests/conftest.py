@@ -71,16 +71,16 @@ def run_keys(store: Path) -> list[str]:
 
 
 def h21_accuracy(values: dict):
-    """H21 accuracy rows of study lr: (kind, find, eval) -> per level a list of seed values
+    """H21 accuracy rows of study lr: (pruning, find, eval) -> per level a list of seed values
     (None: that seed failed)."""
     import numpy as np
     import pandas as pd
 
     rows = []
-    for (kind, find, ev), levels in values.items():
+    for (pruning, find, ev), levels in values.items():
         for level, seeds in enumerate(levels):
             for seed, acc in enumerate(seeds):
-                rows.append({"study": "lr", "kind": kind, "find": find, "eval": ev,
+                rows.append({"study": "lr", "pruning": pruning, "find": find, "eval": ev,
                              "lpr_from": None, "seed": seed, "level": level,
                              "fraction_pruned": 1 - 0.8 ** level,
                              "test_acc": np.nan if acc is None else acc, "failed": acc is None})

@@ -66,16 +66,16 @@ def test_no_point_of_a_failed_find_run_after_its_divergence(tmp_path, monkeypatc
     result = h21.run(cfg, progress=False)
     acc = result.accuracy
     find02 = acc[(acc["find"] == 0.2) & acc["lpr_from"].isna()]
-    assert find02[find02["level"] <= 1]["kind"].size > 0
+    assert find02[find02["level"] <= 1]["pruning"].size > 0
     assert find02[find02["level"] == 2]["test_acc"].isna().all()
     assert find02[find02["level"] == 2]["failed"].all()
-    evals = find02[(find02["kind"] == "lottery") & (find02["eval"] == 0.05)]
+    evals = find02[(find02["pruning"] == "lottery") & (find02["eval"] == 0.05)]
     assert evals[evals["level"] == 1]["test_acc"].notna().all()  # M^(1) is a real mask
     assert result.store.config(evals[evals["level"] == 1]["run"].iloc[0])["kind"] == "h21_eval"
     lpr = result.masks_per_layer
     assert sorted(lpr[lpr["find"] == 0.2]["level"].unique()) == [1]
     assert sorted(lpr[lpr["find"] == 0.05]["level"].unique()) == [1, 2]
-    base = acc[(acc["kind"] != "lottery") & (acc["find"] == 0.2)]
+    base = acc[(acc["pruning"] != "lottery") & (acc["find"] == 0.2)]
     assert base[base["level"] == 1]["test_acc"].notna().all()
     assert base[base["level"] == 2]["test_acc"].isna().all()
     lines = result.failures()

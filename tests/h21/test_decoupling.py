@@ -67,9 +67,9 @@ ACC = h21_accuracy({
 
 def test_curves_never_average_over_a_failed_seed():
     c = h21.analysis.curves(ACC)
-    failed = h21.analysis.select(c, kind="lottery", find=0.1, eval=0.5, level=2)
+    failed = h21.analysis.select(c, pruning="lottery", find=0.1, eval=0.5, level=2)
     assert failed["failed"].item() and np.isnan(failed["mean"].item())
-    ok = h21.analysis.select(c, kind="lottery", find=0.1, eval=0.1, level=1)
+    ok = h21.analysis.select(c, pruning="lottery", find=0.1, eval=0.1, level=1)
     assert ok["mean"].item() == pytest.approx(0.92) and ok["std"].item() == pytest.approx(
         np.std([0.91, 0.93], ddof=1))
     assert set(c[c["coupled"]]["find"]) == {0.1, 0.5}
@@ -189,10 +189,10 @@ def next_masks(result, key, level):
 
 def test_coupled_pairs_read_the_find_runs_own_training(result):
     for v in (0.02, 0.1):
-        coupled = lines(result, study="lr", kind="lottery", find=v, eval=v, lpr_from=None)
+        coupled = lines(result, study="lr", pruning="lottery", find=v, eval=v, lpr_from=None)
         assert set(coupled["key"]) == {find_key(result, "lr", v)}
         assert list(coupled["stored_level"]) == list(coupled["level"])
-    decoupled = lines(result, study="lr", kind="lottery", find=0.02, eval=0.1, lpr_from=None)
+    decoupled = lines(result, study="lr", pruning="lottery", find=0.02, eval=0.1, lpr_from=None)
     assert (decoupled["key"] != find_key(result, "lr", 0.02)).all()
     # level 0 (the dense network under H_eval) is the find run of that value
     assert decoupled[decoupled["level"] == 0]["key"].item() == find_key(result, "lr", 0.1)
@@ -213,8 +213,8 @@ def test_an_eval_run_trains_exactly_as_the_find_run_would(result):
 
 def test_baselines_and_constrained_runs_keep_the_references_counts(result):
     find = find_key(result, "lr", 0.1)
-    lpr = lines(result, study="lr", kind="preserve_lpr", find=0.1)["key"].iloc[0]
-    glob = lines(result, study="lr", kind="global_random", find=0.1)["key"].iloc[0]
+    lpr = lines(result, study="lr", pruning="preserve_lpr", find=0.1)["key"].iloc[0]
+    glob = lines(result, study="lr", pruning="global_random", find=0.1)["key"].iloc[0]
     blue = find_key(result, "lr", 0.1, lpr_from=0.02)  # bad value, the good run's counts
     good = find_key(result, "lr", 0.02)
     for level in (1, 2):
@@ -230,8 +230,8 @@ def test_baselines_and_constrained_runs_keep_the_references_counts(result):
 def test_the_two_random_baselines_draw_independently(result):
     """Global random and preserve LPR once drew from one stream, so within a layer one kept
     set was a subset of the other (and equal where the counts were)."""
-    lpr = lines(result, study="lr", kind="preserve_lpr", find=0.1)["key"].iloc[0]
-    glob = lines(result, study="lr", kind="global_random", find=0.1)["key"].iloc[0]
+    lpr = lines(result, study="lr", pruning="preserve_lpr", find=0.1)["key"].iloc[0]
+    glob = lines(result, study="lr", pruning="global_random", find=0.1)["key"].iloc[0]
     for level in (1, 2):
         a = next_masks(result, lpr, level)["fc_layers.0.weight"].bool()
         b = next_masks(result, glob, level)["fc_layers.0.weight"].bool()
@@ -249,7 +249,7 @@ def test_global_random_is_as_large_as_its_ticket_under_the_threshold_rule(tmp_pa
         "store": str(tmp_path)})
     res = h21.run(cfg, progress=False)
     find = find_key(res, "lr", 0.1)
-    glob = lines(res, study="lr", kind="global_random", find=0.1)["key"].iloc[0]
+    glob = lines(res, study="lr", pruning="global_random", find=0.1)["key"].iloc[0]
     for level in (1, 2):
         ticket = sum(int(m.sum()) for m in next_masks(res, find, level).values())
         assert sum(int(m.sum()) for m in next_masks(res, glob, level).values()) == ticket
@@ -258,7 +258,7 @@ def test_global_random_is_as_large_as_its_ticket_under_the_threshold_rule(tmp_pa
 def test_variants_start_where_the_find_run_rewinds_or_stopped(result):
     store = result.store
     # late rewinding: k = 0.125 epochs of 32 = 4; the eval starts from the find's state at k
-    ev = lines(result, study="late_rewinding", kind="lottery", level=1)["key"].item()
+    ev = lines(result, study="late_rewinding", pruning="lottery", level=1)["key"].item()
     cfg = store.config(ev)
     assert cfg["rewind_iteration"] == 4 and cfg["start"][1] == "rewind_point"
     point = store.level(cfg["start"][0], 0)
@@ -268,7 +268,7 @@ def test_variants_start_where_the_find_run_rewinds_or_stopped(result):
     key = find_key(result, "lr_rewinding", 0.1)
     rec = store.tensors(key, 0)
     assert torch.equal(rec["next_start"]["fc.bias"], rec["final"]["fc.bias"])
-    ev = lines(result, study="lr_rewinding", kind="lottery", level=2)["key"].item()
+    ev = lines(result, study="lr_rewinding", pruning="lottery", level=2)["key"].item()
     assert store.config(ev)["start"] == [key, "trained", 1]
     # early pruning: the find trains 4 of the schedule's 8 iterations
     key = find_key(result, "early_pruning", 0.125)
@@ -276,7 +276,7 @@ def test_variants_start_where_the_find_run_rewinds_or_stopped(result):
 
 
 def test_structured_eval_trains_with_whole_units_and_their_batchnorm_removed(result):
-    row = lines(result, study="structured_lr", kind="lottery", level=1).iloc[0]
+    row = lines(result, study="structured_lr", pruning="lottery", level=1).iloc[0]
     final = result.store.tensors(row["key"], 0)["final"]
     kept_rows = (final["fc_layers.1.weight"] != 0).any(1)
     assert int((~kept_rows).sum()) == 50  # half of the 100 units of the one eligible layer
@@ -307,7 +307,7 @@ def test_every_figure_draws_its_lines_and_the_claims_and_the_lpr_explorer(result
     # Figure 1: each coupled run's line is its mean over seeds at every level
     c = result.curves
     for v in (0.02, 0.1):
-        want = h21.analysis.select(c, study="lr", kind="lottery", find=v, eval=v,
+        want = h21.analysis.select(c, study="lr", pruning="lottery", find=v, eval=v,
                                lpr_from=None).sort_values("level")["mean"].to_numpy()
         assert any(len(y) == len(want) and (np.allclose(y, want) or np.allclose(y, 100 * want))
                    for y in _lines(drawn["fig1"])), v

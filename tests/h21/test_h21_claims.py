@@ -53,7 +53,7 @@ EVAL_R = {"lr": ({0.5: 3, 0.2: 2, 0.1: 1, 0.05: 0}, {0.2: 3, 0.5: 2, 0.1: 1, 0.0
 DENSE = {"lr": {0.5: 0.90, 0.2: 0.89, 0.1: 0.88, 0.05: 0.87}}
 
 
-def base_acc(study: str, kind: str, find, ev, lpr_from, level: int) -> float:
+def base_acc(study: str, pruning: str, find, ev, lpr_from, level: int) -> float:
     """The world where every claim holds (before a test changes it)."""
     vary = STUDIES[study].vary
     fam = vary if vary in FIND_Q else None
@@ -71,10 +71,10 @@ def base_acc(study: str, kind: str, find, ev, lpr_from, level: int) -> float:
         if study == "structured_batch_size" and level == 3:
             bonus = -0.012  # H21: for batch size only at low sparsity
         return 0.80 + 0.01 * q + bonus
-    if kind != "lottery":
+    if pruning != "lottery":
         return 0.83  # the random baselines: above the coupled largest LR (0.815)
     if lpr_from is not None:  # Fig 7: blue (0.5 with 0.1's LPR) ~ green; orange well below
-        green = base_acc(study, kind, 0.1, ev, None, level)
+        green = base_acc(study, pruning, 0.1, ev, None, level)
         return green - 0.003 if find == 0.5 else green - 0.03
     r_early, r_late = EVAL_R[fam]
     r = (r_early if level <= 1 else r_late)[ev]
@@ -90,23 +90,23 @@ def frames(change=None, drop=None, studies=STUDIES, constrained=CONSTRAINED):
         pairs = [(f, e, None) for f in s.find for e in s.eval]
         pairs += [(c.bad, c.eval, c.good) for c in constrained if c.study == name]
         pairs += [(c.good, c.eval, c.bad) for c in constrained if c.study == name]
-        kinds = ["lottery"] + (["global_random", "preserve_lpr"] if s.baselines else [])
-        for (f, e, lpr_from), kind, level, seed in itertools.product(pairs, kinds, levels,
+        prunings = ["lottery"] + (["global_random", "preserve_lpr"] if s.baselines else [])
+        for (f, e, lpr_from), pruning, level, seed in itertools.product(pairs, prunings, levels,
                                                                      SEEDS):
-            if kind != "lottery" and (f != e or lpr_from is not None):
+            if pruning != "lottery" and (f != e or lpr_from is not None):
                 continue
-            row = {"study": name, "kind": kind, "find": f, "eval": e, "lpr_from": lpr_from,
+            row = {"study": name, "pruning": pruning, "find": f, "eval": e, "lpr_from": lpr_from,
                    "seed": seed, "level": level}
-            acc = base_acc(name, kind, f, e, lpr_from, level) + NOISE[seed]
+            acc = base_acc(name, pruning, f, e, lpr_from, level) + NOISE[seed]
             if change is not None and change(row) is not None:
                 acc = change(row) + NOISE[seed]
             failed = drop is not None and drop(row)
             rows.append({**row, "test_acc": np.nan if failed else acc, "failed": failed})
         for f, seed in itertools.product(s.find, SEEDS):
             dense = DENSE.get(name, {}).get(f, 0.85 + (0.01 if f == 0.5 else 0.0))
-            if change is not None and change({"study": name, "kind": "dense", "find": f,
+            if change is not None and change({"study": name, "pruning": "dense", "find": f,
                                               "seed": seed, "level": 0}) is not None:
-                dense = change({"study": name, "kind": "dense", "find": f, "seed": seed,
+                dense = change({"study": name, "pruning": "dense", "find": f, "seed": seed,
                                 "level": 0})
             finds.append({"study": name, "find": f, "lpr_from": None, "seed": seed,
                           "level": 0, "test_acc": dense + NOISE[seed], "failed": False})
@@ -126,7 +126,7 @@ def lpr_frame(change=None) -> pd.DataFrame:
             early = {"batch_size": rank, "weight_decay": 1 - rank}.get(study, rank)
             lpr = 0.5 + (spread * early if depth == 0 else 0.0) + NOISE[seed]
             if change is not None:
-                new = change({"study": study, "kind": "lpr", "find": f, "seed": seed,
+                new = change({"study": study, "pruning": "lpr", "find": f, "seed": seed,
                               "level": level, "depth": depth})
                 lpr = lpr if new is None else new + NOISE[seed]
             rows.append({"study": study, "find": f, "lpr_from": None, "seed": seed,
@@ -167,14 +167,14 @@ def _when(study, **where):
 
 # Each claim, a change that breaks exactly what it claims: (id, text in the claim, change).
 BREAKS = [
-    ("Q1", "global random", lambda r: 0.80 if r["kind"] == "global_random" else None),
-    ("Q1", "preserve-LPR", lambda r: 0.80 if r["kind"] == "preserve_lpr" else None),
-    ("Q2", "", lambda r: 0.70 if _when("lr", kind="lottery", find=0.2, eval=0.2)(r)
+    ("Q1", "global random", lambda r: 0.80 if r["pruning"] == "global_random" else None),
+    ("Q1", "preserve-LPR", lambda r: 0.80 if r["pruning"] == "preserve_lpr" else None),
+    ("Q2", "", lambda r: 0.70 if _when("lr", pruning="lottery", find=0.2, eval=0.2)(r)
      and r["level"] > 0 else None),
-    ("Q3", "", lambda r: 0.80 if _when("lr", kind="dense", find=0.5)(r) else None),
-    ("Q4", "LR: at each level", lambda r: 0.95 if _when("lr", kind="lottery", find=0.1,
+    ("Q3", "", lambda r: 0.80 if _when("lr", pruning="dense", find=0.5)(r) else None),
+    ("Q4", "LR: at each level", lambda r: 0.95 if _when("lr", pruning="lottery", find=0.1,
                                                         eval=0.1)(r) else None),
-    ("Q4", "BS: the best H_eval", lambda r: 0.80 if _when("batch_size", kind="lottery")(r)
+    ("Q4", "BS: the best H_eval", lambda r: 0.80 if _when("batch_size", pruning="lottery")(r)
      else None),
     ("Q5", "warmup: the smaller", lambda r: 0.95 if _when("warmup", find=0.5)(r) else None),
     ("Q5", "warmup: the best LR_eval", lambda r: 0.80 if _when("warmup", eval=0.2)(r)
@@ -183,29 +183,29 @@ BREAKS = [
      r["find"] != r.get("eval") else None),
     ("Q6", "structured batch size", lambda r: 0.95 if r["study"] == "structured_batch_size"
      and r["find"] != r.get("eval") else None),
-    ("Q7", "a larger BS_find", lambda r: 0.5 if r["kind"] == "lpr" and
+    ("Q7", "a larger BS_find", lambda r: 0.5 if r["pruning"] == "lpr" and
      r["study"] == "batch_size" else None),
-    ("Q7", "WD_find changes the LPR", lambda r: 0.5 if r["kind"] == "lpr" and
+    ("Q7", "WD_find changes the LPR", lambda r: 0.5 if r["pruning"] == "lpr" and
      r["study"] == "weight_decay" else None),
     ("Q8", "", lambda r: 0.5 if r.get("lpr_from") == 0.1 else None),
     ("Q9", "changes the LPR less", lambda r: 0.5 + 0.4 * LR.index(r["find"]) / 3
-     if r["kind"] == "lpr" and r["study"] == "wd0" and r["depth"] == 0 else None),
+     if r["pruning"] == "lpr" and r["study"] == "wd0" and r["depth"] == 0 else None),
     ("Q9", "a larger LR_find does better", lambda r: 0.9 - 0.02 * LR.index(r["find"])
-     if r["study"] == "wd0" and r["kind"] == "lottery" else None),
+     if r["study"] == "wd0" and r["pruning"] == "lottery" else None),
     ("Q10", "", lambda r: 0.99 if _when("early_pruning", find=20)(r) else None),
-    ("Q11", "LR_find order", lambda r: 0.95 if _when("lr", kind="lottery", find=0.5)(r)
+    ("Q11", "LR_find order", lambda r: 0.95 if _when("lr", pruning="lottery", find=0.5)(r)
      else None),
-    ("Q11", "the best LR_eval", lambda r: 0.95 if _when("lr", kind="lottery", eval=0.5)(r)
+    ("Q11", "the best LR_eval", lambda r: 0.95 if _when("lr", pruning="lottery", eval=0.5)(r)
      else None),
-    ("Q12", "BS_find is better", lambda r: 0.95 if _when("batch_size", kind="lottery",
+    ("Q12", "BS_find is better", lambda r: 0.95 if _when("batch_size", pruning="lottery",
                                                          find=128)(r) else None),
-    ("Q12", "moves up", lambda r: 0.95 if _when("batch_size", kind="lottery", eval=256)(r)
+    ("Q12", "moves up", lambda r: 0.95 if _when("batch_size", pruning="lottery", eval=256)(r)
      else None),
-    ("Q13", "WD_find is better", lambda r: 0.95 if _when("weight_decay", kind="lottery",
+    ("Q13", "WD_find is better", lambda r: 0.95 if _when("weight_decay", pruning="lottery",
                                                          find=1e-3)(r) else None),
-    ("Q13", "moves down", lambda r: 0.95 if _when("weight_decay", kind="lottery",
+    ("Q13", "moves down", lambda r: 0.95 if _when("weight_decay", pruning="lottery",
                                                   eval=1e-4)(r) else None),
-    ("Q16", "", lambda r: 0.95 if r["kind"] == "dense" else None),
+    ("Q16", "", lambda r: 0.95 if r["pruning"] == "dense" else None),
 ]
 
 
@@ -238,7 +238,7 @@ def test_best_of_a_grid_is_chosen_on_some_seeds_and_judged_on_the_others():
     """A decoupled pair that is best only on the seeds that choose it (noise) does not
     win: judged on the other seeds it is no better than the best coupled pair."""
     def lucky(r):
-        if r["study"] == "lr" and r["kind"] == "lottery" and r["find"] != r["eval"]:
+        if r["study"] == "lr" and r["pruning"] == "lottery" and r["find"] != r["eval"]:
             return 0.90 if (r["find"], r["eval"]) == (0.05, 0.1) and r["seed"] < 2 else 0.80
         return None
 
@@ -249,7 +249,7 @@ def test_best_of_a_grid_is_chosen_on_some_seeds_and_judged_on_the_others():
 def test_fig7_roles_come_from_the_run():
     """When the run finds 0.5 the better finder, roles swap and the page says so."""
     swap = lambda r: (0.99 if r["find"] == 0.5 else 0.70) if (  # noqa: E731
-        r["study"] == "lr" and r["kind"] == "lottery" and r.get("lpr_from") is None
+        r["study"] == "lr" and r["pruning"] == "lottery" and r.get("lpr_from") is None
         and r["eval"] == 0.5 and r["level"] > 0) else None
     (v,) = verdicts_of(judge(swap), "Q8")
     assert "roles from this run: 0.5 finds the better masks" in v.statistic
@@ -271,19 +271,19 @@ A9 = {"lr": Study("lr", "lr", [0.05, 0.2, 0.8], [0.5, 0.8])}
 def a9_frames(change=None):
     rows, finds = [], []
     for f, e, level, seed in itertools.product([0.05, 0.2, 0.8], [0.5, 0.8], LEVELS, SEEDS):
-        for kind in ("lottery", "global_random", "preserve_lpr"):
-            if kind != "lottery" and f != e:
+        for pruning in ("lottery", "global_random", "preserve_lpr"):
+            if pruning != "lottery" and f != e:
                 continue
-            acc = {0.05: 0.50, 0.2: 0.505, 0.8: 0.30}[f] if kind == "lottery" else 0.40
-            row = {"study": "lr", "kind": kind, "find": f, "eval": e, "lpr_from": None,
+            acc = {0.05: 0.50, 0.2: 0.505, 0.8: 0.30}[f] if pruning == "lottery" else 0.40
+            row = {"study": "lr", "pruning": pruning, "find": f, "eval": e, "lpr_from": None,
                    "seed": seed, "level": level}
             if change is not None and change(row) is not None:
                 acc = change(row)
             rows.append({**row, "test_acc": acc + NOISE[seed], "failed": False})
     for f, seed in itertools.product([0.05, 0.2, 0.8], SEEDS):
         dense = {0.05: 0.45, 0.2: 0.48, 0.8: 0.50}[f]
-        if change is not None and change({"kind": "dense", "find": f}) is not None:
-            dense = change({"kind": "dense", "find": f})
+        if change is not None and change({"pruning": "dense", "find": f}) is not None:
+            dense = change({"pruning": "dense", "find": f})
         finds.append({"study": "lr", "find": f, "lpr_from": None, "seed": seed, "level": 0,
                       "test_acc": dense + NOISE[seed], "failed": False})
     return pd.DataFrame(h21.judge_a9(pd.DataFrame(rows), pd.DataFrame(finds)))
@@ -292,13 +292,13 @@ def a9_frames(change=None):
 def test_q15_holds_in_its_world_and_fails_part_by_part():
     assert all(v.holds for v in a9_frames()["verdict"])
     for text, change in (
-            ("LR_eval 0.5", lambda r: 0.6 if r["kind"] == "lottery" and r["find"] == 0.8
+            ("LR_eval 0.5", lambda r: 0.6 if r["pruning"] == "lottery" and r["find"] == 0.8
              and r["eval"] == 0.5 else None),
-            ("LR_eval 0.8", lambda r: 0.45 if r["kind"] == "lottery" and r["find"] == 0.2
+            ("LR_eval 0.8", lambda r: 0.45 if r["pruning"] == "lottery" and r["find"] == 0.2
              and r["eval"] == 0.8 else None),  # 0.05 ≈ 0.2 broken
-            ("best dense", lambda r: 0.60 if r["kind"] == "dense" and r["find"] == 0.2
+            ("best dense", lambda r: 0.60 if r["pruning"] == "dense" and r["find"] == 0.2
              else None),
-            ("global random", lambda r: 0.2 if r["kind"] == "global_random" else None)):
+            ("global random", lambda r: 0.2 if r["pruning"] == "global_random" else None)):
         c = a9_frames(change)
         got = list(c[c["claim"].str.contains(text)]["verdict"])
         assert got and any(v.holds is False for v in got), (text, got)
@@ -330,11 +330,11 @@ def test_the_page_says_what_the_scorecard_says_where_means_and_seeds_disagree(tm
     line but three of four seeds are below it: paired over seeds, it does not hold, on the
     page's sentence, its claims table and the scorecard alike."""
     result = _result(tmp_path, lambda r: (first if r["seed"] == 0 else rest)
-                     if r["kind"] == "global_random" else None)
+                     if r["pruning"] == "global_random" else None)
     acc = result.accuracy
     lr = acc[(acc["study"] == "lr") & (acc["find"] == 0.5) & acc["lpr_from"].isna()]
-    assert (lr[lr["kind"] == "global_random"]["test_acc"].mean()
-            > lr[(lr["kind"] == "lottery") & (lr["eval"] == 0.5)]["test_acc"].mean())
+    assert (lr[lr["pruning"] == "global_random"]["test_acc"].mean()
+            > lr[(lr["pruning"] == "lottery") & (lr["eval"] == 0.5)]["test_acc"].mean())
     claim = "global random baseline"
     (row,) = [r for r in result.scorecard_rows("tiny") if claim in r["claim"]]
     assert row["verdict"] == f"{word} at tiny scale"

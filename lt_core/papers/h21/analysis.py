@@ -1,6 +1,6 @@
 """H21's analyses, pure functions on the experiment's frames: figure curves (mean and std over seeds), the best coupled vs decoupled pair, layerwise pruning ratios (LPR).
 
-Frames: ``accuracy`` (one row per figure point and seed: study, kind, find, eval, lpr_from,
+Frames: ``accuracy`` (one row per figure point and seed: study, pruning, find, eval, lpr_from,
 seed, level, fraction_pruned, test_acc, failed), ``find_accuracy`` (the find runs' own
 trainings) and ``masks_per_layer`` (kept weights per layer of every find run's masks).
 A group of seeds with a failed training has no mean: it is reported as failed, never
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-GROUP = ["study", "kind", "find", "eval", "lpr_from", "level"]
+GROUP = ["study", "pruning", "find", "eval", "lpr_from", "level"]
 LOTTERY = "lottery"
 
 
@@ -62,7 +62,7 @@ def select(frame: pd.DataFrame, **where) -> pd.DataFrame:
 def best_coupled_vs_decoupled(curves: pd.DataFrame, study: str) -> pd.DataFrame:
     """Fig 3: per level, the (H_find, H_eval) pair with the best mean among coupled pairs and
     among decoupled pairs, with its std over seeds. Failed pairs are left out there."""
-    part = select(curves, study=study, kind=LOTTERY)
+    part = select(curves, study=study, pruning=LOTTERY)
     part = part[part["lpr_from"].isna() & ~part["failed"]]
     rows = []
     for level, g in part.groupby("level"):
@@ -114,11 +114,11 @@ Masks = dict[str, torch.Tensor]
 ANY = object()  # a column not constrained
 
 
-def points(acc: pd.DataFrame, study: str, kind: str = LOTTERY, find=ANY, eval=ANY,
+def points(acc: pd.DataFrame, study: str, pruning: str = LOTTERY, find=ANY, eval=ANY,
            lpr_from=None) -> pd.DataFrame:
     """One line's test accuracy, level x seed (NaN where a training failed or did not run);
     with several eval (or find) values, their mean per level and seed (NaN if any is)."""
-    part = acc[(acc["study"] == study) & (acc["kind"] == kind)]
+    part = acc[(acc["study"] == study) & (acc["pruning"] == pruning)]
     for col, value in (("find", find), ("eval", eval), ("lpr_from", lpr_from)):
         if value is not ANY:
             part = part[np.array([same(v, value) for v in part[col]], dtype=bool)]
@@ -150,7 +150,7 @@ def dense(find_acc: pd.DataFrame, study: str, find) -> dict[int, float]:
 
 def pair_lines(acc: pd.DataFrame, study: str) -> dict[tuple, pd.DataFrame]:
     """Every (find, eval) pair's line of a study (regular find runs)."""
-    part = acc[(acc["study"] == study) & (acc["kind"] == LOTTERY) & acc["lpr_from"].isna()]
+    part = acc[(acc["study"] == study) & (acc["pruning"] == LOTTERY) & acc["lpr_from"].isna()]
     keys = {(f, e) for f, e in zip(part["find"], part["eval"])}
     return {k: points(acc, study, find=k[0], eval=k[1]) for k in keys}
 

@@ -1,7 +1,7 @@
 """H21's claims (``h21_check_values.md`` Q1-Q16) judged on this build's runs, each part as
 stated and with its seeds (``verdicts``).
 
-A *line* is a figure curve (a study, kind, H_find, H_eval and LPR source) as test accuracy per
+A *line* is a figure curve (a study, pruning, H_find, H_eval and LPR source) as test accuracy per
 pruned level and seed. Two lines are compared on the pruned levels where every seed of both
 has a result (the levels left out are named): per seed the mean over those levels, then the
 paired rule of ``verdicts.above``. A claim that needs a line no level of which has results is
@@ -30,7 +30,7 @@ from .analysis import (
     seed_means,
 )
 
-KINDS = {"global_random": "global random", "preserve_lpr": "preserve-LPR"}
+BASELINES = {"global_random": "global random", "preserve_lpr": "preserve-LPR"}
 WHAT = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD", "stop_epoch": "pruning epoch"}
 
 
@@ -114,12 +114,12 @@ def _fig1(acc, find_acc, s) -> list[dict]:
     hi, lo = coupled[-1], coupled[-2]
     lottery_hi = points(acc, "lr", find=hi, eval=hi)
     out = []
-    for kind in ("global_random", "preserve_lpr"):
-        base = points(acc, "lr", kind, find=hi, eval=hi)
+    for baseline in ("global_random", "preserve_lpr"):
+        base = points(acc, "lr", baseline, find=hi, eval=hi)
         out.append(claim("Q1", "Fig 1a", f"coupled LR {hi:g} (the largest) falls below the "
-                         f"{KINDS[kind]} baseline (H21: LR 0.5; the caption does not say which "
+                         f"{BASELINES[baseline]} baseline (H21: LR 0.5; the caption does not say which "
                          "baseline)", order(base, lottery_hi,
-                                            (KINDS[kind], f"lottery LR {hi:g}"))))
+                                            (BASELINES[baseline], f"lottery LR {hi:g}"))))
     out.append(claim("Q2", "Fig 1b", f"coupled LR {lo:g} prunes well above coupled LR {hi:g} "
                      "(H21: 0.2 vs 0.5)", order(points(acc, "lr", find=lo, eval=lo),
                                                 lottery_hi, (f"LR {lo:g}", f"LR {hi:g}"))))
@@ -454,7 +454,7 @@ def judge_a9(acc: pd.DataFrame, find_acc: pd.DataFrame) -> list[dict]:
     """Q15 (Fig A9, ResNet-18 on Tiny ImageNet, study ``lr``): LR_find 0.05 ≈ 0.2 ≫ 0.8 at
     every LR_eval; 0.8 trains the best dense network; its coupled mask falls below a random
     baseline."""
-    part = acc[(acc["study"] == "lr") & (acc["kind"] == LOTTERY)]
+    part = acc[(acc["study"] == "lr") & (acc["pruning"] == LOTTERY)]
     finds = sorted(part["find"].dropna().unique())
     if len(finds) < 2:
         return [claim("Q15", "Fig A9", "Tiny ImageNet: LR_find orderings",
@@ -480,9 +480,9 @@ def judge_a9(acc: pd.DataFrame, find_acc: pd.DataFrame) -> list[dict]:
                          dense_large, dense(find_acc, "lr", f),
                          (f"dense {large:g}", f"dense {f:g}"))) for f in small])))
     lottery_large = points(acc, "lr", find=large, eval=large)
-    for kind in ("global_random", "preserve_lpr"):
-        base = points(acc, "lr", kind, find=large, eval=large)
+    for baseline in ("global_random", "preserve_lpr"):
+        base = points(acc, "lr", baseline, find=large, eval=large)
         out.append(claim("Q15", "Fig A9", f"coupled LR {large:g} falls below the "
-                         f"{KINDS[kind]} baseline",
-                         order(base, lottery_large, (KINDS[kind], f"lottery {large:g}"))))
+                         f"{BASELINES[baseline]} baseline",
+                         order(base, lottery_large, (BASELINES[baseline], f"lottery {large:g}"))))
     return out

@@ -32,7 +32,7 @@ class Result(result_mod.Result):
     every training (key, model, seed, study, role: find, baseline or eval); ``data``: its one
     network's."""
 
-    points: pd.DataFrame  # per figure point and seed: study, kind, find, eval, lpr_from, seed,
+    points: pd.DataFrame  # per figure point and seed: study, pruning, find, eval, lpr_from, seed,
     # level, key, stored_level, ...
     finds: pd.DataFrame  # study, find, lpr_from, seed, key: every find run
     layers: list[str]  # prunable tensors in depth order
@@ -246,7 +246,7 @@ def _name(cfg: Decoupling, r) -> str:
     """A figure point's training in words: ``eval lr 0.2 <- find lr 0.5 seed 1``."""
     vary = _vary(cfg, r["study"])
     what = {"lottery": "eval", "global_random": "global random",
-            "preserve_lpr": "preserve LPR"}[r["kind"]]
+            "preserve_lpr": "preserve LPR"}[r["pruning"]]
     lpr = f" with {_fmt(r['lpr_from'])}'s LPR" if _given(r["lpr_from"]) else ""
     return (f"{r['study']} {what} {vary} {_fmt(r['eval'])} <- find {vary} {_fmt(r['find'])}"
             f"{lpr} seed {r['seed']}")
@@ -394,7 +394,7 @@ def _runs(cfg: Decoupling, finds: pd.DataFrame, points: pd.DataFrame) -> pd.Data
             seen.add(p["key"])
             rows.append({"key": p["key"], "model": cfg.model, "seed": p["seed"],
                          "study": p["study"],
-                         "role": "eval" if p["kind"] == "lottery" else "baseline"})
+                         "role": "eval" if p["pruning"] == "lottery" else "baseline"})
     return pd.DataFrame(rows, columns=["key", "model", "seed", "study", "role"])
 
 

@@ -28,8 +28,8 @@ from . import analysis
 
 H21_AXIS = "fraction of weights pruned"
 H21_NAMES = {"lr": "LR", "batch_size": "BS", "weight_decay": "WD", "stop_epoch": "pruning epoch"}
-H21_KINDS = {"lottery": "lottery", "global_random": "global random",
-             "preserve_lpr": "preserve LPR"}
+H21_PRUNING = {"lottery": "lottery", "global_random": "global random",
+               "preserve_lpr": "preserve LPR"}
 Panel = tuple[str, dict, list[str]]  # title, selection of curves rows, columns that split lines
 
 
@@ -115,12 +115,12 @@ def _h21_styles(lines: list[tuple[list[str], tuple]]) -> dict:
     out = {}
     for hue, key in lines:
         where = dict(zip(hue, key))
-        kind = where.pop("kind", "lottery")
-        if kind in BASELINES:
-            out[(tuple(hue), key)] = (H21_KINDS[kind], BASELINES[kind])
+        pruning = where.pop("pruning", "lottery")
+        if pruning in BASELINES:
+            out[(tuple(hue), key)] = (H21_PRUNING[pruning], BASELINES[pruning])
             continue
         if not where:
-            out[(tuple(hue), key)] = (H21_KINDS[kind], {"color": PALETTE[0], "marker": "o"})
+            out[(tuple(hue), key)] = (H21_PRUNING[pruning], {"color": PALETTE[0], "marker": "o"})
             continue
         col = "find" if "find" in where else next(iter(where))
         colour = PALETTE[index(where[col], values) % len(PALETTE)] if col in (
@@ -144,7 +144,7 @@ def h21_coupled(curves: pd.DataFrame, study: str, values: list, title: str = "")
     name = H21_NAMES.get(study, study)
     return h21_panels(curves, [
         (f"{name}_find = {name}_eval = {_h21_value(v)}",
-         {"study": study, "find": v, "eval": v, "lpr_from": None}, ["kind"]) for v in values],
+         {"study": study, "find": v, "eval": v, "lpr_from": None}, ["pruning"]) for v in values],
         title)
 
 
@@ -157,9 +157,9 @@ def h21_grid(curves: pd.DataFrame, study: str, vary: str, finds: list, evals: li
     top: list[Panel] = []
     for e in evals:
         top.append((f"evaluated with {name}_eval = {_h21_value(e)}",
-                    {"study": study, "eval": e, "lpr_from": None}, ["kind", "find"]))
+                    {"study": study, "eval": e, "lpr_from": None}, ["pruning", "find"]))
     bottom: list[Panel] = [(f"found with {name}_find = {_h21_value(f)}",
-                            {"study": study, "find": f, "kind": "lottery", "lpr_from": None},
+                            {"study": study, "find": f, "pruning": "lottery", "lpr_from": None},
                             ["eval"]) for f in finds]
     blank: Panel = ("", {}, [])
     return h21_panels(curves, top + [blank] * (-len(top) % NCOLS) + bottom, title)
@@ -251,7 +251,7 @@ def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure | No
             return not_run("Figure 8 (weight decay 0 when finding) is not run at this scale (the "
                             "paper scale runs it)")
         return h21_panels(curves, [("WD_find = 0: masks by LR_find",
-                                    {"study": "wd0", "kind": "lottery"}, ["find", "eval"])],
+                                    {"study": "wd0", "pruning": "lottery"}, ["find", "eval"])],
                           f"Weight decay 0 in the find phase {where}")
     if figure in ("fig4", "fig5", "fig9"):
         names = {"fig4": ("late_rewinding", "warmup", "lr_rewinding"),
@@ -263,7 +263,7 @@ def h21_figure(result, figure: str, study: str | None = None) -> plt.Figure | No
                             "them)")
         if figure == "fig9":  # 0%: the dense network trained for the find run's epochs
             curves = _dense_from_find(curves, result.find_accuracy, present)
-        panels = [(n.replace("_", " "), {"study": n, "kind": "lottery"}, ["find", "eval"])
+        panels = [(n.replace("_", " "), {"study": n, "pruning": "lottery"}, ["find", "eval"])
                   for n in present]
         return h21_panels(curves, panels, f"{', '.join(present)} {where}",
                           x="filters_pruned" if figure == "fig5" else "fraction_pruned")
@@ -287,7 +287,7 @@ def h21_constrained(curves: pd.DataFrame, constrained: list, title: str = "") ->
     bad run's LPR; green = the regular good run (blue's LPR); all under one H_eval."""
     fig, axes = grid(len(constrained), 3.0)
     for ax, c in zip(axes.flat, constrained):
-        base = {"study": c.study, "kind": "lottery", "eval": c.eval}
+        base = {"study": c.study, "pruning": "lottery", "eval": c.eval}
         xs = []
         for label, where, color, marker in (
                 (f"bad find {c.bad:g}, LPR of {c.good:g}", {"find": c.bad, "lpr_from": c.good},

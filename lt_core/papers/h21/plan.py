@@ -37,7 +37,8 @@ class Plan:
         self.n_train = len(data.splits["train"][1])
         self.finds: list[Find] = []
         self.followers: list[loop.Run] = []  # random baselines and Fig 7's runs
-        self.points: list[dict] = []  # study, kind, find, eval, lpr_from, seed, level, key, stored_level
+        self.points: list[dict] = []  # study, pruning, find, eval, lpr_from, seed, level, key,
+        # stored_level
         self._masks: dict[tuple[str, int], dict] = {}  # (find key, level) -> M^(level)
         iterative = [s for s in cfg.studies if not s.structured]
         for s in cfg.studies:
@@ -110,21 +111,21 @@ class Plan:
         # preserve LPR: per layer), each from its own random stream ("stream": since
         # preserve LPR stopped sharing global random's, which made one mask a subset of the
         # other within a layer).
-        for kind, selection in (("global_random", "reference_total"),
-                                ("preserve_lpr", "reference")):
+        for baseline, selection in (("global_random", "reference_total"),
+                                    ("preserve_lpr", "reference")):
             arm = self._arm("random", selection, study)
             extra = {**({"rewind_iteration": k} if k else {}), "lpr_from": find.key,
                      "stream": "own"}
-            config = self._config(f"h21_{kind}", train, find.seed, arm, **extra)
+            config = self._config(f"h21_{baseline}", train, find.seed, arm, **extra)
             self.followers.append(self._run(config, train, find.seed, arm, rewind_iteration=k,
                                             reference=find.key))
             key = self.store.key(config)
             for level in range(self.cfg.levels + 1):
-                self._point(study, kind, find, value, level, key, level)
+                self._point(study, baseline, find, value, level, key, level)
 
-    def _point(self, study: Study, kind: str, find: Find, eval_value: float | None,
+    def _point(self, study: Study, pruning: str, find: Find, eval_value: float | None,
                level: int, key: str | None, stored_level: int | None, **extra) -> None:
-        self.points.append({"study": study.name, "kind": kind, "find": find.value,
+        self.points.append({"study": study.name, "pruning": pruning, "find": find.value,
                             "eval": eval_value, "lpr_from": find.lpr_from, "seed": find.seed,
                             "level": level, "key": key, "stored_level": stored_level, **extra})
 
