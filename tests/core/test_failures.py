@@ -126,7 +126,7 @@ def test_l23_names_the_partial_reinit_it_could_not_train(tmp_path, monkeypatch):
     assert any(line.startswith("lenet_300_100 partial re-init of magnitude, l1, l2 seed 0 "
                                "(re-init seeds 0): not trained, the l1 ticket diverged at "
                                "level 1") for line in lines), lines
-    assert (result.runs["kind"] == "reinit").sum() == 0
+    assert (result.runs["role"] == "reinit").sum() == 0
 
 
 def test_a_rewind_point_that_diverged_fails_its_runs_at_level_0(tmp_path):

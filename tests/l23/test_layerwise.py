@@ -95,7 +95,7 @@ def result(tmp_path_factory):
 
 def test_levels_prune_a_fifth_and_share_the_dense_level(result):
     s = result.summary
-    tickets = s[s["kind"] == "ticket"]
+    tickets = s[s["role"] == "ticket"]
     assert sorted(tickets["level"].unique()) == [0, 1, 2] and not s["failed"].any()
     assert tickets[tickets["level"] == 0]["test_acc"].nunique() == 1  # trained once
     for key in tickets["run"].unique():
@@ -121,7 +121,7 @@ def openlth_kept(measure, final, mask, ignore=()):
 
 
 def test_partial_reinit_starts_from_the_overlap_of_theta_0(result):
-    re = result.runs[result.runs["kind"] == "reinit"]
+    re = result.runs[result.runs["role"] == "reinit"]
     assert sorted(re["measure"]) == ["l1", "magnitude"]
     keys = {m: result._key("lenet_300_100", m, 0) for m in ("magnitude", "l1")}
     o = l23.analysis.overlap_mask([l23.ticket(result.store, k, 2) for k in keys.values()])

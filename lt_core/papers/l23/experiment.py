@@ -55,9 +55,10 @@ def load_data(cfg: Layerwise, model: str, device: torch.device | str = "cpu"
 
 
 def from_pack(cfg: Layerwise, value: dict, store: RunStore) -> LayerwiseResult:
-    """The result a pack carries (``LayerwiseResult.to_pack``), read from ``store``."""
-    return LayerwiseResult(cfg, view.frame_from(value["runs"]), view.data_from(value["data"]),
-                           value["device"], store)
+    """The result a pack carries (``LayerwiseResult.to_pack``), read from ``store``. Packs
+    made before the runs' ``role`` column was named so call it ``kind``."""
+    runs = view.frame_from(value["runs"]).rename(columns={"kind": "role"})
+    return LayerwiseResult(cfg, runs, view.data_from(value["data"]), value["device"], store)
 
 
 def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
@@ -85,7 +86,7 @@ def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
                 for m, seed in pairs]
         keys = loop.prune_loop(net, data, runs, s.levels, store, device, progress,
                                   name=model_name, executor=ex)
-        rows += [{"key": k, "model": model_name, "measure": m, "seed": seed, "kind": "ticket",
+        rows += [{"key": k, "model": model_name, "measure": m, "seed": seed, "role": "ticket",
                   "reinit_seed": None} for k, (m, seed) in zip(keys, pairs)]
         if keep and cfg.overlap.reinit_seeds:
             rows += _partial_reinit(cfg, model_name, net, data, s, store, device, progress,
@@ -116,7 +117,7 @@ def _partial_reinit(cfg: Layerwise, model_name: str, net: torch.nn.Module,
                                 rewind_iteration=s.rewind_iteration, init=init))
     keys = loop.prune_loop(net, data, runs, ov.level, store, device, progress,
                               name=f"{model_name} partial re-init", executor=ex)
-    return [{"key": k, "model": model_name, "measure": m, "seed": ov.seed, "kind": "reinit",
+    return [{"key": k, "model": model_name, "measure": m, "seed": ov.seed, "role": "reinit",
              "reinit_seed": r} for k, (m, r) in zip(keys, pairs)]
 
 
@@ -145,7 +146,7 @@ def _reached(store: RunStore, key: str, level: int) -> bool:
 @dataclass
 class LayerwiseResult(result_mod.Result):
     """What the notebook needs: ``runs`` has one row per run (key, model, seed, measure,
-    kind: ticket or reinit, reinit_seed). Every analysis reads the store; the computations
+    role: ticket or reinit, reinit_seed). Every analysis reads the store; the computations
     are ``analysis``'s, the verdicts ``claims``'s."""
 
     def claims(self) -> pd.DataFrame:
@@ -176,22 +177,22 @@ class LayerwiseResult(result_mod.Result):
     # -- tables of runs --------------------------------------------------------------------
     @cached_property
     def summary(self) -> pd.DataFrame:
-        """One row per run and level: model, measure, seed, kind (ticket | reinit),
+        """One row per run and level: model, measure, seed, role (ticket | reinit),
         reinit_seed, level, percent_remaining, sparsity_pct, test_acc (at the end of
         training, as L23 reports), failed, failed_at, wall_s."""
         s = self.store.summary(list(self.runs["key"]))
-        info = self.runs.set_index("key")[["model", "measure", "kind", "reinit_seed"]]
+        info = self.runs.set_index("key")[["model", "measure", "role", "reinit_seed"]]
         s = s.drop(columns=["line", "early_stop_iteration"]).join(info, on="run").rename(
             columns={"test_acc_at_early_stop": "test_acc"})
         s["sparsity_pct"] = 100.0 - s["percent_remaining"]
-        return s[["run", "model", "measure", "seed", "kind", "reinit_seed", "level",
+        return s[["run", "model", "measure", "seed", "role", "reinit_seed", "level",
                   "percent_remaining", "sparsity_pct", "test_acc", "failed", "failed_at",
                   "collapsed", "wall_s"]]
 
     def ticket_levels(self) -> pd.DataFrame:
         """The ticket runs' levels that trained without diverging."""
         s = self.summary
-        return s[(s["kind"] == "ticket") & ~s["failed"]]
+        return s[(s["role"] == "ticket") & ~s["failed"]]
 
     def failures(self) -> list[str]:
         """One line per run that diverged (``engine.divergence``): from that level on it has
@@ -203,10 +204,10 @@ class LayerwiseResult(result_mod.Result):
             stop = loop.stop_reason(self.store, r.key)
             if stop is not None:
                 out.append(f"{r.model} {r.measure} seed {r.seed}"
-                           + (f" (partial re-init {int(r.reinit_seed)})" if r.kind == "reinit"
+                           + (f" (partial re-init {int(r.reinit_seed)})" if r.role == "reinit"
                               else "") + f": {stop[1]}")
         ov, model = self.config.overlap, self.config.overlap_model
-        if ov.reinit_seeds and not (self.runs["kind"] == "reinit").any():
+        if ov.reinit_seeds and not (self.runs["role"] == "reinit").any():
             short = [f"the {m} ticket {why}" for m in ov.measures
                      if (why := _short_of(self.store, self._key(model, m, ov.seed), ov.level))]
             out.append(f"{model} partial re-init of {', '.join(ov.measures)} seed {ov.seed} "
@@ -214,11 +215,11 @@ class LayerwiseResult(result_mod.Result):
                        + "; ".join(short))
         return out
 
-    def _key(self, model: str, measure: str, seed: int, kind: str = "ticket",
+    def _key(self, model: str, measure: str, seed: int, role: str = "ticket",
              reinit_seed: int | None = None) -> str:
         r = self.runs
         r = r[(r["model"] == model) & (r["measure"] == measure) & (r["seed"] == seed)
-              & (r["kind"] == kind)]
+              & (r["role"] == role)]
         if reinit_seed is not None:
             r = r[r["reinit_seed"] == reinit_seed]
         return r["key"].iloc[0]
@@ -323,7 +324,7 @@ class LayerwiseResult(result_mod.Result):
         model, _, _, o = self._section5()
         level = self.config.overlap.level
         frames = []
-        for r in self.runs[self.runs["kind"] == "reinit"].itertuples():
+        for r in self.runs[self.runs["role"] == "reinit"].itertuples():
             if not _reached(self.store, r.key, level - 1):  # M' is chosen at the end of L-1
                 continue
             frames.append(analysis.reinit_overlap(o, ticket(self.store, r.key, level))
@@ -403,7 +404,7 @@ class LayerwiseResult(result_mod.Result):
     def _failed_by(self, model: str, measure: str | None, level: int) -> list[str]:
         """The ticket runs of a network (and measure) that diverged at or before ``level``."""
         f = self.summary
-        f = f[(f["kind"] == "ticket") & (f["model"] == model) & f["failed"]
+        f = f[(f["role"] == "ticket") & (f["model"] == model) & f["failed"]
               & (f["level"] <= level)]
         if measure is not None:
             f = f[f["measure"] == measure]
