@@ -228,13 +228,13 @@ def _run(path: str, scale: str) -> int:
                           "--scale paper to run that, or set fields (e.g. start from "
                           "params/quick/01_mask_criteria.yaml)")
     try:
-        kind, cfg = experiments.load(values)
+        name, cfg = experiments.load(values)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    if kind == "scorecard":
+    if name == "scorecard":
         print(scorecard.build(scale, store=values.get("store")).to_string(index=False))
         return 0
-    if kind == "index":
+    if name == "index":
         print(scorecard.build_info(scale, store=values.get("store")).to_string(index=False))
         return 0
     result = experiments.run(cfg)

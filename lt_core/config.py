@@ -332,7 +332,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in the schema
 
 
-def _number(value: Any, where: str, kind: str) -> int | float:
+def _number(value: Any, where: str, expected: str) -> int | float:
     """A finite number, also from a string: YAML 1.1 reads ``1e-3`` and ``1e6`` (no dot) as
     strings, but people write numbers that way."""
     if isinstance(value, str):
@@ -341,7 +341,7 @@ def _number(value: Any, where: str, kind: str) -> int | float:
         except ValueError:
             pass
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"field '{where}' must be {kind} (got {quote(value)})")
+        raise ConfigError(f"field '{where}' must be {expected} (got {quote(value)})")
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an integer beyond any float
@@ -369,14 +369,14 @@ def load(source: str | Path | dict, cls: type) -> Any:
 
 
 def _experiment_checked(values: dict, cls: type) -> dict:
-    """``values`` without its ``experiment`` field, which must be ``cls.KIND`` (if given)."""
+    """``values`` without its ``experiment`` field, which must be ``cls.EXPERIMENT`` (if given)."""
     if not isinstance(values, dict) or "experiment" not in values:
         return values
     named = values["experiment"]
-    if named == getattr(cls, "KIND", None):
+    if named == getattr(cls, "EXPERIMENT", None):
         return {k: v for k, v in values.items() if k != "experiment"}
     raise ConfigError(f"this params file is for experiment {quote(named)}, not for "
-                      f"{cls.__name__} ({getattr(cls, 'KIND', '?')})")
+                      f"{cls.__name__} ({getattr(cls, 'EXPERIMENT', '?')})")
 
 
 def paper_networks(paper: str, cls: type) -> dict[str, Any]:

@@ -138,6 +138,6 @@ def _train_in_worker(population: Population, data: Any, threads: int
     return population()
 
 
-def make(kind: str = "local", ray: RayOptions | None = None) -> LocalExecutor | RayExecutor:
+def make(name: str = "local", ray: RayOptions | None = None) -> LocalExecutor | RayExecutor:
     """The executor an experiment's ``executor`` and ``ray`` fields ask for."""
-    return LocalExecutor() if kind == "local" else RayExecutor(ray or RayOptions())
+    return LocalExecutor() if name == "local" else RayExecutor(ray or RayOptions())

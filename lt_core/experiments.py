@@ -28,30 +28,30 @@ from .result import Result
 
 EXPERIMENTS = ("z19_iterative", "z19_supermasks", "h21_decoupling", "l23_layerwise")
 READERS = ("scorecard", "index")  # pages with no experiment of their own
-KINDS = EXPERIMENTS + READERS
+NAMES = EXPERIMENTS + READERS
 
 
 def registry() -> dict[str, tuple[type, Callable[..., Result]]]:
-    """Each experiment once, by its config class's ``KIND``: the class and its
+    """Each experiment once, by its config class's ``EXPERIMENT``: the class and its
     ``run(config, progress) -> Result``."""
     entries = [(z19.Experiment, z19.run_iterative), (z19.Supermasks, z19.supermasks.run),
                (h21.Decoupling, h21.run), (l23.Layerwise, l23.run)]
-    return {cls.KIND: (cls, run) for cls, run in entries}
+    return {cls.EXPERIMENT: (cls, run) for cls, run in entries}
 
 
-def from_pack(kind: str, cfg: Any, value: dict, store: Any) -> Result:
-    """The result of experiment ``kind`` that a pack carries (its ``to_pack`` view), reading
+def from_pack(name: str, cfg: Any, value: dict, store: Any) -> Result:
+    """The result of experiment ``name`` that a pack carries (its ``to_pack`` view), reading
     its runs from ``store``: no data and no training needed."""
     readers = {"z19_iterative": z19.experiment.from_pack, "z19_supermasks": z19.supermasks.from_pack,
                "l23_layerwise": l23.experiment.from_pack}
-    if kind not in readers:
-        raise ValueError(f"no pack view of {kind} results")
-    return readers[kind](cfg, value, store)
+    if name not in readers:
+        raise ValueError(f"no pack view of {name} results")
+    return readers[name](cfg, value, store)
 
 
-def config_class(kind: str) -> type:
-    """The config dataclass of an experiment kind."""
-    return registry()[kind][0]
+def config_class(name: str) -> type:
+    """The config dataclass of an experiment name."""
+    return registry()[name][0]
 
 
 def run(params: dict[str, Any] | Any, progress: bool = True) -> Result:
@@ -69,12 +69,12 @@ def run(params: dict[str, Any] | Any, progress: bool = True) -> Result:
     return run_fn(params, progress)
 
 
-def kind_of(values: dict[str, Any]) -> str:
+def experiment_of(values: dict[str, Any]) -> str:
     """The experiment a params mapping describes: its ``experiment`` field, else inferred."""
     named = values.get("experiment")
     if named is not None:
-        if named not in KINDS:
-            raise ConfigError(f"field 'experiment' must be one of {', '.join(KINDS)} "
+        if named not in NAMES:
+            raise ConfigError(f"field 'experiment' must be one of {', '.join(NAMES)} "
                               f"(got {str(named)[:40]!r})")
         return named
     keys = set(values)
@@ -88,22 +88,22 @@ def kind_of(values: dict[str, Any]) -> str:
 
 
 def load(values: dict[str, Any]) -> tuple[str, Any]:
-    """(kind, config) of a params mapping; readers' config is the mapping itself."""
-    kind = kind_of(values)
-    if kind in READERS:
-        return kind, values
-    return kind, config_mod.load(values, config_class(kind))
+    """(name, config) of a params mapping; readers' config is the mapping itself."""
+    name = experiment_of(values)
+    if name in READERS:
+        return name, values
+    return name, config_mod.load(values, config_class(name))
 
 
 def config(source: str | Path | dict[str, Any]) -> Any:
     """The config of a params file or mapping, as the class of the experiment it describes
     (errors name the file)."""
     values = source if isinstance(source, dict) else config_mod.read_yaml(source)
-    kind = kind_of(values)
-    if kind in READERS:
-        raise ConfigError(f"experiment {kind!r} is a page that reads the store; it has no "
+    name = experiment_of(values)
+    if name in READERS:
+        raise ConfigError(f"experiment {name!r} is a page that reads the store; it has no "
                           "config of its own")
-    return config_mod.load(source, config_class(kind))
+    return config_mod.load(source, config_class(name))
 
 
 # -- results the packs hold (paper scale, read without data or training) ---------------------
@@ -174,7 +174,7 @@ def _packed(cfg: Any) -> Result | None:
     """The shipped packs' result of exactly the experiment ``cfg`` (where it trains and keeps
     its runs aside), or None."""
     notebooks = {e["notebook"] for p in packfile.shipped() for e in p.manifest.get(
-        "experiments", []) if e.get("kind") == cfg.KIND and e.get("scale") == PAPER}
+        "experiments", []) if e.get("kind") == cfg.EXPERIMENT and e.get("scale") == PAPER}
     runtime = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(config_mod.Runtime)}
     for notebook in sorted(notebooks):
         held = config(pack_params(notebook))

@@ -72,7 +72,8 @@ def create(params: dict, scale: str, notebook: str, store: str | Path, out_dir: 
                     entries[f"runs/{key}/level_{level:03d}.{part}"] = raw
         entries[f"runs/{key}/provenance.json"] = _json(provenance(runs, key, packed))
     view = result.to_pack()
-    meta = {"experiments": [{"kind": cfg.KIND, "notebook": notebook, "scale": scale,
+    # "kind": the experiment (the word the pack format was written with)
+    meta = {"experiments": [{"kind": cfg.EXPERIMENT, "notebook": notebook, "scale": scale,
                              "params": {k: v for k, v in params.items() if k != "store"},
                              "runs": list(keys), "view": view}],
             "with_weights": with_weights}

@@ -43,7 +43,7 @@ def params(scale: str, notebook: str, root: Path = PARAMS) -> dict[str, Any] | N
     if not path.exists():
         return None
     values = read_yaml(path)
-    if scale == "paper" and training_off() and experiments.kind_of(values) not in \
+    if scale == "paper" and training_off() and experiments.experiment_of(values) not in \
             experiments.READERS:  # TRAIN=none: what the packs hold of it, if anything
         return experiments.pack_params(notebook)
     return smoke(values, str(smoke_data_root())) if scale == "smoke" else values
@@ -80,28 +80,28 @@ def smoke_batch(batch_size: int) -> int:
 def smoke(values: dict[str, Any], data_root: str | None = None) -> dict[str, Any]:
     """Paper-scale params at smoke scale: the same experiment with only its sizes shrunk;
     ``data_root``: where its data are, unless the params name a root."""
-    kind = experiments.kind_of(values)
+    name = experiments.experiment_of(values)
     v = copy.deepcopy(values)
-    if kind in experiments.READERS:
+    if name in experiments.READERS:
         return v
     v["seeds"] = list(v.get("seeds", [0]))[:1]
     for section in (v, v.get("a9") or {}):
         if data_root is not None and section is not None:
             section["data"] = {"root": data_root, **section.get("data", {})}
-    if kind == "z19_iterative":
+    if name == "z19_iterative":
         pruning = v.setdefault("pruning", {})
         pruning["levels"] = min(pruning.get("levels", 24), SMOKE_LEVELS)
         v["train"] = _iterations(v.get("train", {}), default_batch=60)
-    elif kind == "z19_supermasks":
+    elif name == "z19_supermasks":
         v["max_power"] = min(v.get("max_power", 24), SMOKE_LEVELS)
         v["dense"] = _iterations(v.get("dense", {}), default_batch=60)
         learned = v.setdefault("learned", {})
         learned["init_values"] = list(learned.get("init_values", [-5.0, -2.0]))[:SMOKE_GRID]
         learned.update(_iterations(learned, default_batch=250))
         learned["samples"] = min(learned.get("samples", 10), 2)
-    elif kind == "h21_decoupling":
+    elif name == "h21_decoupling":
         v = _h21(v)
-    elif kind == "l23_layerwise":
+    elif name == "l23_layerwise":
         v = _l23(v)
     return v
 

@@ -47,7 +47,7 @@ def _results(scale: str, store: str | None, progress: bool):
         values = scales.params(scale, name)
         if values is None:
             continue  # paper scale under LT_TRAIN=none, and no pack holds the chapter
-        if experiments.kind_of(values) in experiments.READERS:
+        if experiments.experiment_of(values) in experiments.READERS:
             continue  # not an experiment (the scorecard's own params)
         if store is not None:
             values["store"] = store

@@ -16,10 +16,10 @@ def test_every_params_file_of_every_scale_loads_as_its_experiment(path):
     """timm-style: a new params file is tested without a new test; at paper scale also its
     smoke-scale shrink."""
     values = config.read_yaml(path)
-    kind, cfg = experiments.load(values)
-    assert kind == values["experiment"]  # every file names its experiment
+    name, cfg = experiments.load(values)
+    assert name == values["experiment"]  # every file names its experiment
     if path.parent.name == "paper":
-        assert experiments.load(scales.smoke(values))[0] == kind
+        assert experiments.load(scales.smoke(values))[0] == name
 
 
 def test_paper_settings_resolve_per_network():

@@ -22,22 +22,22 @@ PAPER = sorted(p.stem for p in (REPO / "params" / "paper").glob("*.yaml"))
 def test_smoke_keeps_everything_but_sizes(name, smoke_data):
     paper = config.read_yaml(REPO / "params" / "paper" / f"{name}.yaml")
     smoke = scales.smoke(paper, str(smoke_data))
-    kind = experiments.kind_of(paper)
-    assert experiments.kind_of(smoke) == kind
+    experiment = experiments.experiment_of(paper)
+    assert experiments.experiment_of(smoke) == experiment
     experiments.load(smoke)  # a valid config
     for key in ("models", "model", "measures"):
         assert smoke.get(key) == paper.get(key)
-    if kind in experiments.READERS:
+    if experiment in experiments.READERS:
         return
     assert smoke["seeds"] == paper["seeds"][:1]
     assert smoke["data"]["root"] == str(smoke_data)
-    if kind == "z19_iterative":
+    if experiment == "z19_iterative":
         assert smoke["pruning"]["arms"] == paper["pruning"]["arms"]
         assert smoke["pruning"]["levels"] == 2
-    if kind == "z19_supermasks":
+    if experiment == "z19_supermasks":
         assert smoke["max_power"] == 2
         assert smoke["learned"]["init_values"] == paper["learned"]["init_values"][:2]
-    if kind == "h21_decoupling":
+    if experiment == "h21_decoupling":
         for s, p in zip(smoke["studies"], paper["studies"], strict=True):
             assert s["name"] == p["name"] and s["vary"] == p["vary"]
             assert len(s["find"]) == min(2, len(p["find"]))
@@ -47,7 +47,7 @@ def test_smoke_keeps_everything_but_sizes(name, smoke_data):
         assert len(smoke["constrained"]) == len(paper["constrained"])
         assert smoke["a9"]["model"] == paper["a9"]["model"]  # A9 on ResNet-18 too
         assert smoke["levels"] == smoke["a9"]["levels"] == 2
-    if kind == "l23_layerwise":
+    if experiment == "l23_layerwise":
         assert smoke["overlap"]["model"] == paper["overlap"]["model"]
         assert smoke["levels"] == smoke["overlap"]["level"] == 2
 

@@ -112,7 +112,7 @@ def _paper_train() -> Train:
 class Decoupling(Runtime):
     """H21's experiment: studies of H_find x H_eval on one network (paper_specs.md Notebook 5)."""
 
-    KIND: ClassVar[str] = "h21_decoupling"  # its name in params files and the registry
+    EXPERIMENT: ClassVar[str] = "h21_decoupling"  # its name in params files and the registry
     # H21's ResNet-20 (assumed), any other registered network or a user's nn.Module as
     # `package.module:ClassName` (lt_core.models.user_module; set data.dataset)
     model: str = "resnet20"

@@ -80,7 +80,7 @@ class Overlap:
 class Layerwise(Runtime):
     """The L23 experiment: importance measures x seeds per network, and section 5."""
 
-    KIND: ClassVar[str] = "l23_layerwise"  # its name in params files and the registry
+    EXPERIMENT: ClassVar[str] = "l23_layerwise"  # its name in params files and the registry
 
     # L23's networks (PAPER), any other registered one or a user's nn.Module as
     # `package.module:ClassName` (OTHER: give train.lr, the length and levels)

@@ -81,7 +81,7 @@ class Pruning:
 class Experiment(Runtime):
     """One iterative-pruning experiment: criteria x seeds trained as one population."""
 
-    KIND: ClassVar[str] = "z19_iterative"  # its name in params files and the registry
+    EXPERIMENT: ClassVar[str] = "z19_iterative"  # its name in params files and the registry
 
     # Z19's networks, any other registered one (lenet_300_100, resnet20, vgg16, resnet18) or a
     # user's nn.Module as `package.module:ClassName` (lt_core.models.user_module); those have
@@ -172,7 +172,7 @@ class Learned:
 class Supermasks(Runtime):
     """Z19 §5: heuristic supermasks from the dense run, and learned supermasks."""
 
-    KIND: ClassVar[str] = "z19_supermasks"  # its name in params files and the registry
+    EXPERIMENT: ClassVar[str] = "z19_supermasks"  # its name in params files and the registry
 
     models: list[ModelName] = field(default_factory=lambda: ["fc"])
     data: Data = field(default_factory=Data)

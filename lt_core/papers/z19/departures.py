@@ -16,7 +16,7 @@ PAPER_FIELDS = ("train.", "pruning.levels")
 def paper_configs() -> dict[str, Experiment | Supermasks]:
     """Z19's paper-scale params files, by notebook name, loaded as configs (each names its
     experiment)."""
-    classes = {cls.KIND: cls for cls in (Experiment, Supermasks)}
+    classes = {cls.EXPERIMENT: cls for cls in (Experiment, Supermasks)}
     out = {}
     for path in sorted(PAPER_PARAMS.glob("[0-9][0-9]_*.yaml")):
         values = read_yaml(path)
