@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
-from . import packfile
+from . import packfile, view
 from . import store as store_mod
 from .config import ConfigError
 from .papers import h21, l23, z19
@@ -112,9 +112,10 @@ PAPER = "paper"
 
 def pack_views(notebook: str, packs: list[packfile.PackFile] | None = None) -> list[tuple]:
     """(pack, experiment entry) of every pack's paper-scale result of ``notebook``
-    (default: the shipped packs)."""
+    (default: the shipped packs), its view in today's column names (``view.current``)."""
     packs = packfile.shipped() if packs is None else packs
-    return [(p, e) for p in packs for e in p.manifest.get("experiments", [])
+    return [(p, {**e, "view": view.current(e["view"])}) for p in packs
+            for e in p.manifest.get("experiments", [])
             if e.get("notebook") == notebook and e.get("scale") == PAPER and e.get("view")]
 
 

@@ -6,6 +6,7 @@ alone, without the data or any training (``Result.to_pack`` and each paper's ``f
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pandas as pd
 
@@ -18,6 +19,23 @@ def frame_to(frame: pd.DataFrame) -> dict:
     values = frame.astype(object).where(frame.notna(), None).values.tolist()
     return {"columns": list(frame.columns), "rows": values,
             "dtypes": [str(t) for t in frame.dtypes]}
+
+
+# Columns renamed since packs were first written (L23's runs: "kind" -> "role", ticket or
+# reinit): a pack's view is read in today's names.
+RENAMED_COLUMNS = {"kind": "role"}
+
+
+def current(value: Any) -> Any:
+    """A pack's view (dicts, lists and frames, nested) with its frames' columns renamed to
+    today's names (``RENAMED_COLUMNS``)."""
+    if isinstance(value, dict) and {"columns", "rows"} <= set(value):
+        return {**value, "columns": [RENAMED_COLUMNS.get(c, c) for c in value["columns"]]}
+    if isinstance(value, dict):
+        return {k: current(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [current(v) for v in value]
+    return value
 
 
 def frame_from(value: dict) -> pd.DataFrame:

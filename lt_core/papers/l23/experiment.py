@@ -55,10 +55,9 @@ def load_data(cfg: Layerwise, model: str, device: torch.device | str = "cpu"
 
 
 def from_pack(cfg: Layerwise, value: dict, store: RunStore) -> LayerwiseResult:
-    """The result a pack carries (``LayerwiseResult.to_pack``), read from ``store``. Packs
-    made before the runs' ``role`` column was named so call it ``kind``."""
-    runs = view.frame_from(value["runs"]).rename(columns={"kind": "role"})
-    return LayerwiseResult(cfg, runs, view.data_from(value["data"]), value["device"], store)
+    """The result a pack carries (``LayerwiseResult.to_pack``), read from ``store``."""
+    return LayerwiseResult(cfg, view.frame_from(value["runs"]), view.data_from(value["data"]),
+                           value["device"], store)
 
 
 def run(cfg: Layerwise, progress: bool = True) -> LayerwiseResult:
