@@ -12,7 +12,7 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 TORCH ?= torch==2.13.0
 VENDOR := book/_vendor
 # make test: pytest-xdist workers of one thread each (the notebooks' kernels too), a test file
-# per unit of work, the two longest first (tests/conftest.py): 742 s on 2 cores, where one
+# per unit of work, the two longest first (tests/conftest.py): 826 s on 2 cores, where one
 # process of two threads (whose small kernels wait on each other) took 1,464 s in CI
 TEST_WORKERS ?= 2
 NPM_PACKAGES := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.7 mathjax@3.2.2
